@@ -1,0 +1,1 @@
+"""Thin Lambda-style handlers, one Chalice Blueprint per module (``bp``)."""

@@ -1,0 +1,42 @@
+"""Shared edge helpers for handlers: parse and validate bodies, map domain errors to HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from chalice import BadRequestError, Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY_BYTES = 1_000_000
+
+
+def parse_body(bp: Blueprint, model: type[M]) -> M:
+    """Validate the JSON body of the current request against ``model`` (400 names the field)."""
+    req = bp.current_request
+    raw = req.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequestError(f"body: larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"body: not valid JSON ({exc})") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequestError("; ".join(_field_errors(exc))) from exc
+
+
+def _field_errors(exc: ValidationError) -> list[str]:
+    return [
+        f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    ]
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(
+        body=json.dumps(body, default=str, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )

@@ -1,0 +1,126 @@
+"""The ``paver`` command line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from paver import __version__
+
+#: Sub-groups that live in their own modules (each exposes ``group``).
+_SUBGROUPS = ("qr", "kyb", "risk", "model")
+
+
+class _Cli(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._subgroups()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is None and name in self._subgroups():
+            cmd = importlib.import_module(f"paver.cli.{name}").group
+        return cmd
+
+    @staticmethod
+    def _subgroups() -> list[str]:
+        here = Path(__file__).parent
+        return [n for n in _SUBGROUPS if (here / f"{n}.py").exists()]
+
+
+@click.group(cls=_Cli)
+@click.version_option(__version__, prog_name="paver")
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level on stderr.")
+def cli(verbose: bool) -> None:
+    """Paver: trust-tiered rollout of aggregated payment codes and risk-scene identification."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@cli.command()
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--partners", type=int, default=24, show_default=True)
+@click.option("--merchants-per-partner", type=int, default=20, show_default=True)
+@click.option("--accounts", type=int, default=3000, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+def world(seed: int, partners: int, merchants_per_partner: int, accounts: int,
+          out_dir: Path) -> None:
+    """Generate a deterministic synthetic world into OUT."""
+    from paver.world import WorldOptionError, WorldOptions, generate_world
+
+    opts = WorldOptions(seed=seed, partners=partners,
+                        merchants_per_partner=merchants_per_partner, accounts=accounts)
+    try:
+        opts.validate()
+    except WorldOptionError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    counts = generate_world(opts, out_dir)
+    click.echo(json.dumps({"out": str(out_dir), "counts": counts}, indent=2))
+
+
+@cli.command()
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--partners", type=int, default=24, show_default=True)
+@click.option("--merchants-per-partner", type=int, default=20, show_default=True)
+@click.option("--accounts", type=int, default=3000, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out/demo"), show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo(seed: int, partners: int, merchants_per_partner: int, accounts: int, out_dir: Path,
+         quiet: bool) -> None:
+    """Run the whole job on the embedded local AWS; write summary.json and report.html."""
+    from paver.demo.runner import run_demo
+    from paver.world import WorldOptionError, WorldOptions
+
+    opts = WorldOptions(seed=seed, partners=partners,
+                        merchants_per_partner=merchants_per_partner, accounts=accounts)
+    try:
+        opts.validate()
+    except WorldOptionError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    summary = run_demo(opts, out_dir, quiet=quiet)
+    click.echo(json.dumps(summary, indent=2))
+    click.echo(f"report: {out_dir / 'report.html'}", err=True)
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--stage", default="local", show_default=True, help="Chalice config stage.")
+def serve(port: int, stage: str) -> None:
+    """Serve the API on 127.0.0.1:PORT against the embedded (or configured) AWS."""
+    from paver.serve import serve_forever
+
+    serve_forever(port=port, stage=stage)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("build"), show_default=True)
+@click.option("--stage", default="dev", show_default=True)
+def package(out_dir: Path, stage: str) -> None:
+    """Package the app with ``chalice package`` into OUT (SAM template + deployment zip)."""
+    from paver.packaging import PackagingError, package_app
+
+    try:
+        result = package_app(out_dir, stage=stage)
+    except PackagingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="paver")
+
+
+if __name__ == "__main__":
+    main()

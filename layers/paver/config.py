@@ -1,0 +1,84 @@
+"""Runtime settings read from the environment, and the names of every AWS resource.
+
+One place decides how a table, bucket or queue is named for a stage, so the local bootstrap,
+the tests and the deployment template agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+_STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+#: Bucket roles; the physical name is ``{project}-{stage}-{role}``.
+BUCKETS: tuple[str, ...] = ("ingest", "artifacts", "photos")
+#: Queue roles; each has a dead-letter queue ``{name}-dlq``.
+QUEUES: tuple[str, ...] = ("rollout",)
+
+
+class ConfigError(ValueError):
+    """A configuration variable holds a value Paver cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Paver's resources live.
+
+    Parameters
+    ----------
+    stage
+        Deployment stage (``PAVER_STAGE``); prefixes every resource name.
+    region
+        AWS region (``AWS_REGION`` / ``AWS_DEFAULT_REGION``).
+    endpoint_url
+        ``AWS_ENDPOINT_URL``: the embedded local AWS, DynamoDB Local, or ``None`` for real AWS.
+    project
+        Name prefix shared by all resources (``PAVER_PROJECT``).
+    """
+
+    stage: str = "local"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    project: str = "paver"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        stage = env.get("PAVER_STAGE", "local")
+        if not _STAGE_RE.match(stage):
+            raise ConfigError(
+                f"PAVER_STAGE={stage!r}: use 1-20 lower-case letters, digits or '-', "
+                "starting with a letter"
+            )
+        project = env.get("PAVER_PROJECT", "paver")
+        if not _STAGE_RE.match(project):
+            raise ConfigError(f"PAVER_PROJECT={project!r}: same rules as PAVER_STAGE")
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        endpoint = env.get("AWS_ENDPOINT_URL") or None
+        return cls(stage=stage, region=region, endpoint_url=endpoint, project=project)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.stage}"
+
+    def table_name(self, base: str) -> str:
+        """Physical table name of a logical one (``Partners`` → ``paver-local-Partners``)."""
+        return f"{self.prefix}-{base}"
+
+    def bucket_name(self, role: str) -> str:
+        if role not in BUCKETS:
+            raise KeyError(f"unknown bucket role {role!r}; known: {', '.join(BUCKETS)}")
+        return f"{self.prefix}-{role}"
+
+    def queue_name(self, role: str) -> str:
+        if role.removesuffix("-dlq") not in QUEUES:
+            raise KeyError(f"unknown queue role {role!r}; known: {', '.join(QUEUES)}")
+        return f"{self.prefix}-{role}"
+
+
+def settings() -> Settings:
+    """Settings for the current process environment (read fresh each call: cheap)."""
+    return Settings.from_env()

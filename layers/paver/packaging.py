@@ -1,0 +1,61 @@
+"""``paver package``: run ``chalice package`` on a staging copy of the project.
+
+The staging directory holds ``app.py``, ``.chalice/`` and ``vendor/`` whose entries are symlinks
+to ``functions/``, ``layers/paver`` and ``rules/`` (Chalice zips ``vendor/`` at the zip root).
+Its ``requirements.txt`` is empty: the dependencies ship as a Lambda layer built from the
+project's pinned ``requirements.txt`` (see ``infra/``), so packaging never downloads wheels.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from paver.project import project_root
+
+#: What reaches the zip root through vendor/ (name in zip → path in repo).
+VENDORED = {"functions": "functions", "paver": "layers/paver", "rules": "rules"}
+
+
+class PackagingError(RuntimeError):
+    """``chalice package`` failed; the message carries its output."""
+
+
+def stage_project(stage_dir: Path, root: Path | None = None) -> Path:
+    """Lay out a staging copy of the Chalice project in ``stage_dir``."""
+    root = root or project_root()
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    (stage_dir / "vendor").mkdir(parents=True)
+    shutil.copy2(root / "app.py", stage_dir / "app.py")
+    shutil.copytree(root / ".chalice", stage_dir / ".chalice",
+                    ignore=shutil.ignore_patterns("deployments", "venv"))
+    for name, rel in VENDORED.items():
+        (stage_dir / "vendor" / name).symlink_to((root / rel).resolve(), target_is_directory=True)
+    (stage_dir / "requirements.txt").write_text(
+        "# dependencies ship in the Lambda layer (infra/)\n", encoding="utf-8"
+    )
+    return stage_dir
+
+
+def package_app(out_dir: Path, stage: str = "dev") -> dict[str, Any]:
+    """Package the app into ``out_dir/sam`` and return the paths written."""
+    out_dir = out_dir.resolve()
+    staged = stage_project(out_dir / "stage")
+    sam_dir = out_dir / "sam"
+    if sam_dir.exists():
+        shutil.rmtree(sam_dir)
+    chalice = Path(sys.executable).with_name("chalice")
+    cmd = [str(chalice) if chalice.exists() else "chalice", "package", "--stage", stage,
+           str(sam_dir)]
+    proc = subprocess.run(cmd, cwd=staged, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise PackagingError(f"chalice package failed ({proc.returncode}):\n{proc.stderr}")
+    zip_path = sam_dir / "deployment.zip"
+    template = sam_dir / "sam.json"
+    if not zip_path.is_file() or not template.is_file():
+        raise PackagingError(f"chalice package wrote no deployment.zip/sam.json in {sam_dir}")
+    return {"zip": str(zip_path), "template": str(template), "stage": stage}

@@ -1,0 +1,1 @@
+"""Storage: PynamoDB models (the one definition of every table) and resource bootstrap."""

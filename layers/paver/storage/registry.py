@@ -1,0 +1,146 @@
+"""Bind models to a stage and endpoint; create every table, bucket and queue the app needs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pynamodb.models import Model
+
+from paver.aws import client
+from paver.config import BUCKETS, QUEUES, Settings, settings
+from paver.storage.models import ALL_MODELS
+
+#: Logical table name of every model (captured before binding rewrites Meta.table_name).
+LOGICAL_NAMES: dict[type[Model], str] = {m: m.Meta.table_name for m in ALL_MODELS}
+_bound: tuple[str, str | None, str] | None = None
+
+
+def bind(cfg: Settings | None = None) -> Settings:
+    """Point every model at the stage-prefixed table on the configured endpoint.
+
+    PynamoDB reads ``Meta.host``/``region`` when it builds a connection and caches the
+    connection per class, so the cache is dropped whenever the binding changes.
+    """
+    global _bound
+    cfg = cfg or settings()
+    key = (cfg.prefix, cfg.endpoint_url, cfg.region)
+    if _bound == key:
+        return cfg
+    for model, logical in LOGICAL_NAMES.items():
+        model.Meta.table_name = cfg.table_name(logical)
+        model.Meta.host = cfg.endpoint_url
+        model.Meta.region = cfg.region
+        model._connection = None
+    _bound = key
+    return cfg
+
+
+def unbind() -> None:
+    """Forget the binding so the next :func:`bind` rebinds (tests switch endpoints)."""
+    global _bound
+    _bound = None
+
+
+def _keys(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+    # DynamoDB wants HASH before RANGE; PynamoDB does not promise an order for indexes.
+    return sorted(
+        ({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in key_schema),
+        key=lambda k: k["KeyType"] != "HASH",
+    )
+
+
+def table_schema(model: type[Model]) -> dict[str, Any]:
+    """Key schema, attribute definitions, indexes and stream of a model, in DynamoDB's terms."""
+    schema = model._get_schema()
+    out: dict[str, Any] = {
+        "AttributeDefinitions": [
+            {"AttributeName": a["AttributeName"], "AttributeType": a["AttributeType"]}
+            for a in schema["attribute_definitions"]
+        ],
+        "KeySchema": _keys(schema["key_schema"]),
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    gsis = [
+        {
+            "IndexName": g["index_name"],
+            "KeySchema": _keys(g["key_schema"]),
+            "Projection": {"ProjectionType": g["projection"]["ProjectionType"]},
+        }
+        for g in schema["global_secondary_indexes"]
+    ]
+    if gsis:
+        out["GlobalSecondaryIndexes"] = gsis
+    stream = getattr(model.Meta, "stream_view_type", None)
+    if stream:
+        out["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
+    return out
+
+
+def create_all(cfg: Settings | None = None) -> dict[str, list[str]]:
+    """Create every table, bucket and queue that does not exist yet (idempotent).
+
+    Returns
+    -------
+    dict
+        Names created per kind (``tables``, ``buckets``, ``queues``).
+    """
+    cfg = bind(cfg)
+    ddb = client("dynamodb", cfg)
+    existing = set(_all_tables(ddb))
+    created: dict[str, list[str]] = {"tables": [], "buckets": [], "queues": []}
+    for model in ALL_MODELS:
+        name = model.Meta.table_name
+        if name in existing:
+            continue
+        ddb.create_table(TableName=name, **table_schema(model))
+        created["tables"].append(name)
+    for model in ALL_MODELS:
+        if model.Meta.table_name in created["tables"]:
+            ddb.get_waiter("table_exists").wait(TableName=model.Meta.table_name)
+    s3 = client("s3", cfg)
+    have = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for role in BUCKETS:
+        name = cfg.bucket_name(role)
+        if name not in have:
+            kwargs: dict[str, Any] = {"Bucket": name}
+            if cfg.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": cfg.region}
+            s3.create_bucket(**kwargs)
+            created["buckets"].append(name)
+    sqs = client("sqs", cfg)
+    for role in QUEUES:
+        dlq = sqs.create_queue(QueueName=cfg.queue_name(f"{role}-dlq"))["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sqs.create_queue(
+            QueueName=cfg.queue_name(role),
+            Attributes={
+                "VisibilityTimeout": "120",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+            },
+        )
+        created["queues"].append(cfg.queue_name(role))
+    return created
+
+
+def _all_tables(ddb: Any) -> list[str]:
+    names: list[str] = []
+    for page in ddb.get_paginator("list_tables").paginate():
+        names.extend(page.get("TableNames", []))
+    return names
+
+
+def reachability(cfg: Settings | None = None) -> dict[str, bool]:
+    """Whether each table can be described on the configured endpoint (for ``/health``)."""
+    cfg = bind(cfg)
+    ddb = client("dynamodb", cfg)
+    out: dict[str, bool] = {}
+    for model, logical in LOGICAL_NAMES.items():
+        try:
+            ddb.describe_table(TableName=model.Meta.table_name)
+            out[logical] = True
+        except Exception:  # any failure means "not reachable" for a health probe
+            out[logical] = False
+    return out

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from paver.aws import client
+from paver.config import BUCKETS, QUEUES, Settings
+from paver.storage import registry
+from paver.storage.models import ALL_MODELS, Merchant, Partner, Transaction
+
+
+def test_every_table_bucket_and_queue_is_created(aws: Settings) -> None:
+    tables = client("dynamodb", aws).list_tables()["TableNames"]
+    assert sorted(tables) == sorted(aws.table_name(registry.LOGICAL_NAMES[m]) for m in ALL_MODELS)
+    assert all(t.startswith("paver-test-") for t in tables)
+    buckets = {b["Name"] for b in client("s3", aws).list_buckets()["Buckets"]}
+    assert buckets == {aws.bucket_name(r) for r in BUCKETS}
+    urls = client("sqs", aws).list_queues()["QueueUrls"]
+    for role in QUEUES:
+        assert any(u.endswith(aws.queue_name(role)) for u in urls)
+        assert any(u.endswith(aws.queue_name(f"{role}-dlq")) for u in urls)
+
+
+def test_create_all_is_idempotent(aws: Settings) -> None:
+    again = registry.create_all(aws)
+    assert again["tables"] == [] and again["buckets"] == []
+
+
+def test_by_partner_index_is_queryable(aws: Settings) -> None:
+    Partner(partner_id="P1", name="Bank", kind="city_bank", region="east", guid="cn.bank.p1").save()
+    for i, pid in enumerate(["P1", "P1", "P2"]):
+        Merchant(merchant_id=f"M{i}", partner_id=pid, name=f"Shop {i}", mcc="5812",
+                 city="Hangzhou").save()
+    got = sorted(m.merchant_id for m in Merchant.by_partner.query("P1"))
+    assert got == ["M0", "M1"]
+
+
+def test_transactions_table_has_a_stream(aws: Settings) -> None:
+    desc = client("dynamodb", aws).describe_table(TableName=Transaction.Meta.table_name)["Table"]
+    assert desc["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert desc["LatestStreamArn"]
+
+
+def test_schema_comes_from_the_models() -> None:
+    schema = registry.table_schema(Merchant)
+    assert schema["KeySchema"] == [{"AttributeName": "merchant_id", "KeyType": "HASH"}]
+    assert schema["GlobalSecondaryIndexes"][0]["IndexName"] == "by_partner"
+    assert "StreamSpecification" not in schema
