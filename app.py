@@ -12,7 +12,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # single-row sklearn serving stal
 app = Chalice(app_name="paver")
 
 #: Handler modules, each exposing ``bp``; registered in this order.
-FUNCTION_MODULES: tuple[str, ...] = ("health",)
+FUNCTION_MODULES: tuple[str, ...] = ("health", "codes", "merchants", "binding")
 
 for _name in FUNCTION_MODULES:
     app.register_blueprint(importlib.import_module(f"functions.{_name}").bp)

@@ -40,3 +40,10 @@ def json_response(body: Any, status: int = 200) -> Response:
         status_code=status,
         headers={"Content-Type": "application/json"},
     )
+
+
+def path_id(value: str, field: str = "id") -> str:
+    """Validate an id taken from the URL path (ids are short, printable, no separators)."""
+    if not value or len(value) > 128 or not all(c.isalnum() or c in "-_.:" for c in value):
+        raise BadRequestError(f"{field}: 1-128 letters, digits or -_.: characters")
+    return value

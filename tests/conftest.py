@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -46,3 +47,14 @@ def aws() -> Iterator[Settings]:
         cfg = Settings.from_env(dict(os.environ))
         registry.create_all(cfg)
         yield cfg
+
+
+@pytest.fixture
+def api(aws: Settings) -> Iterator[Any]:
+    """The composed Chalice app behind chalice's test client, on the in-process moto."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="local") as c:
+        yield c

@@ -8,6 +8,7 @@ project's pinned ``requirements.txt`` (see ``infra/``), so packaging never downl
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -48,14 +49,23 @@ def package_app(out_dir: Path, stage: str = "dev") -> dict[str, Any]:
     sam_dir = out_dir / "sam"
     if sam_dir.exists():
         shutil.rmtree(sam_dir)
+    # chalice wants a region even though the template uses pseudo-parameters for it.
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+           "PAVER_STAGE": stage}
+    merge = out_dir / "merge-template.json"
+    gen = subprocess.run([sys.executable, "-m", "infra.template", str(merge)],
+                         cwd=project_root(), capture_output=True, text=True, check=False, env=env)
+    if gen.returncode != 0:
+        raise PackagingError(f"merge template failed ({gen.returncode}):\n{gen.stderr}")
     chalice = Path(sys.executable).with_name("chalice")
     cmd = [str(chalice) if chalice.exists() else "chalice", "package", "--stage", stage,
-           str(sam_dir)]
-    proc = subprocess.run(cmd, cwd=staged, capture_output=True, text=True, check=False)
+           "--merge-template", str(merge), str(sam_dir)]
+    proc = subprocess.run(cmd, cwd=staged, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise PackagingError(f"chalice package failed ({proc.returncode}):\n{proc.stderr}")
     zip_path = sam_dir / "deployment.zip"
     template = sam_dir / "sam.json"
     if not zip_path.is_file() or not template.is_file():
         raise PackagingError(f"chalice package wrote no deployment.zip/sam.json in {sam_dir}")
-    return {"zip": str(zip_path), "template": str(template), "stage": stage}
+    return {"zip": str(zip_path), "template": str(template), "merge_template": str(merge),
+            "stage": stage}

@@ -33,8 +33,13 @@ with mock_aws():
 """
 
 
-def test_package_unzips_imports_and_answers_health(tmp_path: Path) -> None:
-    result = package_app(tmp_path / "build", stage="dev")
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return package_app(tmp_path_factory.mktemp("pkg") / "build", stage="dev")
+
+
+def test_package_unzips_imports_and_answers_health(packaged: dict, tmp_path: Path) -> None:
+    result = packaged
     template = json.loads(Path(result["template"]).read_text())
     assert any(r["Type"] == "AWS::Serverless::Function" for r in template["Resources"].values())
     unzipped = tmp_path / "unzipped"
@@ -56,3 +61,44 @@ def test_package_unzips_imports_and_answers_health(tmp_path: Path) -> None:
     assert all(out["body"]["tables"].values())
     for key in ("paver", "functions", "app"):
         assert out[key].startswith(str(unzipped)), out
+
+
+def test_template_tables_come_from_the_models(packaged: dict) -> None:
+    from paver.storage.models import ALL_MODELS
+    from paver.storage.registry import LOGICAL_NAMES, table_schema
+
+    res = json.loads(Path(packaged["template"]).read_text())["Resources"]
+    for model in ALL_MODELS:
+        table = res[f"{LOGICAL_NAMES[model]}Table"]["Properties"]
+        assert table["TableName"] == f"paver-dev-{LOGICAL_NAMES[model]}"
+        assert table["KeySchema"] == table_schema(model)["KeySchema"]
+        assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+        assert table["SSESpecification"]["SSEEnabled"]
+    assert res["TransactionsTable"]["Properties"]["StreamSpecification"] == {
+        "StreamViewType": "NEW_IMAGE"}
+
+
+def test_template_wires_events_and_locks_buckets(packaged: dict) -> None:
+    res = json.loads(Path(packaged["template"]).read_text())["Resources"]
+    accrual = res["Accrual"]["Properties"]["Events"]["AccrualDynamodbEventSource"]["Properties"]
+    assert accrual["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert accrual["Stream"] == {"Fn::GetAtt": ["TransactionsTable", "StreamArn"]}
+    worker = res["RolloutWorker"]["Properties"]["Events"]["RolloutWorkerSqsEventSource"]
+    assert worker["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    photos = res["PhotosBucket"]["Properties"]
+    target = photos["NotificationConfiguration"]["LambdaConfigurations"][0]
+    assert target["Function"] == {"Fn::GetAtt": ["Binding", "Arn"]}
+    for key in ("IngestBucket", "ArtifactsBucket", "PhotosBucket"):
+        block = res[key]["Properties"]["PublicAccessBlockConfiguration"]
+        assert all(block.values()) and len(block) == 4
+    queue = res["RolloutQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["RolloutDeadLetterQueue", "Arn"]}
+    assert res["RolloutDeadLetterQueueAlarm"]["Type"] == "AWS::CloudWatch::Alarm"
+
+
+def test_template_passes_cfn_lint(packaged: dict) -> None:
+    lint = Path(sys.executable).with_name("cfn-lint")
+    proc = subprocess.run([str(lint), packaged["template"]], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

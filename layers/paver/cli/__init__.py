@@ -117,6 +117,21 @@ def package(out_dir: Path, stage: str) -> None:
     click.echo(json.dumps(result, indent=2))
 
 
+@cli.command()
+@click.option("--role", type=click.Choice(["operator", "partner", "merchant"]), required=True)
+@click.option("--id", "principal_id", required=True, help="Operator, partner or merchant id.")
+@click.option("--ttl", type=click.IntRange(1, 7 * 24 * 3600), default=3600, show_default=True,
+              help="Seconds until the token expires.")
+def token(role: str, principal_id: str, ttl: int) -> None:
+    """Print a signed bearer token for the local API (PAVER_TOKEN_SECRET signs it)."""
+    from paver.auth import AuthError, issue_token
+
+    try:
+        click.echo(issue_token(role, principal_id, ttl))
+    except (AuthError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="paver")

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -40,6 +41,8 @@ class Partner(Model):
     skins = ListAttribute(of=UnicodeAttribute, null=True)
     profile = JSONAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
+    # trust: latest scheduled score {"scores", "tier", "model_version", "scored_at"}
+    trust = JSONAttribute(null=True)
 
 
 class MerchantsByPartner(GlobalSecondaryIndex["Merchant"]):
@@ -61,8 +64,10 @@ class Merchant(Model):
     partner_id = UnicodeAttribute()
     by_partner = MerchantsByPartner()
     name = UnicodeAttribute()
+    name_zh = UnicodeAttribute(null=True)
     mcc = UnicodeAttribute()
     city = UnicodeAttribute()
+    city_zh = UnicodeAttribute(null=True)
     region = UnicodeAttribute(null=True)
     lat = NumberAttribute(null=True)
     lon = NumberAttribute(null=True)
@@ -75,7 +80,10 @@ class Merchant(Model):
     bound = BooleanAttribute(default=False)
     txn_count = NumberAttribute(default=0)
     txn_amount = NumberAttribute(default=0)
+    active_day_set = UnicodeSetAttribute(null=True)  # YYYY-MM-DD of days with a payment
     source = UnicodeAttribute(null=True)  # ingest file / batch the row came from
+    # trust: KYB fields from ingest {"legal_rep", "contact_phone", "address", "location_verified"}
+    registration = JSONAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
 
 
@@ -95,6 +103,7 @@ class MerchantMetric(Model):
     complaints = NumberAttribute(default=0)
     chargebacks = NumberAttribute(default=0)
     fraud_reports = NumberAttribute(default=0)
+    risk_hits = NumberAttribute(default=0)  # hits of the platform's risk scenes that month
 
 
 class Campaign(Model):

@@ -1,0 +1,83 @@
+"""Rollout and code routes: fan-out, progress, code lookup/image, status, merchant skin choice."""
+
+from __future__ import annotations
+
+import os
+
+from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions._http import json_response, parse_body, path_id
+from paver.rollout import service
+from paver.rollout.status import STATUSES, IllegalTransition
+
+bp = Blueprint(__name__)
+_STAGE = os.environ.get("PAVER_STAGE", "local")
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(pattern="^(" + "|".join(STATUSES) + ")$")
+
+
+class SkinChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    skin: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except service.NotFound as exc:
+        raise NotFoundError(str(exc)) from exc
+    except IllegalTransition as exc:
+        raise ConflictError(str(exc)) from exc
+    except service.RolloutError as exc:
+        raise BadRequestError(str(exc)) from exc
+
+
+@bp.route("/campaigns/{campaign_id}/rollout", methods=["POST"])
+def start_rollout(campaign_id: str) -> Response:
+    result = _call(service.start_rollout, path_id(campaign_id, "campaign_id"))
+    return json_response({"campaign_id": campaign_id, **result}, status=202)
+
+
+@bp.route("/campaigns/{campaign_id}/progress", methods=["GET"])
+def progress(campaign_id: str) -> dict:
+    return _call(service.campaign_progress, path_id(campaign_id, "campaign_id"))
+
+
+@bp.route("/codes/{code_id}", methods=["GET"])
+def get_code(code_id: str) -> dict:
+    return service.code_view(_call(service.get_code, path_id(code_id, "code_id")))
+
+
+@bp.route("/codes/{code_id}/image", methods=["GET"])
+def get_code_image(code_id: str) -> Response:
+    params = bp.current_request.query_params or {}
+    fmt = params.get("format", "png")
+    code = _call(service.get_code, path_id(code_id, "code_id"))
+    data, content_type = _call(service.code_image, code, fmt)
+    # PNG is a binary type (base64 through API Gateway); SVG is text.
+    body = data.decode("utf-8") if content_type.startswith("image/svg") else data
+    return Response(body=body, status_code=200, headers={"Content-Type": content_type})
+
+
+@bp.route("/codes/{code_id}/status", methods=["PUT"])
+def set_status(code_id: str) -> dict:
+    body = parse_body(bp, StatusChange)
+    return service.code_view(_call(service.set_status, path_id(code_id, "code_id"),
+                                   body.status))
+
+
+@bp.route("/merchants/{merchant_id}/skin", methods=["PUT"])
+def choose_skin(merchant_id: str) -> dict:
+    body = parse_body(bp, SkinChoice)
+    return service.code_view(_call(service.reskin, path_id(merchant_id, "merchant_id"),
+                                   body.skin))
+
+
+@bp.on_sqs_message(queue=f"paver-{_STAGE}-rollout", batch_size=10)
+def rollout_worker(event) -> dict:
+    """Issue the codes of each message; report failed messages for retry (partial batch)."""
+    return service.process_records(r.to_dict() for r in event)

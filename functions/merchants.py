@@ -1,0 +1,57 @@
+"""Merchant routes: transactions through the code, merchant view, benefits; accrual stream."""
+
+from __future__ import annotations
+
+import os
+
+from chalice import Blueprint, ConflictError, NotFoundError, Response
+
+from functions._http import json_response, parse_body, path_id
+from paver.accrual import accrual, merchants
+from paver.accrual.transactions import (
+    TransactionConflict,
+    TransactionIn,
+    UnknownMerchant,
+    record_transaction,
+)
+
+bp = Blueprint(__name__)
+_STREAM = os.environ.get(
+    "TRANSACTIONS_STREAM_ARN",
+    "arn:aws:dynamodb:us-east-1:000000000000:table/paver-local-Transactions/stream/local",
+)
+
+
+@bp.route("/transactions", methods=["POST"])
+def post_transaction() -> Response:
+    body = parse_body(bp, TransactionIn)
+    try:
+        view, created = record_transaction(body)
+    except UnknownMerchant as exc:
+        raise NotFoundError(str(exc)) from exc
+    except TransactionConflict as exc:
+        raise ConflictError(str(exc)) from exc
+    return json_response({**view, "replayed": not created}, status=201 if created else 200)
+
+
+@bp.route("/merchants/{merchant_id}", methods=["GET"])
+def get_merchant(merchant_id: str) -> dict:
+    try:
+        return merchants.merchant_view(path_id(merchant_id, "merchant_id"))
+    except merchants.UnknownMerchant as exc:
+        raise NotFoundError(str(exc)) from exc
+
+
+@bp.route("/merchants/{merchant_id}/benefits", methods=["GET"])
+def get_benefits(merchant_id: str) -> dict:
+    try:
+        return merchants.benefits_view(path_id(merchant_id, "merchant_id"))
+    except merchants.UnknownMerchant as exc:
+        raise NotFoundError(str(exc)) from exc
+
+
+@bp.on_dynamodb_record(stream_arn=_STREAM, batch_size=100, starting_position="TRIM_HORIZON",
+                       name="accrual")
+def accrual_stream(event) -> dict:
+    """Accrue each new transaction exactly once; report only failed records for retry."""
+    return accrual.process_stream(r.to_dict() for r in event).response()

@@ -1,0 +1,1 @@
+"""Transactions through aggregated codes, exactly-once accrual, milestone benefits (claim 5)."""

@@ -1,0 +1,98 @@
+"""Recording a payment made through an aggregated code, idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from paver.storage.models import Merchant, Transaction
+from paver.storage.registry import bind
+
+MAX_AMOUNT = Decimal("1000000")
+
+
+class TransactionIn(BaseModel):
+    """A payment as the API accepts it (the idempotency key is required)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    idempotency_key: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    merchant_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    amount: Decimal = Field(gt=0, le=MAX_AMOUNT, decimal_places=2)
+    currency: str = Field(default="156", pattern=r"^\d{3}$")
+    timestamp: datetime | None = None
+    code_id: str | None = Field(default=None, max_length=140)
+    from_account: str | None = Field(default=None, max_length=128)
+    channel: str = Field(default="qr", pattern=r"^[a-z_]{1,20}$")
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("timestamp must carry a time zone (ISO-8601 with offset or Z)")
+        return v
+
+
+class TransactionConflict(ValueError):
+    """The idempotency key was used before with a different payment."""
+
+
+class UnknownMerchant(LookupError):
+    pass
+
+
+def txn_id_for(merchant_id: str, idempotency_key: str) -> str:
+    return "txn-" + hashlib.sha256(f"{merchant_id}\x00{idempotency_key}".encode()).hexdigest()[:24]
+
+
+def money(value: float | int | None) -> str:
+    """An amount as the API shows it: a decimal string with two places."""
+    return f"{Decimal(str(value or 0)):.2f}"
+
+
+def _view(t: Transaction) -> dict[str, Any]:
+    return {"txn_id": t.txn_id, "merchant_id": t.merchant_id, "amount": money(t.amount),
+            "currency": t.currency, "timestamp": t.timestamp, "code_id": t.code_id,
+            "channel": t.channel}
+
+
+def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
+    """Store the payment once; a replay with the same key returns the stored one.
+
+    Returns
+    -------
+    (view, created)
+        ``created`` is False for a replay of the same payment.
+    """
+    bind()
+    try:
+        merchant = Merchant.get(body.merchant_id, attributes_to_get=["merchant_id"])
+    except DoesNotExist as exc:
+        raise UnknownMerchant(f"merchant_id: merchant {body.merchant_id!r} not found") from exc
+    ts = (body.timestamp or datetime.now(UTC)).astimezone(UTC).isoformat()
+    txn = Transaction(
+        txn_id=txn_id_for(merchant.merchant_id, body.idempotency_key),
+        merchant_id=merchant.merchant_id, code_id=body.code_id,
+        # PynamoDB numbers serialise through JSON floats; 2-decimal amounts ≤ 1e6 stay exact.
+        amount=float(body.amount),
+        currency=body.currency, timestamp=ts, from_account=body.from_account,
+        channel=body.channel, idempotency_key=body.idempotency_key,
+    )
+    try:
+        txn.save(condition=Transaction.txn_id.does_not_exist())
+        return _view(txn), True
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+    stored = Transaction.get(txn.txn_id)
+    same = (Decimal(str(stored.amount)) == body.amount and stored.currency == body.currency
+            and (body.timestamp is None or stored.timestamp == ts))
+    if not same:
+        raise TransactionConflict(
+            "idempotency_key: already used for a different payment of this merchant")
+    return _view(stored), False

@@ -1,0 +1,101 @@
+"""Who is calling: signed tokens, principals, and the tenant rules every route applies.
+
+Roles: an ``operator`` runs campaigns and sees everything; a ``partner`` sees and changes only
+its own merchants and codes; a ``merchant`` sees only itself. Locally, ``paver token`` issues
+HS256 JWTs signed with ``PAVER_TOKEN_SECRET`` (a fixed development secret on the ``local`` and
+``test`` stages only); in production the same claims come from the API's JWT authorizer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import jwt
+
+from paver.config import settings
+
+Role = Literal["operator", "partner", "merchant"]
+ROLES: tuple[str, ...] = ("operator", "partner", "merchant")
+ISSUER = "paver"
+DEFAULT_TTL_S = 3600
+MAX_TTL_S = 7 * 24 * 3600
+_DEV_SECRET = "paver-local-development-secret-not-for-production"  # local/test stages only
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class AuthError(Exception):
+    """Missing, malformed, expired or forged credential (HTTP 401)."""
+
+
+class Forbidden(Exception):
+    """A valid principal asking for something outside its tenant (HTTP 403)."""
+
+
+def token_secret() -> str:
+    """The signing secret; refuses to fall back to the development one outside local stages."""
+    secret = os.environ.get("PAVER_TOKEN_SECRET")
+    if secret:
+        if len(secret) < 32:
+            raise AuthError("PAVER_TOKEN_SECRET must be at least 32 characters")
+        return secret
+    if settings().stage in ("local", "test"):
+        return _DEV_SECRET
+    raise AuthError("PAVER_TOKEN_SECRET is not set for this stage")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    id: str
+
+    def can_see_partner(self, partner_id: str) -> bool:
+        return self.role == "operator" or (self.role == "partner" and self.id == partner_id)
+
+    def can_see_merchant(self, merchant_id: str, partner_id: str) -> bool:
+        if self.role == "operator":
+            return True
+        if self.role == "partner":
+            return self.id == partner_id
+        return self.id == merchant_id
+
+
+def issue_token(role: str, principal_id: str, ttl_s: int = DEFAULT_TTL_S,
+                now: float | None = None) -> str:
+    """A signed token for ``role``/``principal_id`` valid for ``ttl_s`` seconds."""
+    if role not in ROLES:
+        raise ValueError(f"role: one of {', '.join(ROLES)}")
+    if not _ID_RE.match(principal_id):
+        raise ValueError("id: 1-128 letters, digits or -_.: characters")
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise ValueError(f"ttl: between 1 and {MAX_TTL_S} seconds")
+    t = int(time.time() if now is None else now)
+    claims = {"iss": ISSUER, "sub": principal_id, "role": role, "iat": t, "exp": t + ttl_s}
+    return jwt.encode(claims, token_secret(), algorithm="HS256")
+
+
+def verify_token(token: str) -> Principal:
+    """The principal a token names; :class:`AuthError` for anything not valid right now."""
+    try:
+        claims = jwt.decode(token, token_secret(), algorithms=["HS256"], issuer=ISSUER,
+                            options={"require": ["exp", "iat", "sub", "iss"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthError("invalid token") from exc
+    role, sub = claims.get("role"), claims.get("sub")
+    if role not in ROLES or not isinstance(sub, str) or not _ID_RE.match(sub):
+        raise AuthError("invalid token claims")
+    return Principal(role=role, id=sub)
+
+
+def from_authorization_header(value: str | None) -> Principal:
+    if not value:
+        raise AuthError("missing Authorization header")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("Authorization must be 'Bearer <token>'")
+    return verify_token(token.strip())

@@ -1,0 +1,52 @@
+"""Binding policy (``rules/binding.yaml``): radius, refusal rules, levels, upgrade benefit."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from paver.ruleengine import CompiledRules, Rule, compile_rules, load_rule_file, rules_dir
+
+#: Facts a binding rule may test (computed by the checks in :mod:`paver.binding.service`).
+BINDING_FACTS = frozenset({
+    "photo_ok", "position_found", "distance_m", "within_radius", "qr_found", "qr_matches",
+    "uscc_valid", "name_ok", "credential_taken", "level",
+})
+
+
+class RefusalRule(Rule):
+    """A rule that, when it holds, refuses the binding with its reason code (``name``)."""
+
+    @model_validator(mode="after")
+    def _known_facts(self) -> RefusalRule:
+        unknown = self.when.fields() - BINDING_FACTS
+        if unknown:
+            raise ValueError(f"unknown fact(s) {sorted(unknown)}; use {sorted(BINDING_FACTS)}")
+        return self
+
+
+class BindingPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    radius_m: float = Field(gt=0, le=5_000)
+    max_level: int = Field(ge=1, le=9)
+    upgrade_benefit: str = Field(min_length=1)
+    retryable: list[str] = Field(default_factory=list)
+    refusals: list[RefusalRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _retryable_known(self) -> BindingPolicy:
+        names = {r.name for r in self.refusals}
+        unknown = set(self.retryable) - names
+        if unknown:
+            raise ValueError(f"retryable names unknown refusal(s): {sorted(unknown)}")
+        return self
+
+
+@lru_cache(maxsize=4)
+def load_policy(path: Path | None = None) -> tuple[BindingPolicy, CompiledRules]:
+    policy = load_rule_file(path or rules_dir() / "binding.yaml", BindingPolicy)
+    return policy, compile_rules(policy.refusals)

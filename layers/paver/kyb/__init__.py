@@ -1,0 +1,56 @@
+"""Know-your-business checks for merchant binding (issue 5): the pure-domain core.
+
+- :mod:`paver.kyb.photo`: store-photo intake (byte sniffing, safe open, QR payloads).
+- :mod:`paver.kyb.exif`: WGS-84 position from EXIF GPS.
+- :mod:`paver.kyb.geo`: datums (WGS-84 → GCJ-02 → BD-09) and distances.
+- :mod:`paver.kyb.uscc`: Unified Social Credit Code validation and generation.
+- :mod:`paver.kyb.photo_gen`: synthetic store photos for tests and demos.
+"""
+
+from paver.kyb.exif import NoPositionError, gps_from_ifd, photo_position, read_gps
+from paver.kyb.geo import (
+    BD09,
+    GCJ02,
+    WGS84,
+    GeoPoint,
+    distance_to_registered,
+    gcj02_to_bd09,
+    haversine_m,
+    to_datum,
+    wgs84_to_gcj02,
+)
+from paver.kyb.photo import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    PhotoError,
+    decode_qr_payloads,
+    open_photo,
+    sniff_image_type,
+)
+from paver.kyb.uscc import corrupt_uscc, generate_uscc, is_valid_uscc, validate_uscc
+
+__all__ = [
+    "BD09",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "GCJ02",
+    "WGS84",
+    "GeoPoint",
+    "NoPositionError",
+    "PhotoError",
+    "corrupt_uscc",
+    "decode_qr_payloads",
+    "distance_to_registered",
+    "gcj02_to_bd09",
+    "generate_uscc",
+    "gps_from_ifd",
+    "haversine_m",
+    "is_valid_uscc",
+    "open_photo",
+    "photo_position",
+    "read_gps",
+    "sniff_image_type",
+    "to_datum",
+    "validate_uscc",
+    "wgs84_to_gcj02",
+]

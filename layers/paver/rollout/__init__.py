@@ -1,0 +1,1 @@
+"""Rollout of aggregated codes: fan-out per campaign, issue + render + store, status tracking."""

@@ -1,0 +1,321 @@
+"""Issue, render, store and track aggregated codes; fan a campaign out through SQS.
+
+Every write can be retried: images are written under deterministic keys (a retry overwrites the
+same bytes) and the Codes row is created with ``attribute_not_exists``, so re-running a rollout
+issues nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from paver.aws import client, queue_url
+from paver.config import Settings, settings
+from paver.emv import MerchantAccount, build_aggregated_code
+from paver.rollout.status import STATUSES, check_transition
+from paver.storage.models import Campaign, Code, Merchant, Partner, Selection
+from paver.storage.registry import bind
+
+log = logging.getLogger(__name__)
+
+#: The platform's own payment system id in every aggregated code (sub-ID 00 of its template).
+PLATFORM_GUID = os.environ.get("PAVER_PLATFORM_GUID", "com.paver.pay")
+FORMATS: tuple[str, ...] = ("png", "svg")
+MESSAGE_MERCHANTS = 25  # merchants per SQS message: one worker call renders this many codes
+
+
+class NotFound(LookupError):
+    """A campaign, merchant, partner or code does not exist (maps to 404)."""
+
+
+class RolloutError(ValueError):
+    """A request the rollout cannot honour (maps to 400/409); the message names the field."""
+
+
+def code_id_for(merchant_id: str) -> str:
+    """One aggregated code per merchant: its id follows from the merchant's."""
+    return f"code-{merchant_id}"
+
+
+def image_key(partner_id: str, merchant_id: str, fmt: str) -> str:
+    return f"codes/{partner_id}/{merchant_id}.{fmt}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ascii(text: str, limit: int) -> str:
+    clean = "".join(ch for ch in text if 32 <= ord(ch) < 127).strip()
+    return (clean or "MERCHANT")[:limit]
+
+
+def payload_for(merchant: Merchant, partner: Partner, campaign_id: str) -> str:
+    """The aggregated code of ``merchant``: platform template + partner template in one payload."""
+    name_zh, city_zh = merchant.name_zh, merchant.city_zh
+    return build_aggregated_code(
+        platform=MerchantAccount(guid=PLATFORM_GUID, merchant_id=merchant.merchant_id),
+        partner=MerchantAccount(guid=partner.guid,
+                                merchant_id=merchant.partner_merchant_id or merchant.merchant_id),
+        merchant_name=_ascii(merchant.name, 25),
+        merchant_city=_ascii(merchant.city, 15),
+        mcc=merchant.mcc,
+        store_label=merchant.merchant_id[:25],
+        campaign_ref=campaign_id[:25],
+        name_zh=name_zh[:25] if name_zh else None,
+        city_zh=city_zh[:15] if city_zh else None,
+    )
+
+
+def allowed_skins(partner: Partner) -> list[str]:
+    """The skins a merchant of ``partner`` may choose from, default first.
+
+    A partner's own list (``Partner.skins``) wins; otherwise the skin catalogue decides by the
+    partner's kind and region.
+    """
+    from paver.skins import skins_for_partner
+
+    if partner.skins:
+        return list(partner.skins)
+    choice = skins_for_partner(partner.kind, partner.region, partner_id=partner.partner_id)
+    return list(choice.names)
+
+
+def default_skin(partner: Partner) -> str:
+    return partner.default_skin or allowed_skins(partner)[0]
+
+
+def _render_and_store(payload: str, skin: str, partner_id: str, merchant_id: str,
+                      cfg: Settings) -> list[str]:
+    """Render every format (each verified by a real decoder) and upload; return the keys."""
+    from paver.render import render_code
+
+    s3 = client("s3", cfg)
+    keys = []
+    for fmt in FORMATS:
+        rendered = render_code(payload, skin, fmt=fmt)
+        key = image_key(partner_id, merchant_id, fmt)
+        s3.put_object(Bucket=cfg.bucket_name("artifacts"), Key=key, Body=rendered.data,
+                      ContentType=rendered.content_type,
+                      Metadata={"skin": skin, "verified": "zxing-cpp"})
+        keys.append(key)
+    return keys
+
+
+@dataclass
+class IssueResult:
+    """What one worker call did, merchant by merchant."""
+
+    issued: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def issue_codes(campaign_id: str, partner_id: str, merchant_ids: Sequence[str],
+                cfg: Settings | None = None) -> IssueResult:
+    """Issue (render, store, record) the codes of some merchants of one partner.
+
+    A merchant whose code exists is left alone; a merchant of another partner is refused.
+    """
+    cfg = bind(cfg)
+    try:
+        partner = Partner.get(partner_id)
+    except DoesNotExist as exc:
+        raise NotFound(f"partner {partner_id!r} not found") from exc
+    result = IssueResult()
+    existing = {c.code_id for c in Code.batch_get([code_id_for(m) for m in merchant_ids])}
+    todo = [m for m in merchant_ids if code_id_for(m) not in existing]
+    result.already.extend(m for m in merchant_ids if code_id_for(m) in existing)
+    merchants = {m.merchant_id: m for m in Merchant.batch_get(todo)} if todo else {}
+    for mid in todo:
+        merchant = merchants.get(mid)
+        if merchant is None or merchant.partner_id != partner_id:
+            result.failed[mid] = "merchant not found for this partner"
+            continue
+        skin = merchant.skin or default_skin(partner)
+        try:
+            payload = payload_for(merchant, partner, campaign_id)
+            keys = _render_and_store(payload, skin, partner_id, mid, cfg)
+        except ValueError as exc:  # invalid registration data or a code that did not scan back
+            result.failed[mid] = str(exc)
+            continue
+        now = _now()
+        code = Code(code_id=code_id_for(mid), campaign_id=campaign_id, merchant_id=mid,
+                    partner_id=partner_id, payload=payload, skin=skin, status="issued",
+                    image_keys=keys, issued_at=now, updated_at=now,
+                    history=[{"status": "issued", "at": now.isoformat()}])
+        try:
+            code.save(condition=Code.code_id.does_not_exist())
+            result.issued.append(mid)
+        except PutError as exc:
+            if _conditional_failed(exc):
+                result.already.append(mid)  # a concurrent or retried worker got there first
+            else:
+                raise
+    return result
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def selected_partners(campaign_id: str) -> list[str]:
+    bind()
+    return [s.partner_id for s in Selection.query(campaign_id) if s.selected]
+
+
+def start_rollout(campaign_id: str, cfg: Settings | None = None,
+                  per_message: int = MESSAGE_MERCHANTS) -> dict[str, int]:
+    """Queue the merchants of the campaign's selected partners in batches (SQS fan-out)."""
+    cfg = bind(cfg)
+    try:
+        Campaign.get(campaign_id)
+    except DoesNotExist as exc:
+        raise NotFound(f"campaign {campaign_id!r} not found") from exc
+    partners = selected_partners(campaign_id)
+    if not partners:
+        raise RolloutError("campaign has no selected partners: run the selection first")
+    sqs = client("sqs", cfg)
+    url = queue_url("rollout", cfg)
+    bodies: list[str] = []
+    merchants = 0
+    for pid in partners:
+        ids = [m.merchant_id for m in Merchant.by_partner.query(pid, attributes_to_get=[
+            "merchant_id"])]
+        merchants += len(ids)
+        for i in range(0, len(ids), per_message):
+            bodies.append(json.dumps({"campaign_id": campaign_id, "partner_id": pid,
+                                      "merchant_ids": ids[i:i + per_message]}))
+    for i in range(0, len(bodies), 10):
+        entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])]
+        resp = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        if resp.get("Failed"):
+            raise RolloutError(f"queue refused {len(resp['Failed'])} messages; nothing is lost: "
+                               "re-run the rollout (it issues nothing twice)")
+    return {"partners": len(partners), "merchants": merchants, "messages": len(bodies)}
+
+
+def parse_message(body: str) -> tuple[str, str, list[str]]:
+    """Validate one rollout message; raise :class:`RolloutError` naming the bad field."""
+    try:
+        msg = json.loads(body)
+    except ValueError as exc:
+        raise RolloutError(f"body: not JSON ({exc})") from exc
+    if not isinstance(msg, dict):
+        raise RolloutError("body: must be an object")
+    for key in ("campaign_id", "partner_id"):
+        if not isinstance(msg.get(key), str) or not msg[key]:
+            raise RolloutError(f"{key}: required string")
+    ids = msg.get("merchant_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(x, str) and x for x in ids):
+        raise RolloutError("merchant_ids: required non-empty list of strings")
+    return msg["campaign_id"], msg["partner_id"], ids
+
+
+def process_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """SQS batch handler logic: each record issues its merchants; failures are reported.
+
+    Returns the partial-batch response (``batchItemFailures``) so only failed messages return
+    to the queue (and after ``maxReceiveCount`` to the dead-letter queue).
+    """
+    failures = []
+    for rec in records:
+        msg_id = rec.get("messageId", "")
+        try:
+            campaign_id, partner_id, ids = parse_message(rec.get("body", ""))
+            res = issue_codes(campaign_id, partner_id, ids)
+            if res.failed:
+                log.warning("rollout: %d merchants failed in message %s: %s", len(res.failed),
+                            msg_id, sorted(res.failed.values())[:3])
+        except RolloutError as exc:
+            log.error("rollout: message %s is malformed and will not be retried: %s", msg_id,
+                      exc)
+        except Exception:
+            log.exception("rollout: message %s failed; returned for retry", msg_id)
+            failures.append({"itemIdentifier": msg_id})
+    return {"batchItemFailures": failures}
+
+
+def campaign_progress(campaign_id: str) -> dict[str, Any]:
+    """Counts of the campaign's codes per status."""
+    bind()
+    counts = Counter(c.status for c in Code.by_campaign.query(campaign_id,
+                                                               attributes_to_get=["status"]))
+    return {"campaign_id": campaign_id, "total": sum(counts.values()),
+            "by_status": {s: counts.get(s, 0) for s in STATUSES}}
+
+
+def get_code(code_id: str) -> Code:
+    bind()
+    try:
+        return Code.get(code_id)
+    except DoesNotExist as exc:
+        raise NotFound(f"code {code_id!r} not found") from exc
+
+
+def code_view(code: Code) -> dict[str, Any]:
+    return {
+        "code_id": code.code_id, "campaign_id": code.campaign_id,
+        "merchant_id": code.merchant_id, "partner_id": code.partner_id,
+        "payload": code.payload, "skin": code.skin, "status": code.status,
+        "images": code.image_keys or [], "history": code.history or [],
+        "issued_at": code.issued_at.isoformat() if code.issued_at else None,
+    }
+
+
+def code_image(code: Code, fmt: str, cfg: Settings | None = None) -> tuple[bytes, str]:
+    if fmt not in FORMATS:
+        raise RolloutError(f"format: one of {', '.join(FORMATS)}")
+    cfg = cfg or settings()
+    obj = client("s3", cfg).get_object(Bucket=cfg.bucket_name("artifacts"),
+                                       Key=image_key(code.partner_id, code.merchant_id, fmt))
+    return obj["Body"].read(), obj.get("ContentType", "application/octet-stream")
+
+
+def set_status(code_id: str, target: str) -> Code:
+    """Move a code to its next status; the condition makes concurrent moves safe."""
+    code = get_code(code_id)
+    check_transition(code.status, target)
+    now = _now()
+    try:
+        code.update(
+            actions=[Code.status.set(target), Code.updated_at.set(now),
+                     Code.history.set([*(code.history or []),
+                                       {"status": target, "at": now.isoformat()}])],
+            condition=Code.status == code.status,
+        )
+    except UpdateError as exc:
+        if _conditional_failed(exc):
+            raise RolloutError("status: changed concurrently; read the code and retry") from exc
+        raise
+    return code
+
+
+def reskin(merchant_id: str, skin: str, cfg: Settings | None = None) -> Code:
+    """Re-render a merchant's code with a skin from its partner's set."""
+    cfg = bind(cfg)
+    try:
+        merchant = Merchant.get(merchant_id)
+        partner = Partner.get(merchant.partner_id)
+    except DoesNotExist as exc:
+        raise NotFound(f"merchant {merchant_id!r} not found") from exc
+    allowed = allowed_skins(partner)
+    if skin not in allowed:
+        raise RolloutError(f"skin: {skin!r} is not among the partner's skins: "
+                           f"{', '.join(allowed)}")
+    code = get_code(code_id_for(merchant_id))
+    keys = _render_and_store(code.payload, skin, partner.partner_id, merchant_id, cfg)
+    now = _now()
+    code.update(actions=[Code.skin.set(skin), Code.image_keys.set(keys),
+                         Code.updated_at.set(now)])
+    merchant.update(actions=[Merchant.skin.set(skin), Merchant.updated_at.set(now)])
+    return code

@@ -1,0 +1,129 @@
+"""Transactions are recorded idempotently and accrued exactly once, however often replayed."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from paver.accrual.accrual import process_stream
+from paver.aws import client
+from paver.config import Settings
+from paver.storage.models import Benefit, Merchant, Transaction
+
+
+@pytest.fixture
+def merchant(aws: Settings) -> Merchant:
+    m = Merchant(merchant_id="M1", partner_id="P1", name="Noodle House", mcc="5812",
+                 city="Hangzhou")
+    m.save()
+    return m
+
+
+def _post(api, body: dict):
+    return api.http.post("/transactions", body=json.dumps(body),
+                         headers={"Content-Type": "application/json"})
+
+
+def _stream_records(aws: Settings) -> list[dict]:
+    """Every record the Transactions table's (moto) stream holds, as Lambda would see them."""
+    ddb = client("dynamodb", aws)
+    arn = ddb.describe_table(TableName=Transaction.Meta.table_name)["Table"]["LatestStreamArn"]
+    streams = client("dynamodbstreams", aws)
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=it)["Records"]
+    for r in records:  # Lambda hands the handler JSON, not botocore's parsed datetimes
+        r["dynamodb"].pop("ApproximateCreationDateTime", None)
+    return records
+
+
+def test_post_transaction_is_idempotent(api, merchant: Merchant) -> None:
+    body = {"idempotency_key": "order-000001", "merchant_id": "M1", "amount": "12.50",
+            "timestamp": "2026-11-01T10:00:00+08:00"}
+    first = _post(api, body)
+    assert first.status_code == 201
+    again = _post(api, body)
+    assert again.status_code == 200
+    assert json.loads(again.body)["replayed"] is True
+    assert json.loads(again.body)["txn_id"] == json.loads(first.body)["txn_id"]
+    clash = _post(api, {**body, "amount": "99.00"})
+    assert clash.status_code == 409
+    assert "idempotency_key" in json.loads(clash.body)["Message"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [({"idempotency_key": None}, "idempotency_key"), ({"amount": "-1"}, "amount"),
+     ({"amount": "1.234"}, "amount"), ({"timestamp": "2026-11-01T10:00:00"}, "timestamp"),
+     ({"merchant_id": "M/1"}, "merchant_id"), ({"surprise": 1}, "surprise")],
+)
+def test_bad_transactions_name_the_field(api, merchant: Merchant, patch: dict, field: str) -> None:
+    body = {"idempotency_key": "order-000002", "merchant_id": "M1", "amount": "5.00", **patch}
+    body = {k: v for k, v in body.items() if v is not None}
+    resp = _post(api, body)
+    assert resp.status_code == 400
+    assert field in json.loads(resp.body)["Message"]
+
+
+def test_unknown_merchant_is_404(api, merchant: Merchant) -> None:
+    resp = _post(api, {"idempotency_key": "order-000003", "merchant_id": "NOPE", "amount": "1"})
+    assert resp.status_code == 404
+
+
+def test_stream_batch_replayed_three_times_counts_once(api, merchant: Merchant,
+                                                       aws: Settings) -> None:
+    for i in range(12):
+        assert _post(api, {"idempotency_key": f"order-1{i:05d}", "merchant_id": "M1",
+                           "amount": "500.00",
+                           "timestamp": f"2026-11-{1 + i % 3:02d}T10:00:00Z"}).status_code == 201
+    records = _stream_records(aws)
+    assert len(records) == 12
+    outcomes = [process_stream(records) for _ in range(3)]
+    assert len(outcomes[0].accrued) == 12
+    assert [len(o.duplicates) for o in outcomes[1:]] == [12, 12]
+    assert all(o.failures == [] for o in outcomes)
+    m = Merchant.get("M1")
+    assert m.txn_count == 12
+    assert Decimal(str(m.txn_amount)) == Decimal("6000")
+    assert len(m.active_day_set) == 3
+    benefits = {b.benefit_id for b in Benefit.query("M1")}
+    assert benefits == {"milestone#first_payment", "milestone#ten_payments",
+                        "milestone#amount_5000"}
+    view = json.loads(api.http.get("/merchants/M1").body)
+    assert view["totals"] == {"txn_count": 12, "txn_amount": "6000.00", "active_days": 3}
+    listed = json.loads(api.http.get("/merchants/M1/benefits").body)["benefits"]
+    assert len(listed) == 3
+
+
+def test_one_failing_record_is_the_only_one_reported(api, merchant: Merchant,
+                                                     aws: Settings) -> None:
+    from paver.accrual.accrual import accrue
+
+    for i in range(4):
+        _post(api, {"idempotency_key": f"order-2{i:05d}", "merchant_id": "M1", "amount": "1"})
+    records = _stream_records(aws)
+    poisoned = records[2]["dynamodb"]["NewImage"]["txn_id"]["S"]
+
+    def flaky(txn: dict) -> bool:
+        if txn["txn_id"] == poisoned:
+            raise RuntimeError("throttled")
+        return accrue(txn)
+
+    out = process_stream(records, accrue_fn=flaky)
+    assert out.response() == {
+        "batchItemFailures": [{"itemIdentifier": records[2]["dynamodb"]["SequenceNumber"]}]}
+    assert Merchant.get("M1").txn_count == 3
+    retry = process_stream(records)  # Lambda redelivers; only the failed one is new
+    assert len(retry.accrued) == 1 and len(retry.duplicates) == 3
+    assert Merchant.get("M1").txn_count == 4
+
+
+def test_records_other_than_inserts_and_garbage_are_skipped(merchant: Merchant) -> None:
+    out = process_stream([
+        {"eventName": "MODIFY", "dynamodb": {"SequenceNumber": "1"}},
+        {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "2", "NewImage": {"x": {}}}},
+    ])
+    assert out.skipped == ["1", "2"] and out.failures == []
