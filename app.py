@@ -7,12 +7,25 @@ import os
 
 from chalice import Chalice
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # single-row sklearn serving stalls with 2 threads
+from functions._auth import authenticate
+from paver.logs import configure
 
-app = Chalice(app_name="paver")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # single-row sklearn serving stalls with 2 threads
+configure()  # JSON log lines, personal data masked
+
+# configure_logs=False: Chalice would give the "paver" logger (our package namespace) its own
+# unmasked stdout handler and stop propagation to the masking handler.
+app = Chalice(app_name="paver", configure_logs=False)
 
 #: Handler modules, each exposing ``bp``; registered in this order.
-FUNCTION_MODULES: tuple[str, ...] = ("health", "codes", "merchants", "binding")
+FUNCTION_MODULES: tuple[str, ...] = (
+    "health", "partners", "campaigns", "ingest", "codes", "merchants", "binding", "risk",
+)
 
 for _name in FUNCTION_MODULES:
     app.register_blueprint(importlib.import_module(f"functions.{_name}").bp)
+
+
+@app.middleware("http")
+def _authenticate(event, get_response):  # chalice middleware signature
+    return authenticate(event, get_response)

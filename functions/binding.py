@@ -9,6 +9,7 @@ from typing import Any
 from chalice import BadRequestError, Blueprint, NotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.binding import service
 
@@ -25,6 +26,7 @@ class PhotoUploadRequest(BaseModel):
 @bp.route("/merchants/{merchant_id}/photos", methods=["POST"])
 def request_photo_upload(merchant_id: str):
     body = parse_body(bp, PhotoUploadRequest)
+    require_merchant(path_id(merchant_id, "merchant_id"))
     try:
         upload = service.request_upload(path_id(merchant_id, "merchant_id"), body.content_type,
                                         body.size)
@@ -37,6 +39,7 @@ def request_photo_upload(merchant_id: str):
 
 @bp.route("/merchants/{merchant_id}/attempts", methods=["GET"])
 def binding_attempts(merchant_id: str) -> dict:
+    require_merchant(path_id(merchant_id, "merchant_id"))
     return {"merchant_id": merchant_id,
             "attempts": service.attempts(path_id(merchant_id, "merchant_id"))}
 

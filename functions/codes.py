@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 
-from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
+from chalice import (
+    BadRequestError,
+    Blueprint,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    Response,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions._auth import principal, require_merchant, require_operator
 from functions._http import json_response, parse_body, path_id
 from paver.rollout import service
 from paver.rollout.status import STATUSES, IllegalTransition
+from paver.storage.models import Code
 
 bp = Blueprint(__name__)
 _STAGE = os.environ.get("PAVER_STAGE", "local")
@@ -38,25 +47,42 @@ def _call(fn, *args):
 
 @bp.route("/campaigns/{campaign_id}/rollout", methods=["POST"])
 def start_rollout(campaign_id: str) -> Response:
+    require_operator()
     result = _call(service.start_rollout, path_id(campaign_id, "campaign_id"))
     return json_response({"campaign_id": campaign_id, **result}, status=202)
 
 
 @bp.route("/campaigns/{campaign_id}/progress", methods=["GET"])
 def progress(campaign_id: str) -> dict:
+    require_operator()
     return _call(service.campaign_progress, path_id(campaign_id, "campaign_id"))
+
+
+def _visible_code(code_id: str, *, change: bool = False) -> Code:
+    """The code if the caller may see it (change: operators and the code's partner only)."""
+    p = principal()
+    try:
+        code = service.get_code(path_id(code_id, "code_id"))
+    except service.NotFound as exc:
+        if p.role == "operator":
+            raise NotFoundError(str(exc)) from exc
+        raise ForbiddenError("not your code") from exc
+    if not p.can_see_merchant(code.merchant_id, code.partner_id) or (
+            change and p.role == "merchant"):
+        raise ForbiddenError("not your code")
+    return code
 
 
 @bp.route("/codes/{code_id}", methods=["GET"])
 def get_code(code_id: str) -> dict:
-    return service.code_view(_call(service.get_code, path_id(code_id, "code_id")))
+    return service.code_view(_visible_code(code_id))
 
 
 @bp.route("/codes/{code_id}/image", methods=["GET"])
 def get_code_image(code_id: str) -> Response:
     params = bp.current_request.query_params or {}
     fmt = params.get("format", "png")
-    code = _call(service.get_code, path_id(code_id, "code_id"))
+    code = _visible_code(code_id)
     data, content_type = _call(service.code_image, code, fmt)
     # PNG is a binary type (base64 through API Gateway); SVG is text.
     body = data.decode("utf-8") if content_type.startswith("image/svg") else data
@@ -66,15 +92,15 @@ def get_code_image(code_id: str) -> Response:
 @bp.route("/codes/{code_id}/status", methods=["PUT"])
 def set_status(code_id: str) -> dict:
     body = parse_body(bp, StatusChange)
-    return service.code_view(_call(service.set_status, path_id(code_id, "code_id"),
-                                   body.status))
+    code = _visible_code(code_id, change=True)
+    return service.code_view(_call(service.set_status, code.code_id, body.status))
 
 
 @bp.route("/merchants/{merchant_id}/skin", methods=["PUT"])
 def choose_skin(merchant_id: str) -> dict:
     body = parse_body(bp, SkinChoice)
-    return service.code_view(_call(service.reskin, path_id(merchant_id, "merchant_id"),
-                                   body.skin))
+    require_merchant(path_id(merchant_id, "merchant_id"))
+    return service.code_view(_call(service.reskin, merchant_id, body.skin))
 
 
 @bp.on_sqs_message(queue=f"paver-{_STAGE}-rollout", batch_size=10)

@@ -6,6 +6,7 @@ import os
 
 from chalice import Blueprint, ConflictError, NotFoundError, Response
 
+from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.accrual import accrual, merchants
 from paver.accrual.transactions import (
@@ -25,6 +26,7 @@ _STREAM = os.environ.get(
 @bp.route("/transactions", methods=["POST"])
 def post_transaction() -> Response:
     body = parse_body(bp, TransactionIn)
+    require_merchant(body.merchant_id)
     try:
         view, created = record_transaction(body)
     except UnknownMerchant as exc:
@@ -36,6 +38,7 @@ def post_transaction() -> Response:
 
 @bp.route("/merchants/{merchant_id}", methods=["GET"])
 def get_merchant(merchant_id: str) -> dict:
+    require_merchant(path_id(merchant_id, "merchant_id"))
     try:
         return merchants.merchant_view(path_id(merchant_id, "merchant_id"))
     except merchants.UnknownMerchant as exc:
@@ -44,6 +47,7 @@ def get_merchant(merchant_id: str) -> dict:
 
 @bp.route("/merchants/{merchant_id}/benefits", methods=["GET"])
 def get_benefits(merchant_id: str) -> dict:
+    require_merchant(path_id(merchant_id, "merchant_id"))
     try:
         return merchants.benefits_view(path_id(merchant_id, "merchant_id"))
     except merchants.UnknownMerchant as exc:

@@ -19,10 +19,11 @@ from paver.storage.models import ALL_MODELS
 from paver.storage.registry import LOGICAL_NAMES, table_schema
 
 #: S3-triggered functions (Chalice ``lambda_function`` names) and what triggers them.
-S3_TRIGGERS: dict[str, tuple[str, str]] = {
-    # bucket role: (function name, key prefix)
-    "ingest": ("ingest", "ingest/"),
-    "photos": ("binding", "photos/"),
+S3_TRIGGERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # bucket role: (function name, key prefix, key suffixes); suffixes keep the ingest
+    # function from being triggered by the report objects it writes next to each file.
+    "ingest": ("ingest", "ingest/", (".csv", ".jsonl")),
+    "photos": ("binding", "photos/", ("",)),
 }
 VISIBILITY_TIMEOUT_S = 360  # six times the worker's 60 s timeout, as AWS recommends
 MAX_RECEIVE_COUNT = 5
@@ -70,9 +71,15 @@ def _bucket(role: str, cfg: Settings, functions: set[str]) -> dict[str, dict[str
             "FunctionName": {"Ref": fn}, "SourceAccount": {"Ref": "AWS::AccountId"},
             # A literal ARN, not a Ref: bucket → permission → bucket would be a cycle.
             "SourceArn": f"arn:aws:s3:::{name}"}}
-        props["NotificationConfiguration"] = {"LambdaConfigurations": [{
-            "Event": "s3:ObjectCreated:*", "Function": {"Fn::GetAtt": [fn, "Arn"]},
-            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": trigger[1]}]}}}]}
+        configs = []
+        for suffix in trigger[2]:
+            rules = [{"Name": "prefix", "Value": trigger[1]}]
+            if suffix:
+                rules.append({"Name": "suffix", "Value": suffix})
+            configs.append({"Event": "s3:ObjectCreated:*",
+                            "Function": {"Fn::GetAtt": [fn, "Arn"]},
+                            "Filter": {"S3Key": {"Rules": rules}}})
+        props["NotificationConfiguration"] = {"LambdaConfigurations": configs}
         bucket["DependsOn"] = [perm]
     out[logical] = bucket
     return out

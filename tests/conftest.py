@@ -49,12 +49,60 @@ def aws() -> Iterator[Settings]:
         yield cfg
 
 
+class _Http:
+    """chalice's test HTTP client with a bearer token added unless the caller sets one."""
+
+    def __init__(self, http: Any, token: str | None) -> None:
+        self._http, self._token = http, token
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(headers or {})
+        if self._token and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes | str = b"") -> Any:
+        return self._http.request(method, path, headers=self._headers(headers), body=body)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("DELETE", path, **kw)
+
+
+class ApiClient:
+    """The app behind chalice's test client, calling as one principal (operator by default)."""
+
+    def __init__(self, client: Any, role: str | None = "operator", pid: str = "ops") -> None:
+        from paver.auth import issue_token
+
+        self._client = client
+        self.http = _Http(client.http, issue_token(role, pid) if role else None)
+        self.lambda_ = client.lambda_
+        self.events = client.events
+
+    def as_(self, role: str, pid: str) -> ApiClient:
+        return ApiClient(self._client, role, pid)
+
+    @property
+    def anonymous(self) -> ApiClient:
+        return ApiClient(self._client, None)
+
+
 @pytest.fixture
-def api(aws: Settings) -> Iterator[Any]:
+def api(aws: Settings) -> Iterator[ApiClient]:
     """The composed Chalice app behind chalice's test client, on the in-process moto."""
     from chalice.test import Client
 
     from app import app
 
     with Client(app, stage_name="local") as c:
-        yield c
+        yield ApiClient(c)

@@ -182,7 +182,9 @@ class _Engine:
         return None
 
     def run(self, name: str, facts: Sequence[Mapping[str, Any]]) -> set[int]:
-        from durable.engine import MessageNotHandledException
+        from durable.engine import MessageNotHandledException, MessageObservedException
+
+        unhandled = (MessageNotHandledException, MessageObservedException)
 
         with self._lock:
             self._hits = []
@@ -194,10 +196,10 @@ class _Engine:
                 ]
                 try:
                     host.post_batch(name, chunk)
-                except MessageNotHandledException:
+                except unhandled:
                     # A fact missing a field matches neither side: fall back one by one.
                     for msg in chunk:
-                        with contextlib.suppress(MessageNotHandledException):
+                        with contextlib.suppress(*unhandled):
                             host.post(name, msg)
             return set(self._hits)
 

@@ -20,7 +20,7 @@ from paver.storage.models import Benefit, Code, Merchant, Transaction
 #: How the demo's photos go wrong, with weights (the rest are good photos at the shop).
 SCENARIOS = (("good", 0.6), ("far_away", 0.15), ("no_gps", 0.1), ("other_code", 0.15))
 MAX_MERCHANTS = 40
-PAYMENTS_PER_MERCHANT = (3, 14)
+PAYMENTS_PER_MERCHANT = (2, 12)
 
 
 def _scenario(rng: random.Random) -> str:

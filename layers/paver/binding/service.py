@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -29,7 +28,7 @@ from paver.kyb.photo import PhotoError, decode_qr_payloads, open_photo
 from paver.kyb.uscc import validate_uscc
 from paver.rollout.service import PLATFORM_GUID, code_id_for
 from paver.storage.models import BindingAttempt, Code, IdempotencyRecord, Merchant
-from paver.storage.registry import bind
+from paver.storage.registry import bind, connection
 
 log = logging.getLogger(__name__)
 
@@ -242,9 +241,9 @@ def _save_attempt(attempt: BindingAttempt) -> None:
 
 
 def _bind_transaction(merchant: Merchant, level: int, attempt: BindingAttempt) -> None:
-    cfg = bind()
+    bind()
     now = datetime.now(UTC)
-    with TransactWrite(connection=Connection(region=cfg.region, host=cfg.endpoint_url)) as tw:
+    with TransactWrite(connection=connection()) as tw:
         if merchant.uscc:
             tw.save(IdempotencyRecord(key=_credential_key(merchant.uscc), created_at=now,
                                       result={"merchant_id": merchant.merchant_id}),

@@ -38,11 +38,11 @@ class _Cli(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level on stderr.")
 def cli(verbose: bool) -> None:
     """Paver: trust-tiered rollout of aggregated payment codes and risk-scene identification."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from paver.logs import configure
+
+    # Personal data is masked in every line (paver.logs); humans get plain lines here.
+    configure(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+              json_lines=False)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

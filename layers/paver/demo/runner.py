@@ -18,7 +18,12 @@ from paver.world import WorldOptions, generate_world
 log = logging.getLogger(__name__)
 
 #: The job's stages in order: (title, "module:function"). Each takes a DemoContext.
-STAGES: tuple[tuple[str, str], ...] = ()
+STAGES: tuple[tuple[str, str], ...] = (
+    ("selection", "paver.trust.demo:run_demo_stage"),
+    ("rollout", "paver.rollout.demo:run_demo_stage"),
+    ("binding", "paver.binding.demo:run_demo_stage"),
+    ("risk", "paver.risk.demo:run_demo_stage"),
+)
 
 
 def _load(ref: str) -> Callable[[DemoContext], None]:

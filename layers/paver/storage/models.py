@@ -245,6 +245,10 @@ class Relation(Model):
     dimension = UnicodeAttribute()
     target = UnicodeAttribute()
     attrs = JSONAttribute(null=True)
+    # usage records (device / address edges): kept with update expressions, no read-modify-write
+    first_seen = NumberAttribute(null=True)
+    last_seen = NumberAttribute(null=True)
+    uses = NumberAttribute(null=True)
 
 
 class Account(Model):

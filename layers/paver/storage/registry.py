@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
+from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 from paver.aws import client
@@ -36,10 +38,22 @@ def bind(cfg: Settings | None = None) -> Settings:
     return cfg
 
 
+@lru_cache(maxsize=8)
+def _connection(region: str, host: str | None) -> Connection:
+    return Connection(region=region, host=host)
+
+
+def connection(cfg: Settings | None = None) -> Connection:
+    """A cached PynamoDB connection for transactions (a new one costs a botocore client)."""
+    cfg = bind(cfg)
+    return _connection(cfg.region, cfg.endpoint_url)
+
+
 def unbind() -> None:
     """Forget the binding so the next :func:`bind` rebinds (tests switch endpoints)."""
     global _bound
     _bound = None
+    _connection.cache_clear()
 
 
 def _keys(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -1,0 +1,65 @@
+"""Partner routes: merchant batches in, a partner's trust score out; scheduled rescoring.
+
+An operator or the partner itself may call them (the auth middleware resolves the caller).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Rate, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions._auth import require_partner
+from functions._http import json_response, parse_body, path_id
+from paver.trust import service
+from paver.trust.ingest import MAX_BATCH_ROWS, ingest_records
+
+bp = Blueprint(__name__)
+
+
+class MerchantBatch(BaseModel):
+    """Up to ``MAX_BATCH_ROWS`` merchant rows and metric rows (each validated row by row)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    merchants: list[Any] = Field(default_factory=list, max_length=MAX_BATCH_ROWS)
+    metrics: list[Any] = Field(default_factory=list, max_length=MAX_BATCH_ROWS)
+
+
+@bp.route("/partners/{partner_id}/merchants", methods=["POST"])
+def post_merchants(partner_id: str) -> Response:
+    pid = path_id(partner_id, "partner_id")
+    require_partner(pid)
+    body = parse_body(bp, MerchantBatch)
+    if not body.merchants and not body.metrics:
+        raise BadRequestError("body: give 'merchants' and/or 'metrics' rows")
+    if service.store.get_partner(pid) is None:
+        raise NotFoundError(f"partner {pid!r} not found")
+    source = f"api:/partners/{pid}/merchants"
+    out: dict[str, Any] = {"partner_id": pid}
+    if body.merchants:
+        out["merchants"] = ingest_records(body.merchants, kind="merchants", source=source,
+                                          partner_id=pid).to_dict()
+    if body.metrics:
+        out["metrics"] = ingest_records(body.metrics, kind="metrics", source=source,
+                                        partner_id=pid).to_dict()
+    return json_response(out)
+
+
+@bp.route("/partners/{partner_id}/score", methods=["GET"])
+def get_score(partner_id: str) -> dict:
+    pid = path_id(partner_id, "partner_id")
+    require_partner(pid)
+    try:
+        return service.partner_score(pid)
+    except service.NotFoundError as exc:
+        raise NotFoundError(str(exc)) from exc
+    except service.NoModelError as exc:
+        raise ConflictError(str(exc)) from exc
+
+
+@bp.schedule(Rate(1, unit=Rate.DAYS), name="rescore_partners")
+def rescore(event: Any) -> dict:
+    """Daily: rescore every partner with the active model (stored on the partner)."""
+    return service.rescore_partners()

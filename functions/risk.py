@@ -1,0 +1,100 @@
+"""Risk-scene routes: screen an event, list and rebuild the scene knowledge base; stream screening.
+
+- ``POST /risk/screen``: body = one event (``txn_id``, ``timestamp``, ``from_account``,
+  ``to_account``, ``amount`` …) → the decision with its explanation (stored in ``Decisions``).
+- ``GET /risk/scenes[?version=V]``: scenes of a knowledge-base version (default latest).
+- ``POST /risk/scenes/build``: body ``{"transactions_key", "labels_key", "seed"}`` (keys in the
+  ingest bucket) → a new version; earlier versions stay readable.
+- Transactions stream: screens code payments, reports partial batch failures
+  (``ReportBatchItemFailures`` is added to the event source mapping by the deployment template).
+"""
+
+from __future__ import annotations
+
+import os
+
+from chalice import BadRequestError, Blueprint, NotFoundError, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions._auth import require_operator
+from functions._http import json_response, parse_body, path_id
+from paver.risk import service
+from paver.risk.kb import KBError
+
+bp = Blueprint(__name__)
+_STREAM = os.environ.get(
+    "TRANSACTIONS_STREAM_ARN",
+    "arn:aws:dynamodb:us-east-1:000000000000:table/paver-local-Transactions/stream/x",
+)
+_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    txn_id: str = Field(pattern=_ID)
+    timestamp: str = Field(min_length=10, max_length=40)
+    from_account: str = Field(pattern=_ID)
+    to_account: str = Field(pattern=_ID)
+    amount: float = Field(ge=0, le=1e12)
+    currency: str = Field(default="", max_length=8)
+    channel: str = Field(default="transfer", pattern=r"^[a-z_]{1,20}$")
+    from_device: str | None = Field(default=None, pattern=_ID)
+    to_device: str | None = Field(default=None, pattern=_ID)
+    from_ip: str | None = Field(default=None, max_length=64)
+    to_ip: str | None = Field(default=None, max_length=64)
+    include_relations: bool = True
+
+
+class BuildIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    transactions_key: str = Field(min_length=1, max_length=512)
+    labels_key: str = Field(min_length=1, max_length=512)
+    seed: int = Field(default=0, ge=0, lt=2**32)
+
+
+@bp.route("/risk/screen", methods=["POST"])
+def screen() -> dict:
+    require_operator()
+    body = parse_body(bp, EventIn)
+    event = body.model_dump(exclude={"include_relations"})
+    try:
+        return service.screen_event(event, with_relations=body.include_relations)
+    except service.RiskInputError as exc:
+        raise BadRequestError(str(exc)) from exc
+    except KBError as exc:
+        raise NotFoundError(str(exc)) from exc
+
+
+@bp.route("/risk/scenes", methods=["GET"])
+def scenes() -> dict:
+    require_operator()
+    params = bp.current_request.query_params or {}
+    version = params.get("version")
+    if version is not None:
+        path_id(version, "version")
+    out = service.list_scenes(version)
+    if version is not None and not out["scenes"]:
+        raise NotFoundError(f"version: no knowledge-base version {version!r}")
+    return out
+
+
+@bp.route("/risk/scenes/build", methods=["POST"])
+def build_scenes() -> Response:
+    require_operator()
+    body = parse_body(bp, BuildIn)
+    try:
+        result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed)
+    except service.RiskInputError as exc:
+        raise BadRequestError(str(exc)) from exc
+    except (KBError, ValueError) as exc:
+        raise BadRequestError(str(exc)) from exc
+    return json_response(result, status=201)
+
+
+@bp.on_dynamodb_record(stream_arn=_STREAM, batch_size=100, starting_position="TRIM_HORIZON",
+                       name="risk_screen")
+def screen_stream(event) -> dict:
+    """Screen each new code payment; report the first failed record for retry."""
+    return service.screen_stream_records(r.to_dict() for r in event)

@@ -1,0 +1,189 @@
+"""``paver model``: train and evaluate the trust-tiering model, or a model on your own table.
+
+- ``paver model train --world DIR [--models DIR] [--seed S] [--publish]`` trains the four
+  dimension scorers + overall on the world's labelled partners, writes a versioned artifact to
+  ``--models`` (default ``out/models``) and, with ``--publish``, to S3 + the ModelRegistry.
+- ``paver model evaluate --world DIR [--models DIR]`` prints AUC / Brier per dimension on the
+  held-out partners (on every partner when the world is not the one trained on).
+- ``paver model train --table FILE.csv --label COLUMN [--positive VALUE]`` and
+  ``paver model evaluate --table FILE.csv --label COLUMN [--positive VALUE] --folds K --seed S
+  --json`` do the same for any CSV table (stratified K-fold; JSON with ``auc``, ``auc_std``,
+  ``n``). Numeric and categorical columns are encoded, missing values imputed.
+
+A bad file, column or label exits 2 with a one-line error and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+group = click.Group("model", help="Train and evaluate the trust-tiering model.")
+
+_DIMS = ("risk", "trust", "quality", "value", "overall")
+
+
+class ModelCliError(click.ClickException):
+    exit_code = 2
+
+
+def _table_options(f: Any) -> Any:
+    f = click.option("--positive", default=None,
+                     help="Label value of the positive class (default: 1/true/yes).")(f)
+    f = click.option("--label", default=None, help="Label column of --table.")(f)
+    f = click.option("--table", "table", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Your own CSV table instead of a world.")(f)
+    f = click.option("--world", "world", type=click.Path(path_type=Path), default=None,
+                     help="World directory (partners.csv, merchants.csv, metrics.csv, "
+                          "partner_truth.csv).")(f)
+    f = click.option("--models", "models", type=click.Path(file_okay=False, path_type=Path),
+                     default=Path("out/models"), show_default=True,
+                     help="Local artifact directory.")(f)
+    f = click.option("--seed", type=int, default=7, show_default=True)(f)
+    f = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
+    return f
+
+
+def _check_mode(table: Path | None, label: str | None, world: Path | None) -> None:
+    if table is not None and world is not None:
+        raise ModelCliError("give either --table or --world, not both")
+    if table is not None and not label:
+        raise ModelCliError("--table needs --label COLUMN")
+    if table is None and world is None:
+        raise ModelCliError("give --world DIR (a generated world) or --table FILE.csv --label COL")
+    if table is None and label:
+        raise ModelCliError("--label goes with --table")
+
+
+def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
+    else:
+        click.echo("\n".join(lines))
+
+
+def _fmt(v: Any) -> str:
+    return "   n/a" if v is None else f"{v:6.3f}"
+
+
+@group.command("train")
+@_table_options
+@click.option("--publish", is_flag=True,
+              help="Also publish to S3 + ModelRegistry (the configured AWS endpoint).")
+def train(table: Path | None, label: str | None, positive: str | None, world: Path | None,
+          models: Path, seed: int, as_json: bool, publish: bool) -> None:
+    """Train and write a versioned artifact."""
+    from paver.trust.artifacts import LocalArtifactStore
+    from paver.trust.model import TableError, read_table, train_table, train_trust_model
+
+    _check_mode(table, label, world)
+    store = LocalArtifactStore(models)
+    try:
+        if table is not None:
+            assert label is not None
+            tm = train_table(read_table(table), label, positive, seed=seed, source=str(table))
+            name = f"table-{table.stem}"
+            store.publish(name, tm.to_dict())
+            payload = {"model": name, "version": tm.version, "artifact_dir": str(models / name),
+                       **tm.metrics, "dropped": tm.schema.dropped}
+            _emit(payload, as_json, [
+                f"trained {name} version {tm.version} on {tm.metrics['n']} rows "
+                f"(positive = {tm.positive!r})",
+                f"cross-validated AUC {_fmt(tm.metrics['cv_auc'])}, "
+                f"Brier {_fmt(tm.metrics['cv_brier'])}",
+                f"artifact: {models / name / (tm.version + '.json')}",
+            ])
+            return
+        assert world is not None
+        features, truth = _world_data(world)
+        model = train_trust_model(features, truth, seed=seed)
+        store.publish("trust", model.to_dict())
+        published = None
+        if publish:
+            from paver.storage.registry import create_all
+            from paver.trust.artifacts import publish_trust_model
+
+            create_all()
+            published = publish_trust_model(model)
+    except TableError as exc:
+        raise ModelCliError(str(exc)) from None
+    payload = {"model": "trust", "version": model.version, "metrics": model.metrics,
+               "features": model.features, "data_hash": model.data_hash,
+               "published": published}
+    lines = [f"trained trust model {model.version} on {len(features)} partners "
+             f"({len(model.holdout)} held out)", "dimension   AUC(held-out)  Brier  cv-AUC"]
+    for d in _DIMS:
+        m = model.metrics[d]
+        lines.append(f"{d:<10} {_fmt(m.get('auc'))}        {_fmt(m.get('brier'))} "
+                     f"{_fmt(m.get('cv_auc'))}")
+    lines.append(f"artifact: {models / 'trust' / (model.version + '.json')}")
+    if published:
+        lines.append(f"published to S3/ModelRegistry as {published}")
+    _emit(payload, as_json, lines)
+
+
+@group.command("evaluate")
+@_table_options
+@click.option("--folds", type=click.IntRange(2, 50), default=5, show_default=True,
+              help="Stratified folds (--table).")
+def evaluate(table: Path | None, label: str | None, positive: str | None, world: Path | None,
+             models: Path, seed: int, as_json: bool, folds: int) -> None:
+    """Print AUC / Brier (held-out partners, or K-fold on --table)."""
+    from paver.trust.model import TableError, evaluate_table, read_table
+
+    _check_mode(table, label, world)
+    try:
+        if table is not None:
+            assert label is not None
+            res = evaluate_table(read_table(table), label, positive, folds=folds, seed=seed)
+            _emit(res, as_json, [
+                f"{table.name}: {res['n']} rows, {res['positives']} positive "
+                f"({res['positive']!r}), {folds}-fold stratified, seed {seed}",
+                f"AUC {res['auc']:.4f} ± {res['auc_std']:.4f}   Brier {res['brier']:.4f}",
+            ])
+            return
+        assert world is not None
+        res = _evaluate_world(world, models)
+    except TableError as exc:
+        raise ModelCliError(str(exc)) from None
+    lines = [f"trust model {res['version']} on {res['partners']} ({res['n']} partners)",
+             "dimension     AUC   Brier  positives"]
+    for d in _DIMS:
+        m = res["metrics"][d]
+        lines.append(f"{d:<10} {_fmt(m['auc'])} {_fmt(m['brier'])}  {m['positives']:>4}/{m['n']}")
+    _emit(res, as_json, lines)
+
+
+def _world_data(world: Path) -> tuple[Any, Any]:
+    from paver.trust.service import world_training_data
+
+    try:
+        return world_training_data(world)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise ModelCliError(f"--world {world}: {exc}") from None
+
+
+def _evaluate_world(world: Path, models: Path) -> dict[str, Any]:
+    from paver.trust import DIMENSIONS
+    from paver.trust.artifacts import LocalArtifactStore, NoModelError
+    from paver.trust.model import TrustModel, data_hash, evaluate_trust_model
+
+    try:
+        model = TrustModel.from_dict(LocalArtifactStore(models).load_active("trust"))
+    except NoModelError as exc:
+        raise ModelCliError(str(exc)) from None
+    features, truth = _world_data(world)
+    t = truth.set_index(truth["partner_id"].astype(str))
+    common = features.index.intersection(t.index)
+    same = data_hash(features.loc[common].sort_index(),
+                     t.loc[common, [f"outcome_{d}" for d in (*DIMENSIONS, "overall")]]
+                     .sort_index()) == model.data_hash
+    if same:
+        features = features.loc[features.index.intersection(model.holdout)]
+    metrics = evaluate_trust_model(model, features, truth)
+    return {"version": model.version, "partners": "held-out partners" if same else
+            "all partners (a world the model was not trained on)", "n": len(features),
+            "metrics": metrics}

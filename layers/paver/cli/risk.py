@@ -1,0 +1,211 @@
+"""``paver risk``: build the risk-scene knowledge base, screen events, evaluate, convert AMLSim.
+
+Contract (other tools parse it):
+
+- ``paver risk build --transactions T.csv --labels L.csv [--kb DIR]`` builds a new knowledge-base
+  version under ``DIR`` (default ``out/risk-kb``; earlier versions stay) and prints a JSON
+  summary (``version``, ``scenes`` with sample counts).
+- ``paver risk screen --transactions T.csv [--kb DIR]`` prints one JSON decision per line
+  (``event_id``, ``risky``, ``scene``, ``match_degree``, ``threshold``, ``action``,
+  ``kb_version``, ``explanation`` …), in file order.
+- ``paver risk evaluate --transactions T.csv --labels L.csv --train-fraction F --seed S --json``
+  prints ``accuracy``, ``macro_f1``, ``per_scene`` and ``detection`` (see
+  :mod:`paver.risk.evaluate`).
+- ``paver risk convert-amlsim --nodes N.csv --transactions T.csv --out DIR`` (options may repeat
+  to merge several samples) writes ``transactions.csv``/``labels.csv``/``accounts.csv``.
+
+``accounts.csv``, ``devices.csv`` and ``contacts.csv`` beside the transactions file are loaded
+when present (``--side-dir`` to look elsewhere). A bad input file exits with code 2 and a message
+naming the file and line (no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+group = click.Group(
+    "risk", help="Risk-scene identification: knowledge base, screening, evaluation."
+)
+
+DEFAULT_KB = Path("out/risk-kb")
+
+
+class InputError(click.ClickException):
+    """A user-facing input problem (exit code 2)."""
+
+    exit_code = 2
+
+
+def _fail_on_input(fn: Any) -> Any:
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from paver.risk.events import InputFileError
+        from paver.risk.kb import KBError
+        from paver.ruleengine import RuleFileError
+
+        try:
+            return fn(*args, **kwargs)
+        except (InputFileError, KBError, RuleFileError) as exc:
+            raise InputError(str(exc)) from None
+
+    return wrapper
+
+
+_transactions = click.option(
+    "--transactions", "transactions", required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path), help="transactions.csv",
+)
+_side = click.option(
+    "--side-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="Directory of accounts.csv / devices.csv / contacts.csv [default: beside T.csv].",
+)
+_kb = click.option(
+    "--kb", "kb_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_KB,
+    show_default=True, help="Knowledge-base directory (versions are kept).",
+)
+_rules = click.option(
+    "--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None, help="Scene rules file [default: rules/risk_scenes.yaml].",
+)
+
+
+def _load_rules(path: Path | None) -> Any:
+    from paver.risk.scenes import SceneRules
+
+    return SceneRules.load(path)
+
+
+@group.command("build")
+@_transactions
+@click.option("--labels", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="labels.csv")
+@_side
+@_kb
+@_rules
+@click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
+@_fail_on_input
+def build_command(transactions: Path, labels: Path, side_dir: Path | None, kb_dir: Path,
+                  rules_path: Path | None, seed: int) -> None:
+    """Build a knowledge-base version from labelled transactions (all rows are training)."""
+    import numpy as np
+
+    from paver.risk.kb import LocalKBRepository
+    from paver.risk.screening import batch_features, build_kb_from_rows, load_dataset
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    rules = _load_rules(rules_path)
+    ds = load_dataset(transactions, labels, side_dir)
+    X, _ = batch_features(ds)
+    kb = build_kb_from_rows(X, ds, np.arange(len(ds.table)), rules, seed=seed)
+    LocalKBRepository(kb_dir).save(kb)
+    click.echo(json.dumps({"version": kb.version, "kb": str(kb_dir),
+                           "scenes": kb.scene_summary(), "meta": kb.meta}, indent=2))
+
+
+@group.command("screen")
+@_transactions
+@_side
+@_kb
+@click.option("--kb-version", default=None, help="A stored version [default: the latest].")
+@_rules
+@click.option("--only-risky", is_flag=True, help="Print risky decisions only.")
+@_fail_on_input
+def screen_command(transactions: Path, side_dir: Path | None, kb_dir: Path,
+                   kb_version: str | None, rules_path: Path | None, only_risky: bool) -> None:
+    """Screen every transaction of T.csv; one JSON decision per line on stdout."""
+    from paver.risk.kb import LocalKBRepository
+    from paver.risk.matcher import Matcher
+    from paver.risk.screening import batch_features, load_dataset, screen_table
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    ds = load_dataset(transactions, None, side_dir)
+    kb = LocalKBRepository(kb_dir).load(kb_version)
+    matcher = Matcher(kb, _load_rules(rules_path))
+    X, _ = batch_features(ds)
+    out = sys.stdout
+    for d in screen_table(matcher, X, ds.table):
+        if only_risky and not d["risky"]:
+            continue
+        out.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+
+@group.command("evaluate")
+@_transactions
+@click.option("--labels", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="labels.csv")
+@_side
+@click.option("--train-fraction", type=float, default=0.5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@_rules
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@_fail_on_input
+def evaluate_command(transactions: Path, labels: Path, side_dir: Path | None,
+                     train_fraction: float, seed: int, rules_path: Path | None,
+                     as_json: bool) -> None:
+    """Split by pattern instance, build on the training side, screen and score the rest."""
+    from paver.risk.evaluate import evaluate_dataset
+    from paver.risk.screening import load_dataset
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if not 0.0 < train_fraction < 1.0:
+        raise InputError("--train-fraction: must be strictly between 0 and 1")
+    rules = _load_rules(rules_path)
+    ds = load_dataset(transactions, labels, side_dir)
+    if not any(lab.scene for lab in ds.labels.values()):
+        raise InputError(f"{labels}: no risky rows (every scene is empty)")
+    res = evaluate_dataset(ds, rules, train_fraction, seed)
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    click.echo(f"scene identification (risky test transactions): accuracy {res['accuracy']:.4f}"
+               f"  macro-F1 {res['macro_f1']:.4f}")
+    click.echo(f"{'scene':<32}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for s, m in res["per_scene"].items():
+        click.echo(f"{s:<32}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}"
+                   f"{m['support']:>10}")
+    d = res["detection"]
+    click.echo(f"detection: precision {d['precision']:.4f}  recall {d['recall']:.4f}  "
+               f"F1 {d['f1']:.4f}  (tp {d['tp']}, fp {d['fp']}, fn {d['fn']}, tn {d['tn']})")
+
+
+@group.command("convert-amlsim")
+@click.option("--nodes", "nodes", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="AMLSim nodes.csv (repeat with --transactions to merge samples).")
+@click.option("--transactions", "txs", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="AMLSim transactions.csv.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--scene", default=None, help="Scene name for every group (overrides metadata).")
+@_fail_on_input
+def convert_amlsim_command(nodes: tuple[Path, ...], txs: tuple[Path, ...], out_dir: Path,
+                           scene: str | None) -> None:
+    """Convert IBM AMLSim sample graph(s) into transactions.csv / labels.csv."""
+    from paver.risk.amlsim import convert
+
+    if len(nodes) != len(txs):
+        raise InputError("give one --transactions per --nodes (they pair in order)")
+    report = convert(list(zip(nodes, txs, strict=True)), out_dir, scene=scene)
+    click.echo(json.dumps(report, indent=2))
+
+
+@group.command("scenes")
+@_kb
+@click.option("--kb-version", default=None)
+@_fail_on_input
+def scenes_command(kb_dir: Path, kb_version: str | None) -> None:
+    """List the scenes of a knowledge-base version (and every stored version)."""
+    from paver.risk.kb import LocalKBRepository
+
+    repo = LocalKBRepository(kb_dir)
+    kb = repo.load(kb_version)
+    click.echo(json.dumps({"version": kb.version, "versions": repo.versions(),
+                           "scenes": kb.scene_summary()}, indent=2))

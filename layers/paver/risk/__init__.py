@@ -1,0 +1,18 @@
+"""Risk-scene identification (CN111428971A claims 1–9).
+
+For a business event (a transfer or a code payment): gather its **associated data**
+(:mod:`paver.risk.store`, :mod:`paver.risk.dynamo_store`), build **relation groups** per
+dimension type and their feature vectors (:mod:`paver.risk.relations`,
+:mod:`paver.risk.features`), match them against the **scene knowledge base** learned from
+labelled risky samples (:mod:`paver.risk.kb`, :mod:`paver.risk.matcher`), and let the scene
+rules decide (:mod:`paver.risk.scenes`, ``rules/risk_scenes.yaml``).
+
+Entry points: :mod:`paver.risk.screening` (batch and per-event screening),
+:mod:`paver.risk.evaluate` (held-out evaluation), :mod:`paver.risk.service` (API and stream),
+:mod:`paver.risk.amlsim` (IBM AMLSim conversion), :mod:`paver.risk.demo` (demo stage).
+Modules import scikit-learn, scipy and pandas lazily.
+"""
+
+from paver.risk.events import DIMENSIONS, TransferEvent
+
+__all__ = ["DIMENSIONS", "TransferEvent"]

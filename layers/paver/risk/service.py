@@ -1,0 +1,298 @@
+"""What the HTTP handlers and the stream handler call: screen, build, list scenes.
+
+Everything here runs against the bound AWS (DynamoDB ``Relations``/``Accounts`` for associated
+data, S3 + ``RiskScenes`` for the knowledge base, ``Decisions`` for verdicts). The knowledge
+base and the compiled scene rules are cached per process; the ``latest`` pointer is re-read at
+most every :data:`LATEST_TTL_S` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paver.config import Settings
+from paver.risk.events import TransferEvent, parse_timestamp
+from paver.risk.kb import KBError, KnowledgeBase
+from paver.risk.matcher import Matcher
+from paver.risk.scenes import SceneRules
+from paver.risk.screening import Screener, batch_features, build_kb_from_rows, load_dataset
+
+log = logging.getLogger(__name__)
+LATEST_TTL_S = 30.0
+DEFAULT_BUDGET_MS = float(os.environ.get("PAVER_RISK_BUDGET_MS", "200"))
+
+
+class RiskInputError(ValueError):
+    """The request cannot be screened or built from (the message names the field)."""
+
+
+_lock = threading.Lock()
+_rules: SceneRules | None = None
+_matchers: dict[str, Matcher] = {}
+_latest: tuple[float, str | None] = (0.0, None)
+
+
+def rules() -> SceneRules:
+    global _rules
+    if _rules is None:
+        _rules = SceneRules.load()
+    return _rules
+
+
+def reset_cache() -> None:
+    """Forget the cached knowledge bases and the latest pointer (tests, after a build)."""
+    global _latest
+    with _lock:
+        _matchers.clear()
+        _latest = (0.0, None)
+
+
+def matcher(version: str | None = None, cfg: Settings | None = None) -> Matcher:
+    """The matcher of a knowledge-base version (default: the latest), cached."""
+    global _latest
+    from paver.risk.aws_kb import S3KBRepository
+
+    repo = S3KBRepository(cfg)
+    if version is None:
+        ts, v = _latest
+        if v is None or time.monotonic() - ts > LATEST_TTL_S:
+            v = repo.latest()
+            _latest = (time.monotonic(), v)
+        if v is None:
+            raise KBError("no knowledge base has been built yet (POST /risk/scenes/build)")
+        version = v
+    with _lock:
+        m = _matchers.get(version)
+    if m is None:
+        m = Matcher(repo.load(version), rules())
+        m.warm_rules()  # every verdict asked of the engine once, not on the request path
+        with _lock:
+            _matchers[version] = m
+    return m
+
+
+def _decision_row(d: Mapping[str, Any]) -> Any:
+    from paver.storage.models import Decision
+
+    expl = {k: v for k, v in d.items()
+            if k not in ("event_id", "risky", "scene", "match_degree", "kb_version", "relations")}
+    return Decision(
+        event_id=d["event_id"], risky=bool(d["risky"]), scene=d.get("scene"),
+        match_degree=float(d["match_degree"]), kb_version=d.get("kb_version"),
+        explanation=expl, decided_at=datetime.now(UTC),
+    )
+
+
+def save_decisions(decisions: Iterable[Mapping[str, Any]]) -> int:
+    """Store decisions in ``Decisions`` with batch writes; returns how many."""
+    from paver.storage.models import Decision
+
+    n = 0
+    with Decision.batch_write() as batch:
+        for d in decisions:
+            batch.save(_decision_row(d))
+            n += 1
+    return n
+
+
+def screen_event(event: Mapping[str, Any], cfg: Settings | None = None,
+                 budget_ms: float | None = None, record: bool = True,
+                 with_relations: bool = True) -> dict[str, Any]:
+    """Record one event's associated data, screen it, store and return the decision.
+
+    Raises
+    ------
+    RiskInputError
+        The event is malformed.
+    KBError
+        No knowledge base exists yet.
+    """
+    from paver.risk.dynamo_store import DynamoStore
+
+    try:
+        e = TransferEvent.from_mapping(event)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RiskInputError(str(exc)) from None
+    m = matcher(cfg=cfg)
+    store = DynamoStore(cfg)
+    screener = Screener(m, store, budget_ms=DEFAULT_BUDGET_MS if budget_ms is None else budget_ms)
+    t0 = time.perf_counter()
+    decision = screener.screen_event(e, record=record, with_relations=with_relations)
+    decision["storage"] = {"queries": store.queries,
+                           "ms": round((time.perf_counter() - t0) * 1e3, 1)}
+    save_decisions([decision])
+    return decision
+
+
+def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None,
+             seed: int = 0, bucket_role: str = "ingest") -> dict[str, Any]:
+    """Build and store a new knowledge-base version from CSV files in S3.
+
+    ``transactions_key`` / ``labels_key`` are keys in the ``ingest`` bucket; side files
+    (``accounts.csv``, ``devices.csv``, ``contacts.csv``) next to the transactions key are used
+    when present. The previous versions stay readable.
+    """
+    from paver.aws import client
+    from paver.config import settings
+
+    cfg = cfg or settings()
+    s3 = client("s3", cfg)
+    bucket = cfg.bucket_name(bucket_role)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        prefix = transactions_key.rsplit("/", 1)[0] + "/" if "/" in transactions_key else ""
+        for key, name in ((transactions_key, "transactions.csv"), (labels_key, "labels.csv")):
+            try:
+                s3.download_file(bucket, key, str(d / name))
+            except Exception as exc:
+                raise RiskInputError(f"{key}: cannot read s3://{bucket}/{key} ({exc})") from None
+        for side in ("accounts.csv", "devices.csv", "contacts.csv"):
+            with contextlib.suppress(Exception):  # optional files
+                s3.download_file(bucket, prefix + side, str(d / side))
+        ds = load_dataset(d / "transactions.csv", d / "labels.csv", d)
+    kb = build_dataset_kb(ds, cfg=cfg, seed=seed)
+    return {"version": kb.version, "scenes": kb.scene_summary(), "meta": kb.meta}
+
+
+def build_dataset_kb(ds: Any, rows: np.ndarray | None = None, cfg: Settings | None = None,
+                     seed: int = 0, features: np.ndarray | None = None) -> KnowledgeBase:
+    """Build a knowledge base from (rows of) a loaded dataset and store it in S3 + RiskScenes."""
+    from paver.risk.aws_kb import S3KBRepository
+
+    X = features if features is not None else batch_features(ds)[0]
+    idx = np.arange(len(ds.table)) if rows is None else rows
+    kb = build_kb_from_rows(X, ds, idx, rules(), seed=seed)
+    S3KBRepository(cfg).save(kb, rules())
+    reset_cache()
+    return kb
+
+
+def list_scenes(version: str | None = None, cfg: Settings | None = None) -> dict[str, Any]:
+    """Scenes of a knowledge-base version (default latest) with their rules metadata."""
+    from paver.risk.aws_kb import S3KBRepository
+
+    repo = S3KBRepository(cfg)
+    v = version or repo.latest()
+    rows = repo.scenes(v) if v else []
+    r = rules()
+    for row in rows:
+        row.update(r.meta(row["scene"]))
+        spec = r.spec.scenes.get(row["scene"])
+        row["description"] = spec.description if spec else ""
+    return {"kb_version": v, "versions": repo.versions(), "scenes": rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# DynamoDB stream of Transactions (code payments)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return float(v)
+    return v
+
+
+def event_from_transaction_image(image: Mapping[str, Any]) -> TransferEvent | None:
+    """A code payment (``Transactions`` NEW_IMAGE, DynamoDB JSON) → event, or ``None``.
+
+    The payer is ``from_account``; the receiver is the merchant. Devices and IPs are taken
+    from the ``attributes`` JSON when present. Payments without a payer are not screened.
+    """
+    import json
+
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    item = {k: _plain(des.deserialize(v)) for k, v in image.items()}
+    if not item.get("from_account"):
+        return None
+    attrs = item.get("attributes") or {}
+    if isinstance(attrs, str):
+        try:
+            attrs = json.loads(attrs)
+        except ValueError:
+            attrs = {}
+    ts = item.get("timestamp")
+    return TransferEvent(
+        txn_id=str(item["txn_id"]),
+        ts=parse_timestamp(ts) if isinstance(ts, str) else time.time(),
+        from_account=str(item["from_account"]), to_account=str(item["merchant_id"]),
+        amount=float(item.get("amount") or 0.0), currency=str(item.get("currency") or ""),
+        channel=str(item.get("channel") or "qr"),
+        from_device=attrs.get("from_device"), to_device=attrs.get("to_device"),
+        from_ip=attrs.get("from_ip"), to_ip=attrs.get("to_ip"),
+    )
+
+
+def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | None = None,
+                          budget_ms: float | None = None) -> dict[str, Any]:
+    """Screen every INSERT of a Transactions stream batch; report the first failure for retry.
+
+    Lambda retries a stream batch from the lowest reported sequence number, so processing
+    stops at the first failure (the rest would be replayed anyway). Screening is idempotent
+    (items and decisions are keyed by transaction id).
+
+    Returns
+    -------
+    dict
+        ``{"batchItemFailures": [{"itemIdentifier": seq}], "screened": n, "skipped": n,
+        "risky": n}``
+    """
+    from paver.risk.dynamo_store import DynamoStore
+
+    records = list(records)
+    failures: list[dict[str, str]] = []
+    screened = skipped = risky = 0
+    first_seq: str | None = None
+    decisions: list[dict[str, Any]] = []
+    m: Matcher | None = None
+    store = DynamoStore(cfg)
+    for rec in records:
+        ddb = rec.get("dynamodb") or {}
+        seq = str(ddb.get("SequenceNumber", ""))
+        try:
+            if rec.get("eventName") != "INSERT" or "NewImage" not in ddb:
+                skipped += 1
+                continue
+            e = event_from_transaction_image(ddb["NewImage"])
+            if e is None:
+                skipped += 1
+                continue
+            if m is None:
+                try:
+                    m = matcher(cfg=cfg)
+                except KBError as exc:
+                    log.error("risk screening: %s; batch left unscreened", exc)
+                    skipped += 1
+                    continue
+            sc = Screener(m, store,
+                          budget_ms=DEFAULT_BUDGET_MS if budget_ms is None else budget_ms)
+            d = sc.screen_event(e, record=True, with_relations=False)
+            decisions.append(d)
+            first_seq = seq if first_seq is None else first_seq
+            screened += 1
+            risky += int(d["risky"])
+        except Exception:
+            log.exception("risk screening: record %s failed; reported for retry", seq)
+            failures.append({"itemIdentifier": seq})
+            break
+    if decisions:
+        try:
+            save_decisions(decisions)
+        except Exception:
+            log.exception("risk screening: storing decisions failed; batch reported for retry")
+            failures = [{"itemIdentifier": first_seq or ""}]
+    return {"batchItemFailures": failures, "screened": screened, "skipped": skipped,
+            "risky": risky}

@@ -1,0 +1,138 @@
+"""Versioned model artifacts (JSON): a local directory, or S3 plus the ModelRegistry table.
+
+Local layout: ``DIR/NAME/VERSION.json`` and ``DIR/NAME/ACTIVE`` (the active version's id).
+S3 layout: ``models/NAME/VERSION.json`` in the artifacts bucket, and one ``ModelVersion`` row per
+version with its metrics, feature list and training-data hash; exactly one row is ``active``.
+
+Handlers load the active trust model once per cold start (:func:`active_trust_model`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from paver.aws import client
+from paver.config import Settings, settings
+from paver.storage.models import ModelVersion
+from paver.storage.registry import bind
+from paver.trust.model import TrustModel
+
+TRUST_MODEL = "trust"
+
+
+class NoModelError(LookupError):
+    """No (active) model artifact is available."""
+
+
+class ArtifactStore(Protocol):
+    def publish(self, name: str, artifact: dict[str, Any]) -> str: ...
+
+    def load_active(self, name: str) -> dict[str, Any]: ...
+
+
+class LocalArtifactStore:
+    """Artifacts in a local directory (the CLI's ``--models DIR``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def publish(self, name: str, artifact: dict[str, Any]) -> str:
+        version = artifact["version"]
+        d = self.root / name
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{version}.json").write_text(json.dumps(artifact, ensure_ascii=False, indent=1),
+                                           encoding="utf-8")
+        (d / "ACTIVE").write_text(version + "\n", encoding="utf-8")
+        return version
+
+    def load_active(self, name: str) -> dict[str, Any]:
+        d = self.root / name
+        try:
+            version = (d / "ACTIVE").read_text(encoding="utf-8").strip()
+            return json.loads((d / f"{version}.json").read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise NoModelError(f"no active {name!r} model in {self.root}: run "
+                               "`paver model train` first") from exc
+
+    def versions(self, name: str) -> list[str]:
+        return sorted(p.stem for p in (self.root / name).glob("*.json"))
+
+
+class S3ArtifactStore:
+    """Artifacts in the artifacts bucket, registered in the ModelRegistry table."""
+
+    def __init__(self, cfg: Settings | None = None) -> None:
+        self.cfg = cfg or settings()
+
+    def publish(self, name: str, artifact: dict[str, Any]) -> str:
+        bind(self.cfg)
+        version = artifact["version"]
+        key = f"models/{name}/{version}.json"
+        client("s3", self.cfg).put_object(
+            Bucket=self.cfg.bucket_name("artifacts"), Key=key,
+            Body=json.dumps(artifact, ensure_ascii=False).encode("utf-8"),
+            ContentType="application/json")
+        previous = [v for v in ModelVersion.query(name) if v.active]
+        features = artifact.get("features")
+        if isinstance(features, dict):
+            features = [f for fs in features.values() for f in fs]
+        ModelVersion(model_name=name, version=version, s3_key=key, active=True,
+                     metrics=artifact.get("metrics"), features=list(features or []),
+                     data_hash=artifact.get("data_hash"),
+                     created_at=datetime.now(UTC)).save()
+        for v in previous:
+            if v.version != version:
+                v.update(actions=[ModelVersion.active.set(False)])
+        return version
+
+    def active_version(self, name: str) -> ModelVersion:
+        bind(self.cfg)
+        for v in ModelVersion.query(name, scan_index_forward=False):
+            if v.active:
+                return v
+        raise NoModelError(f"no active {name!r} model in the registry: train one "
+                           "(`paver model train --world DIR --publish`)")
+
+    def load_active(self, name: str) -> dict[str, Any]:
+        v = self.active_version(name)
+        body = client("s3", self.cfg).get_object(Bucket=self.cfg.bucket_name("artifacts"),
+                                                 Key=v.s3_key)["Body"].read()
+        return json.loads(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cold-start cache
+
+_cache: dict[tuple[str, str | None], TrustModel] = {}
+_lock = threading.Lock()
+
+
+def active_trust_model(cfg: Settings | None = None) -> TrustModel:
+    """The active trust model from S3/ModelRegistry, loaded once per process (cold start)."""
+    cfg = cfg or settings()
+    key = (cfg.prefix, cfg.endpoint_url)
+    with _lock:
+        model = _cache.get(key)
+        if model is None:
+            model = TrustModel.from_dict(S3ArtifactStore(cfg).load_active(TRUST_MODEL))
+            _cache[key] = model
+        return model
+
+
+def publish_trust_model(model: TrustModel, cfg: Settings | None = None) -> str:
+    """Publish to S3/ModelRegistry and make it this process's active model."""
+    cfg = cfg or settings()
+    version = S3ArtifactStore(cfg).publish(TRUST_MODEL, model.to_dict())
+    with _lock:
+        _cache[(cfg.prefix, cfg.endpoint_url)] = model
+    return version
+
+
+def reset_cache() -> None:
+    """Forget loaded models (tests; a new deployment is a new cold start anyway)."""
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,495 @@
+"""Ingest partner, merchant and monthly-metric rows from CSV / JSONL files or JSON batches.
+
+Every row is validated with a Pydantic model; good rows are written with batch writes, bad rows
+are reported with their row number, field and reason. Keys are natural (``partner_id``,
+``merchant_id``, ``merchant_id`` + ``month``), so ingesting the same file twice changes nothing.
+A whole-file problem (too big, not UTF-8, not CSV/JSONL, missing columns) rejects the file and
+writes nothing.
+
+Re-ingesting a merchant keeps what other parts of Paver wrote on it (binding state, skin,
+running totals) and never lowers its level; a merchant id already owned by another partner is
+refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_BATCH_ROWS = 1_000
+MAX_REPORTED_ERRORS = 1_000
+INGEST_PREFIX = "ingest/"
+REPORT_SUFFIX = ".report.json"
+
+Kind = Literal["partners", "merchants", "metrics"]
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class IngestFileError(ValueError):
+    """The file as a whole cannot be ingested (nothing from it was written)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Row models (the edge)
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class PartnerRow(_Row):
+    partner_id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=200)
+    kind: Literal["rural_bank", "city_bank", "service_provider"]
+    region: str = Field(min_length=1, max_length=40)
+    city: str | None = Field(default=None, max_length=60)
+    guid: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    onboarded: date | None = None
+
+
+class MerchantRow(_Row):
+    merchant_id: str = Field(pattern=_ID)
+    partner_id: str = Field(pattern=_ID)
+    partner_merchant_id: str | None = Field(default=None, max_length=32,
+                                            pattern=r"^[A-Za-z0-9_-]+$")
+    partner_guid: str | None = Field(default=None, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+    name_zh: str | None = Field(default=None, max_length=100)
+    mcc: str = Field(pattern=r"^\d{4}$")
+    city: str = Field(min_length=1, max_length=60)
+    city_zh: str | None = Field(default=None, max_length=60)
+    region: str | None = Field(default=None, max_length=40)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    # An invalid credential is data (a trust feature), not a bad row: only its shape is bounded.
+    uscc: str | None = Field(default=None, max_length=32)
+    legal_rep: str | None = Field(default=None, max_length=100)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=300)
+    location_verified: bool = False
+    level: int = Field(default=1, ge=0, le=9)
+    registered_at: date | None = None
+
+    @field_validator("lat", "lon")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+class MetricRow(_Row):
+    merchant_id: str = Field(pattern=_ID)
+    partner_id: str | None = Field(default=None, pattern=_ID)
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    txn_count: int = Field(ge=0)
+    amount: float = Field(ge=0, le=1e13)
+    active_days: int = Field(default=0, ge=0, le=31)
+    refunds: int = Field(default=0, ge=0)
+    complaints: int = Field(default=0, ge=0)
+    chargebacks: int = Field(default=0, ge=0)
+    fraud_reports: int = Field(default=0, ge=0)
+    risk_hits: int = Field(default=0, ge=0)
+
+    @field_validator("amount")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return round(v, 2)
+
+
+ROW_MODELS: dict[str, type[_Row]] = {
+    "partners": PartnerRow, "merchants": MerchantRow, "metrics": MetricRow,
+}
+_KEYS: dict[str, tuple[str, ...]] = {
+    "partners": ("partner_id",), "merchants": ("merchant_id",),
+    "metrics": ("merchant_id", "month"),
+}
+
+
+def required_columns(kind: str) -> list[str]:
+    model = ROW_MODELS[kind]
+    return [n for n, f in model.model_fields.items() if f.is_required()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+@dataclass
+class RowError:
+    row: int      # 1-based data row (the first row after a CSV header is 1)
+    line: int     # physical line in the file (or position in a JSON batch)
+    field: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What happened to one file or batch."""
+
+    source: str
+    kind: str | None = None
+    format: str | None = None
+    bytes: int = 0
+    sha256: str | None = None
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_not_listed: int = 0
+    file_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.file_error is None and self.rejected == 0
+
+    def add_error(self, err: RowError) -> None:
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(err)
+        else:
+            self.errors_not_listed += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestFileError(
+            f"not UTF-8 text: invalid byte {data[exc.start:exc.start + 1]!r} at offset {exc.start}"
+            " (save the file as UTF-8)") from exc
+
+
+def detect_format(name: str, text: str) -> str:
+    low = name.lower()
+    if low.endswith(".csv"):
+        return "csv"
+    if low.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    first = text.lstrip()[:1]
+    if first == "{":
+        return "jsonl"
+    raise IngestFileError(f"{name}: unknown format: use a .csv or .jsonl file")
+
+
+def detect_kind(columns: Iterable[str], name: str = "") -> str:
+    """Which table the rows belong to, from their columns (or, failing that, the file name)."""
+    cols = set(columns)
+    if {"merchant_id", "month"} <= cols:
+        return "metrics"
+    if {"merchant_id", "mcc"} <= cols:
+        return "merchants"
+    if {"partner_id", "guid", "kind"} <= cols:
+        return "partners"
+    base = name.rsplit("/", 1)[-1].lower()
+    for kind in ("partners", "merchants", "metrics"):
+        if base.startswith(kind):
+            return kind
+    raise IngestFileError(
+        "cannot tell what the rows are: partners need partner_id, guid, kind; merchants need "
+        "merchant_id, mcc; metrics need merchant_id, month")
+
+
+def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop empty cells (so defaults apply and required fields say 'Field required')."""
+    out = {}
+    for k, v in raw.items():
+        if k is None:
+            continue
+        if isinstance(v, str):
+            v = v.strip()
+            if v == "":
+                continue
+        if v is None:
+            continue
+        out[str(k).strip()] = v
+    return out
+
+
+def iter_rows(text: str, fmt: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    """``(row, line, record or error text)`` for each data row."""
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames:
+            raise IngestFileError("the CSV file has no header row")
+        row = 0
+        try:
+            for rec in reader:
+                row += 1
+                if None in rec:
+                    yield row, reader.line_num, "more cells than header columns"
+                    continue
+                yield row, reader.line_num, rec
+        except csv.Error as exc:
+            raise IngestFileError(f"CSV line {reader.line_num}: {exc}") from exc
+        return
+    row = 0
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        row += 1
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            yield row, line_no, f"not valid JSON ({exc.msg})"
+            continue
+        if not isinstance(rec, dict):
+            yield row, line_no, "a JSON line must be an object"
+            continue
+        yield row, line_no, rec
+
+
+def _csv_columns(text: str) -> list[str]:
+    first = next(csv.reader(io.StringIO(text, newline="")), [])
+    return [c.strip() for c in first]
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and writing
+
+
+@dataclass
+class _Valid:
+    row: int
+    line: int
+    item: _Row
+
+
+def _validate(records: Iterable[tuple[int, int, dict[str, Any] | str]], kind: str,
+              report: IngestReport) -> list[_Valid]:
+    model = ROW_MODELS[kind]
+    seen: dict[tuple[str, ...], int] = {}
+    good: list[_Valid] = []
+    for row, line, rec in records:
+        report.rows += 1
+        if isinstance(rec, str):
+            report.add_error(RowError(row, line, "(row)", rec))
+            continue
+        try:
+            item = model.model_validate(_clean(rec))
+        except ValidationError as exc:
+            for e in exc.errors():
+                fld = ".".join(str(x) for x in e["loc"]) or "(row)"
+                report.add_error(RowError(row, line, fld, e["msg"]))
+            continue
+        key = tuple(str(getattr(item, k)) for k in _KEYS[kind])
+        if key in seen:
+            report.add_error(RowError(row, line, ",".join(_KEYS[kind]),
+                                      f"duplicate of row {seen[key]} in the same file"))
+            continue
+        seen[key] = row
+        good.append(_Valid(row, line, item))
+    return good
+
+
+def ingest_text(text: str, *, name: str, source: str, kind: str | None = None) -> IngestReport:
+    """Validate and store the rows of one decoded file."""
+    report = IngestReport(source=source)
+    try:
+        fmt = detect_format(name, text)
+        report.format = fmt
+        if not text.strip():
+            raise IngestFileError("the file is empty")
+        if fmt == "csv":
+            cols = _csv_columns(text)
+            kind = kind or detect_kind(cols, name)
+            missing = [c for c in required_columns(kind) if c not in cols]
+            if missing:
+                raise IngestFileError(f"{kind} file is missing column(s): {', '.join(missing)}")
+        else:
+            first = next((json.loads(ln) for ln in text.splitlines() if ln.strip()), {})
+            kind = kind or detect_kind(first.keys() if isinstance(first, dict) else (), name)
+        report.kind = kind
+        good = _validate(iter_rows(text, fmt), kind, report)
+    except IngestFileError as exc:
+        report.file_error = str(exc)
+        report.rows = report.accepted = report.rejected = 0
+        report.errors = []
+        return report
+    except ValueError as exc:  # a first JSONL line that is not JSON
+        report.file_error = f"not readable as {report.format or 'CSV/JSONL'}: {exc}"
+        return report
+    _store(kind, good, report, source)
+    return report
+
+
+def ingest_bytes(data: bytes, *, name: str, source: str, kind: str | None = None) -> IngestReport:
+    """Size and encoding checks, then :func:`ingest_text`."""
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) > MAX_FILE_BYTES:
+        return IngestReport(source=source, bytes=len(data), sha256=digest,
+                            file_error=f"file is {len(data):,} bytes; the limit is "
+                                       f"{MAX_FILE_BYTES:,} bytes (split it into smaller files)")
+    try:
+        text = _decode(data)
+    except IngestFileError as exc:
+        return IngestReport(source=source, bytes=len(data), sha256=digest, file_error=str(exc))
+    report = ingest_text(text, name=name, source=source, kind=kind)
+    report.bytes, report.sha256 = len(data), digest
+    return report
+
+
+def ingest_records(records: list[Mapping[str, Any]], *, kind: str, source: str,
+                   partner_id: str | None = None) -> IngestReport:
+    """Ingest an API batch; rows may omit ``partner_id`` (taken from ``partner_id``)."""
+    report = IngestReport(source=source, kind=kind, format="json")
+    if len(records) > MAX_BATCH_ROWS:
+        report.file_error = f"{len(records)} rows: a batch holds at most {MAX_BATCH_ROWS}"
+        return report
+    rows: list[tuple[int, int, dict[str, Any] | str]] = []
+    for i, rec in enumerate(records, start=1):
+        if not isinstance(rec, Mapping):
+            rows.append((i, i, "a row must be a JSON object"))
+            continue
+        rec = dict(rec)
+        if partner_id is not None:
+            given = rec.get("partner_id")
+            if given not in (None, "", partner_id):
+                rows.append((i, i, f"partner_id {given!r} does not match the URL ({partner_id!r})"))
+                continue
+            rec["partner_id"] = partner_id
+        rows.append((i, i, rec))
+    good = _validate(rows, kind, report)
+    _store(kind, good, report, source)
+    return report
+
+
+def _reject(report: IngestReport, v: _Valid, fld: str, reason: str) -> None:
+    report.add_error(RowError(v.row, v.line, fld, reason))
+
+
+def _store(kind: str, good: list[_Valid], report: IngestReport, source: str) -> None:
+    from paver.trust import store
+
+    if kind == "partners":
+        existing = store.get_partners([v.item.partner_id for v in good])  # type: ignore[attr-defined]
+        store.put_partners([v.item for v in good], existing)  # type: ignore[arg-type]
+        accepted = good
+    elif kind == "merchants":
+        items: list[MerchantRow] = [v.item for v in good]  # type: ignore[misc]
+        partners = store.get_partners({m.partner_id for m in items})
+        existing = store.get_merchants([m.merchant_id for m in items])
+        accepted = []
+        for v in good:
+            m: MerchantRow = v.item  # type: ignore[assignment]
+            if m.partner_id not in partners:
+                _reject(report, v, "partner_id", f"unknown partner {m.partner_id!r} "
+                        "(ingest the partners file first)")
+            elif m.merchant_id in existing and existing[m.merchant_id].partner_id != m.partner_id:
+                _reject(report, v, "merchant_id", "already registered under partner "
+                        f"{existing[m.merchant_id].partner_id!r}")
+            else:
+                accepted.append(v)
+        store.put_merchants([v.item for v in accepted], existing, source)  # type: ignore[misc]
+    else:
+        rows: list[MetricRow] = [v.item for v in good]  # type: ignore[misc]
+        merchants = store.get_merchants({r.merchant_id for r in rows})
+        accepted = []
+        for v in good:
+            r: MetricRow = v.item  # type: ignore[assignment]
+            owner = merchants.get(r.merchant_id)
+            if owner is None:
+                _reject(report, v, "merchant_id", f"unknown merchant {r.merchant_id!r} "
+                        "(ingest the merchants file first)")
+            elif r.partner_id is not None and r.partner_id != owner.partner_id:
+                _reject(report, v, "partner_id", f"merchant {r.merchant_id!r} belongs to partner "
+                        f"{owner.partner_id!r}")
+            else:
+                r.partner_id = owner.partner_id
+                accepted.append(v)
+        store.put_metrics([v.item for v in accepted])  # type: ignore[misc]
+    report.accepted = len(accepted)
+    report.rejected = report.rows - report.accepted
+    report.errors.sort(key=lambda e: (e.row, e.field))
+
+
+# ---------------------------------------------------------------------------------------------
+# S3
+
+
+def report_key(key: str) -> str:
+    return key + REPORT_SUFFIX
+
+
+def should_ingest(key: str) -> bool:
+    """Only data files under ``ingest/``; never the reports this module writes there."""
+    return key.startswith(INGEST_PREFIX) and not key.endswith(REPORT_SUFFIX) and \
+        not key.endswith("/")
+
+
+def ingest_s3_object(bucket: str, key: str, cfg: Any = None) -> IngestReport:
+    """Ingest one S3 object and write its report next to it (``KEY.report.json``)."""
+    from paver.aws import client
+
+    s3 = client("s3", cfg)
+    source = f"s3://{bucket}/{key}"
+    head = s3.head_object(Bucket=bucket, Key=key)
+    size = int(head["ContentLength"])
+    if size > MAX_FILE_BYTES:
+        report = IngestReport(source=source, bytes=size,
+                              file_error=f"file is {size:,} bytes; the limit is "
+                                         f"{MAX_FILE_BYTES:,} bytes (split it into smaller files)")
+    else:
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        report = ingest_bytes(data, name=key, source=source)
+    s3.put_object(Bucket=bucket, Key=report_key(key),
+                  Body=json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"),
+                  ContentType="application/json")
+    return report
+
+
+def s3_records(event: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(bucket, key)`` of each object-created record of an S3 event (keys URL-decoded)."""
+    out = []
+    for rec in event.get("Records") or []:
+        s3 = rec.get("s3") or {}
+        bucket = (s3.get("bucket") or {}).get("name")
+        key = (s3.get("object") or {}).get("key")
+        if bucket and key:
+            out.append((bucket, unquote_plus(key)))
+    return out
+
+
+def handle_event(event: Mapping[str, Any], cfg: Any = None) -> dict[str, Any]:
+    """Ingest every object of an S3 event under ``ingest/`` (reports and other keys skipped)."""
+    results: list[dict[str, Any]] = []
+    for bucket, key in s3_records(event):
+        if not should_ingest(key):
+            results.append({"key": key, "skipped": True})
+            continue
+        report = ingest_s3_object(bucket, key, cfg)
+        results.append({"key": key, "report_key": report_key(key), "kind": report.kind,
+                        "rows": report.rows, "accepted": report.accepted,
+                        "rejected": report.rejected, "file_error": report.file_error})
+    return {"files": results}
+
+
+def s3_event(bucket: str, key: str) -> dict[str, Any]:
+    """The S3 ``ObjectCreated:Put`` event the bucket notification sends for ``key``."""
+    from urllib.parse import quote_plus
+
+    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                         "s3": {"bucket": {"name": bucket},
+                                "object": {"key": quote_plus(key, safe="/")}}}]}

@@ -1,0 +1,233 @@
+"""What the handlers, the scheduler and the demo call: campaigns, selection, partner scores.
+
+Each function binds the storage models, reads what it needs, scores with the active trust
+model (loaded once per process) and applies ``rules/partner_selection.yaml``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from paver.config import Settings
+from paver.storage.models import Campaign, Selection
+from paver.storage.registry import bind
+from paver.trust import DIMENSIONS, store
+from paver.trust.artifacts import NoModelError, active_trust_model
+from paver.trust.features import partner_features, region_coverage
+from paver.trust.model import TrustModel
+from paver.trust.selection import Decision, PolicyError, decide, load_policy, tier_of
+
+__all__ = [
+    "NoModelError", "NotFoundError", "PolicyError", "ScoredPartners", "campaign_partners",
+    "create_campaign", "partner_score", "rescore_partners", "run_selection", "score_frames",
+]
+
+
+class NotFoundError(LookupError):
+    """The campaign or partner does not exist."""
+
+
+class ScoredPartners:
+    """Features, scores and explanations of a set of partners (index: ``partner_id``)."""
+
+    def __init__(self, frames: store.Frames, model: TrustModel) -> None:
+        self.frames = frames
+        self.model = model
+        ids = frames.partners["partner_id"].astype(str).tolist()
+        self.features = partner_features(frames.merchants, frames.metrics, partner_ids=ids)
+        self.scores = model.score(self.features)
+        self._explained: list[dict[str, list[dict]]] | None = None
+
+    def explanations(self) -> list[dict[str, list[dict]]]:
+        if self._explained is None:
+            self._explained = self.model.explain(self.features)
+        return self._explained
+
+    def facts(self, regions: Sequence[str]) -> list[dict[str, Any]]:
+        ids = self.features.index.tolist()
+        coverage = region_coverage(self.frames.merchants, regions, ids)
+        partners = self.frames.partners.set_index("partner_id")
+        feats = self.features.to_dict(orient="records")
+        scores = self.scores.to_dict(orient="records")
+        out = []
+        for i, pid in enumerate(ids):
+            fact: dict[str, Any] = {"partner_id": pid, **feats[i], **scores[i],
+                                    "coverage": float(coverage[i])}
+            if pid in partners.index:
+                fact["kind"] = str(partners.at[pid, "kind"])
+                fact["region"] = str(partners.at[pid, "region"])
+            out.append(fact)
+        return out
+
+
+def score_frames(frames: store.Frames, model: TrustModel | None = None) -> ScoredPartners:
+    return ScoredPartners(frames, model or active_trust_model())
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaigns
+
+
+def create_campaign(name: str, regions: Sequence[str] = (), threshold: float | None = None,
+                    cfg: Settings | None = None) -> dict[str, Any]:
+    """Create a campaign (the threshold override is checked against the policy bounds)."""
+    bind(cfg)
+    policy = load_policy()
+    effective = policy.threshold_for(threshold)
+    c = Campaign(campaign_id=f"cmp-{uuid.uuid4().hex[:12]}", name=name,
+                 regions=list(regions) or None, threshold=threshold, status="created",
+                 created_at=store.now(),
+                 detail={"effective_threshold": effective})
+    store.save_campaign(c)
+    return campaign_doc(c)
+
+
+def campaign_doc(c: Campaign) -> dict[str, Any]:
+    return {
+        "campaign_id": c.campaign_id, "name": c.name, "regions": list(c.regions or []),
+        "threshold": c.threshold, "status": c.status,
+        "created_at": c.created_at.isoformat() if c.created_at else None,
+        "detail": c.detail or {},
+    }
+
+
+def run_selection(campaign_id: str, cfg: Settings | None = None,
+                  frames: store.Frames | None = None) -> dict[str, Any]:
+    """Score every partner, apply the policy and store one Selection row per partner."""
+    bind(cfg)
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"campaign {campaign_id!r} not found")
+    policy = load_policy()
+    model = active_trust_model(cfg)
+    frames = frames if frames is not None else store.load_frames()
+    if frames.partners.empty:
+        raise NotFoundError("no partners ingested yet")
+    scored = score_frames(frames, model)
+    regions = list(campaign.regions or [])
+    decisions = decide(scored.facts(regions), policy, threshold=campaign.threshold,
+                       regions=regions)
+    explained = dict(zip(scored.features.index, scored.explanations(), strict=True))
+    now = store.now()
+    rows = [Selection(
+        campaign_id=campaign_id, partner_id=d.partner_id, trust_score=d.overall,
+        scores={**d.scores, "overall": d.overall}, tier=d.tier, selected=d.selected, rank=d.rank,
+        reasons=d.reasons, rules_fired=d.rules_fired, explanation=explained.get(d.partner_id),
+        model_version=model.version, decided_at=now) for d in decisions]
+    store.replace_selections(campaign_id, rows)
+    selected = [d.partner_id for d in decisions if d.selected]
+    campaign.status = "selected"
+    campaign.detail = {**(campaign.detail or {}), "model_version": model.version,
+                       "effective_threshold": policy.threshold_for(campaign.threshold),
+                       "scored": len(decisions), "selected": len(selected),
+                       "selected_at": now.isoformat()}
+    store.save_campaign(campaign)
+    return {"campaign_id": campaign_id, "model_version": model.version,
+            "scored": len(decisions), "selected": selected,
+            "partners": [decision_doc(d) for d in decisions]}
+
+
+def decision_doc(d: Decision) -> dict[str, Any]:
+    return {"partner_id": d.partner_id, "rank": d.rank, "tier": d.tier, "selected": d.selected,
+            "trust_score": d.overall, "scores": d.scores, "reasons": d.reasons,
+            "rules_fired": d.rules_fired}
+
+
+def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str, Any]:
+    """The campaign's partners ranked, with tiers, scores, selected flag and reasons."""
+    bind(cfg)
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"campaign {campaign_id!r} not found")
+    rows = sorted(store.get_selections(campaign_id), key=lambda s: (s.rank or 0, s.partner_id))
+    return {
+        "campaign": campaign_doc(campaign),
+        "partners": [{
+            "partner_id": s.partner_id, "rank": int(s.rank or 0), "tier": s.tier,
+            "selected": bool(s.selected), "trust_score": float(s.trust_score),
+            "scores": s.scores, "reasons": list(s.reasons or []),
+            "rules_fired": list(s.rules_fired or []), "explanation": s.explanation,
+            "model_version": s.model_version,
+        } for s in rows],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Partner scores
+
+
+def partner_score(partner_id: str, cfg: Settings | None = None) -> dict[str, Any]:
+    """A partner's scores now (live from its merchants), tier and explanation."""
+    bind(cfg)
+    partner = store.get_partner(partner_id)
+    if partner is None:
+        raise NotFoundError(f"partner {partner_id!r} not found")
+    scored = score_frames(store.load_frames([partner_id]), active_trust_model(cfg))
+    policy = load_policy()
+    row = scored.scores.iloc[0]
+    return {
+        "partner_id": partner_id,
+        "name": partner.name,
+        "trust_score": float(row["overall"]),
+        "scores": {d: float(row[d]) for d in DIMENSIONS},
+        "tier": tier_of(policy, [row.to_dict()])[0],
+        "explanation": scored.explanations()[0],
+        "features": {k: (None if not np.isfinite(v) else round(float(v), 4))
+                     for k, v in scored.features.iloc[0].items()},
+        "merchants": len(scored.frames.merchants),
+        "model_version": scored.model.version,
+        "last_scheduled": partner.trust,
+    }
+
+
+def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
+    """Score every partner with the active model and store it on the partner (``trust``)."""
+    bind(cfg)
+    try:
+        model = active_trust_model(cfg)
+    except NoModelError as exc:
+        return {"rescored": 0, "skipped": str(exc)}
+    frames = store.load_frames()
+    if frames.partners.empty:
+        return {"rescored": 0}
+    scored = score_frames(frames, model)
+    tiers = tier_of(load_policy(), scored.scores.to_dict(orient="records"))
+    now = store.now().isoformat()
+    docs = {}
+    for (pid, row), tier in zip(scored.scores.iterrows(), tiers, strict=True):
+        docs[str(pid)] = {"scores": {k: float(v) for k, v in row.items()}, "tier": tier,
+                          "model_version": model.version, "scored_at": now}
+    return {"rescored": store.save_partner_trust(docs), "model_version": model.version}
+
+
+def frames_from_world(world_dir: Any) -> store.Frames:
+    """The world's CSV files as frames (what ``paver model train --world`` reads)."""
+    from pathlib import Path
+
+    d = Path(world_dir)
+    read = {"dtype": str, "keep_default_na": False, "encoding": "utf-8"}
+    partners = pd.read_csv(d / "partners.csv", **read)
+    merchants = pd.read_csv(d / "merchants.csv", **read)
+    metrics = pd.read_csv(d / "metrics.csv", dtype={"merchant_id": "category",
+                                                    "partner_id": "category",
+                                                    "month": "category"})
+    return store.Frames(partners, merchants, metrics)
+
+
+def world_training_data(world_dir: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(partner features, partner_truth)`` of a world directory."""
+    from pathlib import Path
+
+    d = Path(world_dir)
+    for name in ("partners.csv", "merchants.csv", "metrics.csv", "partner_truth.csv"):
+        if not (d / name).is_file():
+            raise FileNotFoundError(f"{d}: no {name} (generate a world with `paver world`)")
+    frames = frames_from_world(d)
+    features = partner_features(frames.merchants, frames.metrics, frames.partners)
+    truth = pd.read_csv(d / "partner_truth.csv", dtype={"partner_id": str})
+    return features, truth

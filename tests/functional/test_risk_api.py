@@ -1,0 +1,155 @@
+"""Risk routes, the Transactions-stream handler and the demo stage, on in-process moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from paver.aws import client
+from paver.config import Settings
+from paver.risk import service
+from paver.storage.models import Decision, Relation, RiskScene
+from paver.world import transfers
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("world")
+    transfers.generate(np.random.default_rng(8), 250, instances_per_scene=4).write(d)
+    return d
+
+
+@pytest.fixture
+def risk_api(api: Any) -> Iterator[Any]:
+    """The composed app as an operator (risk routes are operators only)."""
+    service.reset_cache()
+    yield api
+    service.reset_cache()
+
+
+def _upload(aws: Settings, world: Path) -> None:
+    s3 = client("s3", aws)
+    for name in ("transactions.csv", "labels.csv", "accounts.csv", "devices.csv",
+                 "contacts.csv"):
+        s3.upload_file(str(world / name), aws.bucket_name("ingest"), f"risk/{name}")
+
+
+def _post(c: Any, path: str, body: dict) -> Any:
+    return c.http.post(path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+
+
+def test_build_list_screen(risk_api: Any, aws: Settings, world: Path) -> None:
+    assert _post(risk_api, "/risk/screen", {
+        "txn_id": "e1", "timestamp": "2024-03-05T10:00:00Z", "from_account": "A1",
+        "to_account": "A2", "amount": 10}).status_code == 404  # no knowledge base yet
+    _upload(aws, world)
+    res = _post(risk_api, "/risk/scenes/build",
+                {"transactions_key": "risk/transactions.csv", "labels_key": "risk/labels.csv"})
+    assert res.status_code == 201, res.body
+    v1 = json.loads(res.body)["version"]
+    v2 = json.loads(_post(risk_api, "/risk/scenes/build",
+                          {"transactions_key": "risk/transactions.csv",
+                           "labels_key": "risk/labels.csv", "seed": 1}).body)["version"]
+    listed = json.loads(risk_api.http.get("/risk/scenes").body)
+    assert listed["kb_version"] == v2 and listed["versions"] == sorted([v1, v2])
+    assert {s["scene"] for s in listed["scenes"]} == set(transfers.SCENES)
+    assert all(s["sample_count"] > 0 and "title" in s for s in listed["scenes"])
+    old = json.loads(risk_api.http.get(f"/risk/scenes?version={v1}").body)
+    assert old["kb_version"] == v1 and len(old["scenes"]) == len(transfers.SCENES)
+    assert RiskScene.count(v1) == len(transfers.SCENES)
+    assert risk_api.http.get("/risk/scenes?version=nope").status_code == 404
+    # an account-takeover-like event: old account, device and IP never seen, night, big amount
+    body = {"txn_id": "e1", "timestamp": "2024-03-05T02:10:00Z", "from_account": "A000010",
+            "to_account": "A999999", "amount": 18000, "from_device": "DX", "from_ip": "9.9.9.9"}
+    res = _post(risk_api, "/risk/screen", body)
+    assert res.status_code == 200, res.body
+    d = json.loads(res.body)
+    assert d["kb_version"] == v2 and d["event_id"] == "e1"
+    assert {"top_scenes", "margin", "drivers", "exemplar", "dimensions"} <= set(d["explanation"])
+    assert d["relations"]["transaction"]["elements"][0]["attrs"]["role"] == "event"
+    assert d["features"]["device"]["a_device_new"] == 1.0
+    assert Decision.get("e1").kb_version == v2
+    assert Relation.count("acct:A000010") >= 1  # associated data recorded for later events
+    bad = _post(risk_api, "/risk/screen", {**body, "amount": -5})
+    assert bad.status_code == 400 and "amount" in json.loads(bad.body)["Message"]
+    bad = _post(risk_api, "/risk/scenes/build", {"transactions_key": "nope.csv",
+                                                 "labels_key": "risk/labels.csv"})
+    assert bad.status_code == 400 and "nope.csv" in json.loads(bad.body)["Message"]
+
+
+def _record(seq: str, image: dict[str, Any], name: str = "INSERT") -> dict[str, Any]:
+    return {"eventID": seq, "eventName": name, "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:0:table/T/stream/x",
+            "dynamodb": {"ApproximateCreationDateTime": 1.7e9, "SequenceNumber": seq,
+                         "SizeBytes": 10, "StreamViewType": "NEW_IMAGE", "Keys": {},
+                         "NewImage": image}}
+
+
+def _image(txn: str, payer: str | None, amount: str = "12.50") -> dict[str, Any]:
+    img = {"txn_id": {"S": txn}, "merchant_id": {"S": "P0001-M00001"},
+           "amount": {"N": amount}, "currency": {"S": "156"},
+           "timestamp": {"S": "2024-03-05T10:00:00+00:00"}, "channel": {"S": "qr"},
+           "idempotency_key": {"S": "k" + txn}}
+    if payer:
+        img["from_account"] = {"S": payer}
+        img["attributes"] = {"S": json.dumps({"from_device": "D1", "from_ip": "1.2.3.4"})}
+    return img
+
+
+def test_stream_handler_screens_and_reports_failures(aws: Settings, world: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.risk import screen_stream
+    from paver.risk.screening import load_dataset
+
+    service.reset_cache()
+    ds = load_dataset(world / "transactions.csv", world / "labels.csv")
+    service.build_dataset_kb(ds, cfg=aws)
+    event = {"Records": [_record("1", _image("q1", "A000001")),
+                         _record("2", _image("q2", None)),  # no payer: not screened
+                         _record("3", _image("q3", "A000002"), name="MODIFY"),
+                         _record("4", _image("q4", "A000003"))]}
+    out = screen_stream(event, None)
+    assert out["batchItemFailures"] == []
+    assert (out["screened"], out["skipped"]) == (2, 2)
+    assert Decision.get("q1").scene and Decision.get("q4").match_degree >= 0
+    assert Relation.count("acct:A000001") >= 2  # the payment and the device usage
+
+    calls = {"n": 0}
+    real = service.Screener.screen_event
+
+    def flaky(self: Any, e: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        if e.txn_id == "q6":
+            raise RuntimeError("throttled")
+        return real(self, e, **kw)
+
+    monkeypatch.setattr(service.Screener, "screen_event", flaky)
+    out = screen_stream({"Records": [_record("5", _image("q5", "A000004")),
+                                     _record("6", _image("q6", "A000005")),
+                                     _record("7", _image("q7", "A000006"))]}, None)
+    assert out["batchItemFailures"] == [{"itemIdentifier": "6"}]
+    assert calls["n"] == 2  # stops at the first failure; Lambda replays from it
+    assert Decision.get("q5")
+    service.reset_cache()
+
+
+def test_demo_stage(aws: Settings, world: Path, tmp_path: Path) -> None:
+    from paver.demo.context import DemoContext
+    from paver.risk.demo import run_demo_stage
+
+    service.reset_cache()
+    ctx = DemoContext(cfg=aws, world_dir=world, out_dir=tmp_path, seed=1, quiet=True)
+    run_demo_stage(ctx)
+    assert ctx.summary["events_screened"] > 1000
+    assert 0 < ctx.summary["risky_events"] < ctx.summary["events_screened"]
+    html = ctx.report[-1].html
+    assert "Confusion matrix" in html and "macro-F1" in html and "<script" not in html
+    assert Decision.count() >= ctx.summary["events_screened"] - 10
+    assert RiskScene.count(ctx.state["risk"]["kb_version"]) == len(transfers.SCENES)
+    service.reset_cache()

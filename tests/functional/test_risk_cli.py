@@ -1,0 +1,110 @@
+"""``paver risk`` commands through click's runner: build, screen, evaluate, convert-amlsim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paver.cli.risk import group
+from paver.world import transfers
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "amlsim"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("world")
+    transfers.generate(np.random.default_rng(21), 250, instances_per_scene=4).write(d)
+    return d
+
+
+def _run(args: list[str]) -> object:
+    return CliRunner().invoke(group, args, catch_exceptions=False)
+
+
+def test_build_then_screen_keeps_versions(world: Path, tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    args = ["build", "--transactions", str(world / "transactions.csv"), "--labels",
+            str(world / "labels.csv"), "--kb", str(kb)]
+    first = _run(args)
+    assert first.exit_code == 0, first.output
+    v1 = json.loads(first.output)["version"]
+    summary = json.loads(first.output)["scenes"]
+    assert {s["scene"] for s in summary} == set(transfers.SCENES)
+    assert all(s["sample_count"] >= 3 for s in summary)
+    v2 = json.loads(_run([*args, "--seed", "1"]).output)["version"]
+    assert v1 != v2
+    res = _run(["screen", "--transactions", str(world / "transactions.csv"), "--kb", str(kb)])
+    assert res.exit_code == 0
+    lines = res.output.strip().splitlines()
+    n_rows = sum(1 for _ in (world / "transactions.csv").open()) - 1
+    assert len(lines) == n_rows
+    d = json.loads(lines[0])
+    assert d["kb_version"] == v2
+    assert {"event_id", "risky", "scene", "match_degree", "threshold", "action",
+            "explanation"} <= set(d)
+    assert {"top_scenes", "margin", "dimensions", "drivers", "exemplar"} <= set(d["explanation"])
+    old = _run(["screen", "--transactions", str(world / "transactions.csv"), "--kb", str(kb),
+                "--kb-version", v1, "--only-risky"])
+    assert old.exit_code == 0
+    assert all(json.loads(x)["kb_version"] == v1 and json.loads(x)["risky"]
+               for x in old.output.strip().splitlines())
+    listed = json.loads(_run(["scenes", "--kb", str(kb)]).output)
+    assert listed["versions"] == sorted([v1, v2])
+
+
+def test_evaluate_json_contract(world: Path) -> None:
+    res = _run(["evaluate", "--transactions", str(world / "transactions.csv"), "--labels",
+                str(world / "labels.csv"), "--train-fraction", "0.5", "--seed", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert {"accuracy", "macro_f1", "per_scene", "detection"} <= set(out)
+    assert set(out["detection"]) >= {"precision", "recall", "f1"}
+    for m in out["per_scene"].values():
+        assert set(m) == {"precision", "recall", "f1", "support"}
+    assert out["train"]["groups"] + out["test"]["groups"] == 4 * len(transfers.SCENES)
+    assert 0.0 <= out["macro_f1"] <= 1.0 and out["detection"]["f1"] > 0.5
+    table = _run(["evaluate", "--transactions", str(world / "transactions.csv"), "--labels",
+                  str(world / "labels.csv"), "--train-fraction", "0.5", "--seed", "3"])
+    assert "macro-F1" in table.output and "detection" in table.output
+
+
+def test_bad_input_exits_2_with_the_line(tmp_path: Path, world: Path) -> None:
+    bad = tmp_path / "t.csv"
+    bad.write_text("txn_id,timestamp,from_account,to_account,amount,currency,channel\n"
+                   "t1,2024-03-01T00:00:00Z,A,B,12,CNY,transfer\n"
+                   "t2,2024-03-01T00:00:00Z,A,B,twelve,CNY,transfer\n", encoding="utf-8")
+    res = CliRunner().invoke(group, ["screen", "--transactions", str(bad), "--kb",
+                                     str(tmp_path / "kb")])
+    assert res.exit_code == 2
+    assert "t.csv:3: amount: not a number" in res.output
+    assert "Traceback" not in res.output
+    res = CliRunner().invoke(group, ["build", "--transactions", str(world / "transactions.csv"),
+                                     "--labels", str(bad), "--kb", str(tmp_path / "kb")])
+    assert res.exit_code == 2 and "missing column" in res.output
+    res = CliRunner().invoke(group, ["screen", "--transactions", str(world / "transactions.csv"),
+                                     "--kb", str(tmp_path / "empty")])
+    assert res.exit_code == 2 and "no knowledge base yet" in res.output
+    res = CliRunner().invoke(group, ["evaluate", "--transactions", str(bad), "--labels",
+                                     str(bad), "--train-fraction", "1.5"])
+    assert res.exit_code == 2
+
+
+def test_convert_amlsim_then_evaluate(tmp_path: Path) -> None:
+    out = tmp_path / "aml"
+    res = _run(["convert-amlsim", "--nodes", str(FIXTURES / "fanin" / "nodes.csv"),
+                "--transactions", str(FIXTURES / "fanin" / "transactions.csv"),
+                "--nodes", str(FIXTURES / "cycle" / "nodes.csv"),
+                "--transactions", str(FIXTURES / "cycle" / "transactions.csv"),
+                "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["risky_transactions"] == 240
+    ev = _run(["evaluate", "--transactions", str(out / "transactions.csv"), "--labels",
+               str(out / "labels.csv"), "--train-fraction", "0.5", "--seed", "0", "--json"])
+    got = json.loads(ev.output)
+    assert set(got["per_scene"]) == {"fan_in", "cycle"}
+    assert got["detection"]["f1"] > 0.9

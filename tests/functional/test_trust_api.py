@@ -1,0 +1,157 @@
+"""Campaign and partner routes end to end on moto: ingest, model, selection, reasons, rescoring."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from chalice import Chalice
+from chalice.test import Client
+
+from functions import campaigns, ingest, partners
+from functions._auth import authenticate
+from paver.auth import issue_token
+from paver.aws import client
+from paver.config import Settings
+from paver.storage.models import ModelVersion, Partner, Selection
+from paver.trust import artifacts
+from paver.trust.features import partner_features
+from paver.trust.ingest import s3_event
+from paver.trust.model import train_trust_model
+from paver.world.partners import generate
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("world")
+    generate(np.random.default_rng(31), 10, 4).write(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def model():
+    h = generate(np.random.default_rng(32), 120, 8, id_prefix="H")
+    return train_trust_model(partner_features(h.merchants, h.metrics, h.partners), h.truth, seed=3)
+
+
+@lru_cache(maxsize=1)
+def _app() -> Chalice:
+    """The composed app once it lists these modules; until then one built here, once (a
+    Blueprint answers through the last app it was registered with)."""
+    import app as root
+
+    if {"partners", "campaigns", "ingest"} <= set(root.FUNCTION_MODULES):
+        return root.app
+    app = Chalice(app_name="trust-test")
+    app.register_middleware(authenticate, "http")
+    for mod in (partners, campaigns, ingest):
+        app.register_blueprint(mod.bp)
+    return app
+
+
+@pytest.fixture
+def api(aws: Settings, world: Path) -> Iterator[Client]:
+    artifacts.reset_cache()
+    bucket = aws.bucket_name("ingest")
+    for name in ("partners.csv", "merchants.csv", "metrics.csv"):
+        client("s3", aws).put_object(Bucket=bucket, Key=f"ingest/{name}",
+                                     Body=(world / name).read_bytes())
+        ingest.handle_s3_event(s3_event(bucket, f"ingest/{name}"))
+    with Client(_app(), stage_name="local") as c:
+        yield c
+    artifacts.reset_cache()
+
+
+def _headers(role: str = "operator", who: str = "ops") -> dict[str, str]:
+    return {"Content-Type": "application/json",
+            "Authorization": f"Bearer {issue_token(role, who)}"}
+
+
+def _post(c: Client, path: str, body: Any, role: str = "operator", who: str = "ops") -> Any:
+    return c.http.post(path, body=json.dumps(body), headers=_headers(role, who))
+
+
+def _get(c: Client, path: str, role: str = "operator", who: str = "ops") -> Any:
+    return c.http.get(path, headers=_headers(role, who))
+
+
+def test_auth_bounds_bad_bodies_and_missing_model(api: Client) -> None:
+    assert api.http.post("/campaigns", body="{}").status_code == 401
+    assert _post(api, "/campaigns", {"name": "x"}, role="partner", who="P0001").status_code == 403
+    assert _get(api, "/partners/P0002/score", role="partner", who="P0001").status_code == 403
+    r = _post(api, "/partners/P0002/merchants", {"metrics": [{}]}, role="partner", who="P0002")
+    assert r.status_code == 200 and json.loads(r.body)["metrics"]["rejected"] == 1
+    r = _post(api, "/campaigns", {"name": "Too strict", "threshold": 99})
+    assert r.status_code == 400 and "outside the allowed 40..90" in r.body.decode()
+    r = _post(api, "/campaigns", {"regions": ["east"]})
+    assert r.status_code == 400 and "name" in r.body.decode()
+    assert _post(api, "/campaigns/cmp-nope/selection", {}).status_code == 404
+    assert _get(api, "/campaigns/cmp-nope/partners").status_code == 404
+    r = _post(api, "/campaigns", {"name": "No model yet"})
+    assert r.status_code == 201
+    cid = json.loads(r.body)["campaign_id"]
+    r = _post(api, f"/campaigns/{cid}/selection", {})
+    assert r.status_code == 409 and "no active 'trust' model" in json.loads(r.body)["Message"]
+    assert _get(api, "/partners/P0002/score").status_code == 409
+
+
+def test_selection_ranking_scores_batches_and_rescoring(api: Client, aws: Settings,
+                                                        model) -> None:
+    artifacts.publish_trust_model(model, aws)
+    artifacts.reset_cache()  # a new cold start loads the active version from S3/ModelRegistry
+    assert [v.version for v in ModelVersion.query("trust") if v.active] == [model.version]
+    r = _post(api, "/campaigns", {"name": "East and west", "regions": ["east", "west"],
+                                  "threshold": 55})
+    assert r.status_code == 201
+    cid = json.loads(r.body)["campaign_id"]
+    r = _post(api, f"/campaigns/{cid}/selection", {})
+    assert r.status_code == 200, r.body
+    body = json.loads(r.body)
+    assert body["scored"] == 10 and body["model_version"] == model.version
+    ranked = json.loads(_get(api, f"/campaigns/{cid}/partners").body)["partners"]
+    assert [p["rank"] for p in ranked] == list(range(1, 11))
+    scores = [p["trust_score"] for p in ranked]
+    assert scores == sorted(scores, reverse=True)
+    for p in ranked:
+        assert p["tier"] in {"A", "B", "C", "D"} and p["reasons"] and p["rules_fired"]
+        assert set(p["scores"]) == {"risk", "trust", "quality", "value", "overall"}
+        assert set(p["explanation"]) == {"risk", "trust", "quality", "value", "overall"}
+        if p["selected"]:
+            assert p["trust_score"] > 55 and "selected" in p["rules_fired"]
+        else:  # "why was partner X not selected?" has an answer
+            assert set(p["rules_fired"]) & {"threshold_not_met", "risk_floor", "trust_floor",
+                                            "quality_floor", "outside_regions", "cap",
+                                            "fraud_spike", "credentials_unreliable"}
+    stored = {s.partner_id: s for s in Selection.query(cid)}
+    assert sorted(stored) == sorted(p["partner_id"] for p in ranked)
+    assert body["selected"] == [p["partner_id"] for p in ranked if p["selected"]]
+
+    r = _get(api, "/partners/P0002/score", role="partner", who="P0002")
+    assert r.status_code == 200, r.body
+    s = json.loads(r.body)
+    assert 0 <= s["trust_score"] <= 100 and s["tier"] in {"A", "B", "C", "D"}
+    assert s["merchants"] == 4 and len(s["explanation"]["risk"]) == 3
+    assert "points" in s["explanation"]["trust"][0]["text"]
+    assert _get(api, "/partners/P9999/score").status_code == 404
+    r = _post(api, "/partners/P0002/merchants", {
+        "merchants": [{"merchant_id": "P0002-API1", "name": "Api Shop", "mcc": "5812",
+                       "city": "Chengdu", "lat": 30.6, "lon": 104.1},
+                      {"merchant_id": "P0002-API2", "name": "", "mcc": "5812", "city": "X"}],
+        "metrics": [{"merchant_id": "P0002-API1", "month": "2024-12", "txn_count": 5,
+                     "amount": 120.0}]})
+    assert r.status_code == 200, r.body
+    out = json.loads(r.body)
+    assert out["merchants"]["accepted"] == 1 and out["merchants"]["errors"][0]["field"] == "name"
+    assert out["metrics"]["accepted"] == 1
+    assert _post(api, "/partners/P9999/merchants", {"merchants": [{}]}).status_code == 404
+    assert _post(api, "/partners/P0002/merchants", {"merchants": [{}] * 1001}).status_code == 400
+    assert json.loads(_get(api, "/partners/P0002/score").body)["merchants"] == 5
+    result = api.lambda_.invoke("rescore_partners", api.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+    assert result.payload["rescored"] == 10
+    assert Partner.get("P0003").trust["model_version"] == model.version

@@ -1,0 +1,111 @@
+"""Partner features: vectorised, correct on hand-made rows, USCC check agrees with stdnum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum.cn import uscc
+
+from paver.trust.features import (
+    DIMENSION_FEATURES,
+    FEATURE_NAMES,
+    describe,
+    partner_features,
+    region_coverage,
+    uscc_valid,
+)
+from paver.world.partners import generate
+
+_ALPHA = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=_ALPHA + "IOSVZa -", min_size=0, max_size=20))
+def test_uscc_check_agrees_with_stdnum(code: str) -> None:
+    ours = bool(uscc_valid(pd.Series([code]))[0])
+    assert ours == (uscc.is_valid(code) and len(code.strip()) == 18)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=8, max_size=8),
+       st.text(alphabet=_ALPHA, min_size=9, max_size=9))
+def test_valid_codes_pass(head: str, body: str) -> None:
+    code = head + body + uscc.calc_check_digit(head + body)
+    assert uscc_valid(pd.Series([code, code[:-1] + ("0" if code[-1] != "0" else "1")])).tolist() \
+        == [True, False]
+
+
+def _merchants() -> pd.DataFrame:
+    good = "91330100MA27XK1234"
+    good = good[:-1] + uscc.calc_check_digit(good[:-1])
+    return pd.DataFrame({
+        "merchant_id": ["a1", "a2", "b1"],
+        "partner_id": ["A", "A", "B"],
+        "name_zh": ["王记面馆", "王记面馆", "李记超市"],
+        "uscc": [good, good, "BROKEN"],
+        "lat": [30.27, 30.27, 0.0], "lon": [120.15, 120.15, 0.0],
+        "city": ["Hangzhou", "Hangzhou", "Beijing"],
+        "region": ["east", "east", "north"],
+        "location_verified": ["true", "false", "true"],
+        "legal_rep": ["王伟", "", "李娜"], "contact_phone": ["13800000000", "", ""],
+        "address": ["x", "", ""],
+        "registered_at": ["2023-12-15", "2024-06-01", "2020-01-01"],
+    })
+
+
+def _metrics() -> pd.DataFrame:
+    rows = []
+    for m, months in (("a1", range(1, 13)), ("a2", range(6, 9)), ("b1", range(1, 13))):
+        for mo in months:
+            rows.append({"merchant_id": m, "partner_id": m[0].upper(), "month": f"2024-{mo:02d}",
+                         "txn_count": 100, "amount": 5000.0, "active_days": 20,
+                         "refunds": 1, "complaints": 1 if m == "b1" else 0,
+                         "chargebacks": 0, "fraud_reports": 2 if m == "b1" else 0,
+                         "risk_hits": 0})
+    rows.append({"merchant_id": "ghost", "partner_id": "A", "month": "2024-05", "txn_count": 9e9,
+                 "amount": 9e9})
+    return pd.DataFrame(rows)
+
+
+def test_features_on_hand_made_rows() -> None:
+    f = partner_features(_merchants(), _metrics())
+    assert list(f.columns) == list(FEATURE_NAMES)
+    a, b = f.loc["A"], f.loc["B"]
+    assert a["merchant_count"] == 2 and b["merchant_count"] == 1
+    assert a["uscc_valid_share"] == 1.0 and b["uscc_valid_share"] == 0.0
+    assert a["location_verified_share"] == 0.5
+    assert a["geo_consistent_share"] == 1.0 and b["geo_consistent_share"] == 0.0
+    assert a["kyb_completeness"] == pytest.approx((1.0 + 0.25) / 2)
+    assert a["duplicate_share"] == 0.5 and b["duplicate_share"] == 0.0
+    assert a["txn_volume"] == 100 * 15  # the ghost merchant's row is ignored
+    assert b["fraud_rate"] == pytest.approx(2 / 100 * 10_000)
+    assert b["complaint_rate"] == pytest.approx(1 / 100 * 1_000)
+    assert a["active_share"] == 0.5  # a2 stopped in August
+    assert a["retention"] == 1.0 and a["dormant_share"] == 0.5
+    assert a["merchant_tenure_months"] == pytest.approx(np.median([12, 6]))
+    assert b["growth"] == pytest.approx(0.0)
+
+
+def test_categorical_and_string_keys_agree() -> None:
+    w = generate(np.random.default_rng(5), 8, 6)
+    cat = partner_features(w.merchants, w.metrics, w.partners)
+    plain = w.metrics.astype({"merchant_id": str, "partner_id": str, "month": str})
+    pd.testing.assert_frame_equal(cat, partner_features(w.merchants, plain, w.partners))
+    assert cat.notna().to_numpy().mean() > 0.95
+    assert set().union(*DIMENSION_FEATURES.values()) == set(FEATURE_NAMES)
+
+
+def test_partner_without_merchants_gets_a_row_of_nan() -> None:
+    f = partner_features(_merchants(), _metrics(), partner_ids=["A", "NONE"])
+    assert f.loc["NONE", "merchant_count"] == 0 and np.isnan(f.loc["NONE", "volume"])
+
+
+def test_region_coverage_and_describe() -> None:
+    cov = region_coverage(_merchants(), ["east"], ["A", "B"])
+    assert cov.tolist() == [1.0, 0.0]
+    assert region_coverage(_merchants(), [], ["A"]).tolist() == [1.0]
+    assert describe("complaint_rate", 3.1) == "3.10 complaints per 1,000 transactions"
+    assert describe("volume", float("nan")) == "volume: no data"
