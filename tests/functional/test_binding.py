@@ -128,3 +128,13 @@ def test_bad_key_is_rejected_not_retried(aws: Settings) -> None:
     out = on_photo_uploaded({"Records": [{"s3": {"bucket": {"name": "b"},
                                                   "object": {"key": "photos/../etc"}}}]}, None)
     assert out["results"][0]["outcome"] == "rejected"
+
+
+def test_binding_never_lowers_a_level(aws: Settings, uscc_pair) -> None:
+    payload = _merchant("M9", uscc_pair[0])
+    m = Merchant.get("M9")
+    m.update(actions=[Merchant.level.set(3)])
+    out = service.bind_from_photo("M9", "9" * 32, make_store_photo(*HANGZHOU,
+                                                                   qr=qr_image(payload)))
+    assert out.outcome == "bound" and out.level == 3
+    assert Merchant.get("M9").level == 3

@@ -207,7 +207,8 @@ def bind_from_photo(merchant_id: str, attempt_id: str, photo: bytes) -> BindingO
         attempt.outcome = outcome
         _save_attempt(attempt)
     elif not reasons:
-        level = min(level + 1, policy.max_level)
+        # Up one level, never above the policy's top, never down (onboarding may start high).
+        level = max(level, min(level + 1, policy.max_level))
         attempt.outcome = "bound"
         try:
             _bind_transaction(merchant, level, attempt)
