@@ -124,6 +124,13 @@ class Rule(BaseModel):
     effect: dict[str, Any] = Field(default_factory=dict)
 
 
+def require_fields(rule: Rule, allowed: frozenset[str]) -> None:
+    """Refuse a rule that tests a fact its policy never provides (a typo would never fire)."""
+    unknown = rule.when.fields() - allowed
+    if unknown:
+        raise ValueError(f"unknown fact(s) {sorted(unknown)}; use {sorted(allowed)}")
+
+
 def _to_durable(c: Condition, negate: bool = False) -> dict[str, Any]:
     """Compile a condition (or its negation, by De Morgan) to durable_rules' JSON."""
     if c.all is not None or c.any is not None:

@@ -114,3 +114,19 @@ def test_rule_file_not_yaml_or_not_mapping(tmp_path: Path) -> None:
     f.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(RuleFileError, match="cannot read"):
         load_rule_file(f, _Policy)
+
+
+def test_policies_refuse_rules_on_unknown_facts(tmp_path: Path) -> None:
+    from paver.accrual.milestones import BenefitsPolicy
+
+    f = tmp_path / "benefits.yaml"
+    f.write_text(
+        "version: 1\n"
+        "milestones:\n"
+        "  - name: typo\n"
+        "    when: {field: txn_cuont, op: gte, value: 1}\n"
+        "    effect: {benefit: x}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleFileError, match=r"benefits.yaml:3: milestones.0: .*txn_cuont"):
+        load_rule_file(f, BenefitsPolicy)

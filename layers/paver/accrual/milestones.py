@@ -10,7 +10,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pynamodb.exceptions import PutError
 
-from paver.ruleengine import CompiledRules, Rule, compile_rules, load_rule_file, rules_dir
+from paver.ruleengine import (
+    CompiledRules,
+    Rule,
+    compile_rules,
+    load_rule_file,
+    require_fields,
+    rules_dir,
+)
 from paver.storage.models import Benefit
 
 #: Facts a milestone rule may test (merchant running totals).
@@ -22,9 +29,7 @@ class Milestone(Rule):
 
     @model_validator(mode="after")
     def _known_fields(self) -> Milestone:
-        unknown = self.when.fields() - MILESTONE_FIELDS
-        if unknown:
-            raise ValueError(f"unknown fact(s) {sorted(unknown)}; use {sorted(MILESTONE_FIELDS)}")
+        require_fields(self, MILESTONE_FIELDS)
         if not isinstance(self.effect.get("benefit"), str):
             raise ValueError("effect.benefit: the benefit's name is required")
         return self

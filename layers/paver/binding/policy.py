@@ -7,7 +7,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from paver.ruleengine import CompiledRules, Rule, compile_rules, load_rule_file, rules_dir
+from paver.ruleengine import (
+    CompiledRules,
+    Rule,
+    compile_rules,
+    load_rule_file,
+    require_fields,
+    rules_dir,
+)
 
 #: Facts a binding rule may test (computed by the checks in :mod:`paver.binding.service`).
 BINDING_FACTS = frozenset({
@@ -21,9 +28,7 @@ class RefusalRule(Rule):
 
     @model_validator(mode="after")
     def _known_facts(self) -> RefusalRule:
-        unknown = self.when.fields() - BINDING_FACTS
-        if unknown:
-            raise ValueError(f"unknown fact(s) {sorted(unknown)}; use {sorted(BINDING_FACTS)}")
+        require_fields(self, BINDING_FACTS)
         return self
 
 

@@ -8,10 +8,14 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from paver import __version__
+
+if TYPE_CHECKING:
+    from paver.world import WorldOptions
 
 #: Sub-groups that live in their own modules (each exposes ``group``).
 _SUBGROUPS = ("qr", "kyb", "risk", "model")
@@ -46,32 +50,44 @@ def cli(verbose: bool) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-@cli.command()
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--partners", type=int, default=24, show_default=True)
-@click.option("--merchants-per-partner", type=int, default=20, show_default=True)
-@click.option("--accounts", type=int, default=3000, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-def world(seed: int, partners: int, merchants_per_partner: int, accounts: int,
-          out_dir: Path) -> None:
-    """Generate a deterministic synthetic world into OUT."""
-    from paver.world import WorldOptionError, WorldOptions, generate_world
+def _world_options(f: Any) -> Any:
+    """The world generator's options, shared by ``world`` and ``demo``."""
+    for opt in reversed([
+        click.option("--seed", type=int, default=7, show_default=True),
+        click.option("--partners", type=int, default=24, show_default=True),
+        click.option("--merchants-per-partner", type=int, default=20, show_default=True),
+        click.option("--accounts", type=int, default=3000, show_default=True),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _world_opts(seed: int, partners: int, merchants_per_partner: int,
+                accounts: int) -> WorldOptions:
+    from paver.world import WorldOptionError, WorldOptions
 
     opts = WorldOptions(seed=seed, partners=partners,
                         merchants_per_partner=merchants_per_partner, accounts=accounts)
     try:
-        opts.validate()
+        return opts.validate()
     except WorldOptionError as exc:
         raise click.BadParameter(str(exc)) from exc
-    counts = generate_world(opts, out_dir)
+
+
+@cli.command()
+@_world_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+def world(seed: int, partners: int, merchants_per_partner: int, accounts: int,
+          out_dir: Path) -> None:
+    """Generate a deterministic synthetic world into OUT."""
+    from paver.world import generate_world
+
+    counts = generate_world(_world_opts(seed, partners, merchants_per_partner, accounts), out_dir)
     click.echo(json.dumps({"out": str(out_dir), "counts": counts}, indent=2))
 
 
 @cli.command()
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--partners", type=int, default=24, show_default=True)
-@click.option("--merchants-per-partner", type=int, default=20, show_default=True)
-@click.option("--accounts", type=int, default=3000, show_default=True)
+@_world_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out/demo"), show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -79,14 +95,8 @@ def demo(seed: int, partners: int, merchants_per_partner: int, accounts: int, ou
          quiet: bool) -> None:
     """Run the whole job on the embedded local AWS; write summary.json and report.html."""
     from paver.demo.runner import run_demo
-    from paver.world import WorldOptionError, WorldOptions
 
-    opts = WorldOptions(seed=seed, partners=partners,
-                        merchants_per_partner=merchants_per_partner, accounts=accounts)
-    try:
-        opts.validate()
-    except WorldOptionError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    opts = _world_opts(seed, partners, merchants_per_partner, accounts)
     summary = run_demo(opts, out_dir, quiet=quiet)
     click.echo(json.dumps(summary, indent=2))
     click.echo(f"report: {out_dir / 'report.html'}", err=True)
@@ -115,6 +125,31 @@ def package(out_dir: Path, stage: str) -> None:
     except PackagingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(result, indent=2))
+
+
+@cli.command()
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write to FILE instead of stdout.")
+def openapi(out_file: Path | None) -> None:
+    """Print (or write) the API's OpenAPI (Swagger 2.0) description, e.g. for schemathesis."""
+    from paver.project import ProjectNotFound, project_root
+
+    try:
+        root = str(project_root())
+    except ProjectNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from app import app
+    from functions._openapi import generate
+
+    text = json.dumps(generate(app), indent=2, ensure_ascii=False) + "\n"
+    if out_file is None:
+        click.echo(text, nl=False)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text, encoding="utf-8")
+    click.echo(f"openapi: wrote {out_file}", err=True)
 
 
 @cli.command()
