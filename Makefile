@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE ?= disabled
 
-.PHONY: install demo test lint serve bench package clean
+.PHONY: install demo test lint serve bench package clean iam layer
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,15 @@ bench: install
 
 package: install
 	$(BIN)/paver package --out build
+
+# Regenerate the per-function IAM policies (.chalice/policies/) from infra/iam.py.
+iam: install
+	$(BIN)/python -m infra.iam
+
+# Build the Lambda layer (build/layer.zip) from requirements.txt for Lambda's Linux; downloads
+# ~150 MB of wheels, so it is never part of `make test`.
+layer: install
+	$(BIN)/python -m infra.layer --out build
 
 clean:
 	rm -rf build out .pytest_cache

@@ -22,6 +22,8 @@ def parse_body(bp: Blueprint, model: type[M]) -> M:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"body: not valid JSON ({exc})") from exc
+    except RecursionError as exc:  # e.g. "[[[[..." nested deeper than the parser's stack
+        raise BadRequestError("body: JSON nested too deeply") from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:

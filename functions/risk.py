@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 
 from chalice import BadRequestError, Blueprint, NotFoundError, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
 from paver.risk import service
+from paver.risk.events import format_timestamp, parse_timestamp
 from paver.risk.kb import KBError
 
 bp = Blueprint(__name__)
@@ -44,6 +45,15 @@ class EventIn(BaseModel):
     from_ip: str | None = Field(default=None, max_length=64)
     to_ip: str | None = Field(default=None, max_length=64)
     include_relations: bool = True
+
+    @field_validator("timestamp")
+    @classmethod
+    def _iso_time(cls, v: str) -> str:
+        try:
+            format_timestamp(parse_timestamp(v))  # readable and within years 1-9999
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ValueError(f"not an ISO-8601 time ({exc})") from None
+        return v
 
 
 class BuildIn(BaseModel):

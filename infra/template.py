@@ -129,8 +129,64 @@ def _event_sources(app: Any, cfg: Settings) -> dict[str, dict[str, Any]]:
     return out
 
 
-def merge_template(app: Any, cfg: Settings) -> dict[str, Any]:
-    """The whole merge template for one stage."""
+#: Lambda runtime of every function and of the layer. python3.11 runs on Amazon Linux 2
+#: (glibc 2.26), but the pinned numpy, scipy, scikit-learn, pandas, pillow and zxing-cpp ship
+#: only manylinux_2_27/2_28 wheels: python3.12 runs on Amazon Linux 2023 (glibc 2.34).
+RUNTIME = "python3.12"
+LOG_RETENTION_DAYS = 90
+LAYER_LOGICAL_ID = "DependenciesLayer"
+
+
+def all_functions(app: Any) -> list[str]:
+    """Chalice names of every Lambda function the app packages (the API handler first)."""
+    names = ["api_handler"] if getattr(app, "routes", None) else []
+    for name in [f.name for f in getattr(app, "pure_lambda_functions", [])] + [
+            s.name for s in getattr(app, "event_sources", [])]:
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _logical(fn: str) -> str:
+    return "APIHandler" if fn == "api_handler" else cfn_name(fn)
+
+
+def _functions(app: Any, cfg: Settings, layer_zip: str | None) -> dict[str, dict[str, Any]]:
+    """Name each function (so its log group and IAM policy can name it), create its log group
+    with a retention, set the runtime and attach the dependencies layer."""
+    from infra.iam import function_name
+
+    out: dict[str, dict[str, Any]] = {}
+    for fn in all_functions(app):
+        name = function_name(cfg, fn)
+        props: dict[str, Any] = {"FunctionName": name, "Runtime": RUNTIME}
+        if layer_zip:
+            props["Layers"] = [{"Ref": LAYER_LOGICAL_ID}]
+        if fn == "api_handler":  # only the routes verify bearer tokens
+            props["Environment"] = {"Variables": {"PAVER_TOKEN_SECRET": {"Ref": "TokenSecret"}}}
+        out[_logical(fn)] = {"Properties": props}
+        out[f"{_logical(fn)}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS}}
+    if layer_zip:
+        out[LAYER_LOGICAL_ID] = {"Type": "AWS::Serverless::LayerVersion", "Properties": {
+            "LayerName": f"{cfg.prefix}-dependencies", "ContentUri": layer_zip,
+            "CompatibleRuntimes": [RUNTIME], "CompatibleArchitectures": ["x86_64"],
+            "RetentionPolicy": "Retain",
+            "Description": "Paver's pinned dependencies, built by infra/layer.py"}}
+    return out
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def merge_template(app: Any, cfg: Settings, layer_zip: str | None = None) -> dict[str, Any]:
+    """The whole merge template for one stage (``layer_zip``: attach it as a layer)."""
     functions = {f.name for f in getattr(app, "pure_lambda_functions", [])}
     resources: dict[str, Any] = {}
     for model in ALL_MODELS:
@@ -140,26 +196,35 @@ def merge_template(app: Any, cfg: Settings) -> dict[str, Any]:
         resources.update(_bucket(role, cfg, functions))
     resources.update(_queues(cfg))
     resources.update(_event_sources(app, cfg))
-    return {"Resources": resources}
+    _deep_merge(resources, _functions(app, cfg, layer_zip))
+    out: dict[str, Any] = {"Resources": resources}
+    if "APIHandler" in resources:
+        out["Parameters"] = {"TokenSecret": {
+            "Type": "String", "NoEcho": True, "MinLength": 32,
+            "Description": "HS256 secret for bearer tokens (PAVER_TOKEN_SECRET)"}}
+    return out
 
 
-def write_merge_template(app: Any, cfg: Settings, path: Path) -> Path:
+def write_merge_template(app: Any, cfg: Settings, path: Path,
+                         layer_zip: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merge_template(app, cfg), indent=2), encoding="utf-8")
+    path.write_text(json.dumps(merge_template(app, cfg, layer_zip), indent=2), encoding="utf-8")
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m infra.template OUT.json``: write the merge template for ``PAVER_STAGE``."""
+    """``python -m infra.template OUT.json [LAYER.zip]``: the merge template for ``PAVER_STAGE``
+    (with the dependencies layer when its zip is given)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m infra.template OUT.json", file=sys.stderr)
+    if len(args) not in (1, 2):
+        print("usage: python -m infra.template OUT.json [LAYER.zip]", file=sys.stderr)
         return 2
     from app import app
 
-    write_merge_template(app, Settings.from_env(), Path(args[0]))
+    write_merge_template(app, Settings.from_env(), Path(args[0]),
+                         args[1] if len(args) == 2 else None)
     return 0
 
 

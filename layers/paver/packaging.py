@@ -43,7 +43,11 @@ def stage_project(stage_dir: Path, root: Path | None = None) -> Path:
 
 
 def package_app(out_dir: Path, stage: str = "dev") -> dict[str, Any]:
-    """Package the app into ``out_dir/sam`` and return the paths written."""
+    """Package the app into ``out_dir/sam`` and return the paths written.
+
+    Every function gets the dependencies layer ``out_dir/layer.zip`` (``make layer`` builds it;
+    the template names it relative to ``sam.json`` so ``sam deploy`` uploads it).
+    """
     out_dir = out_dir.resolve()
     staged = stage_project(out_dir / "stage")
     sam_dir = out_dir / "sam"
@@ -53,7 +57,9 @@ def package_app(out_dir: Path, stage: str = "dev") -> dict[str, Any]:
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
            "PAVER_STAGE": stage}
     merge = out_dir / "merge-template.json"
-    gen = subprocess.run([sys.executable, "-m", "infra.template", str(merge)],
+    layer_zip = out_dir / "layer.zip"
+    gen = subprocess.run([sys.executable, "-m", "infra.template", str(merge),
+                          os.path.relpath(layer_zip, sam_dir)],
                          cwd=project_root(), capture_output=True, text=True, check=False, env=env)
     if gen.returncode != 0:
         raise PackagingError(f"merge template failed ({gen.returncode}):\n{gen.stderr}")
@@ -68,4 +74,4 @@ def package_app(out_dir: Path, stage: str = "dev") -> dict[str, Any]:
     if not zip_path.is_file() or not template.is_file():
         raise PackagingError(f"chalice package wrote no deployment.zip/sam.json in {sam_dir}")
     return {"zip": str(zip_path), "template": str(template), "merge_template": str(merge),
-            "stage": stage}
+            "stage": stage, "layer_zip": str(layer_zip), "layer_built": layer_zip.is_file()}

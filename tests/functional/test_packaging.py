@@ -102,3 +102,26 @@ def test_template_passes_cfn_lint(packaged: dict) -> None:
     proc = subprocess.run([str(lint), packaged["template"]], capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_each_function_has_its_own_role_policy_and_the_layer(packaged: dict) -> None:
+    from infra import iam
+    from infra.template import LAYER_LOGICAL_ID, RUNTIME
+    from paver.config import Settings
+
+    res = json.loads(Path(packaged["template"]).read_text())["Resources"]
+    functions = {k: v for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"}
+    by_name = {v["Properties"]["FunctionName"]: v for v in functions.values()}
+    cfg = Settings(stage="dev")
+    assert set(by_name) == {iam.function_name(cfg, fn) for fn in iam.FUNCTIONS}
+    roles = set()
+    for fn in iam.FUNCTIONS:
+        props = by_name[iam.function_name(cfg, fn)]["Properties"]
+        assert props["Layers"] == [{"Ref": LAYER_LOGICAL_ID}] and props["Runtime"] == RUNTIME
+        role = props["Role"]["Fn::GetAtt"][0]
+        roles.add(role)
+        [doc] = res[role]["Properties"]["Policies"]
+        assert doc["PolicyDocument"] == iam.policy(cfg, fn), fn
+    assert len(roles) == len(iam.FUNCTIONS)  # no role shared between functions
+    layer = res[LAYER_LOGICAL_ID]["Properties"]
+    assert layer["ContentUri"] == "../layer.zip" and layer["CompatibleRuntimes"] == [RUNTIME]

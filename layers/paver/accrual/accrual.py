@@ -113,7 +113,10 @@ def process_stream(records: Iterable[dict[str, Any]],
     instead of a failed transaction per record; the transaction's condition stays the guard.
     """
     out = AccrualOutcome()
-    touched: set[str] = set()
+    # merchant → sequence numbers of its records counted now or before: a redelivered record
+    # may be one whose commit answer or milestone grant was lost, so milestones are evaluated
+    # again (each is granted once)
+    touched: dict[str, list[str]] = {}
     records = list(records)
     counted = _already_counted(records)
     for rec in records:
@@ -127,9 +130,9 @@ def process_stream(records: Iterable[dict[str, Any]],
                 out.duplicates.append(txn["txn_id"])
             elif accrue_fn(txn):
                 out.accrued.append(txn["txn_id"])
-                touched.add(txn["merchant_id"])
             else:
                 out.duplicates.append(txn["txn_id"])
+            touched.setdefault(txn["merchant_id"], []).append(seq)
         except BadRecord as exc:
             log.error("accrual: record %s skipped: %s", seq, exc)
             out.skipped.append(seq)
@@ -140,6 +143,9 @@ def process_stream(records: Iterable[dict[str, Any]],
         try:
             out.benefits.extend(f"{mid}:{b}" for b in grant_milestones(mid, totals(mid)))
         except Exception:
-            # Totals are already counted; milestones are re-evaluated on the next payment.
-            log.exception("accrual: milestone evaluation failed for a merchant")
+            # Totals are already counted (the retry finds them as duplicates); report the
+            # merchant's records so the redelivery evaluates its milestones again.
+            log.exception("accrual: milestone evaluation failed for a merchant; reported for "
+                          "retry")
+            out.failures.extend({"itemIdentifier": seq} for seq in touched[mid])
     return out

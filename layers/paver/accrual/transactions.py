@@ -33,8 +33,14 @@ class TransactionIn(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
+        if v is None:
+            return v
+        if v.tzinfo is None:
             raise ValueError("timestamp must carry a time zone (ISO-8601 with offset or Z)")
+        try:
+            v.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValueError("timestamp is out of range in UTC") from None
         return v
 
 

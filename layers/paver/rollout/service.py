@@ -276,8 +276,12 @@ def code_image(code: Code, fmt: str, cfg: Settings | None = None) -> tuple[bytes
     if fmt not in FORMATS:
         raise RolloutError(f"format: one of {', '.join(FORMATS)}")
     cfg = cfg or settings()
-    obj = client("s3", cfg).get_object(Bucket=cfg.bucket_name("artifacts"),
-                                       Key=image_key(code.partner_id, code.merchant_id, fmt))
+    s3 = client("s3", cfg)
+    try:
+        obj = s3.get_object(Bucket=cfg.bucket_name("artifacts"),
+                            Key=image_key(code.partner_id, code.merchant_id, fmt))
+    except s3.exceptions.NoSuchKey as exc:  # issued but never rendered (or deleted)
+        raise NotFound(f"code {code.code_id!r}: no {fmt} image stored yet") from exc
     return obj["Body"].read(), obj.get("ContentType", "application/octet-stream")
 
 

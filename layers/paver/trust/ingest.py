@@ -87,7 +87,8 @@ class MerchantRow(_Row):
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
             raise ValueError("must be a finite number")
-        return v
+        # 7 decimals is ~1 cm; DynamoDB refuses magnitudes below 1e-130 (e.g. 1e-200).
+        return None if v is None else round(v, 7)
 
 
 class MetricRow(_Row):
