@@ -8,7 +8,8 @@ Conditions nest with ``all`` / ``any``; leaf ops are ``eq ne lt lte gt gte in``.
 
 durable_rules quirks handled here (see ARCHITECTURE.md): one ``Host`` per process; a ruleset name
 is registered once (names carry a content hash); definitions are deep-copied because the engine
-deletes ``run``; an event is consumed by at most one rule, so each rule gets its own ruleset with
+deletes ``run``; the host's dispatch loops are not started (all posts are synchronous); an
+event is consumed by at most one rule, so each rule gets its own ruleset with
 its negation beside it (every post is handled and every rule that holds is reported); stateless
 ``post`` on a fixed sid (a ruleset holds at most 1,024 sids); the C core is not thread-safe, so
 posts are serialised by a lock.
@@ -163,7 +164,18 @@ class _Engine:
         if self._host is None:
             from durable.engine import Host
 
-            self._host = Host()
+            class _SyncHost(Host):  # type: ignore[misc,valid-type]
+                """A Host without its dispatch/timer loops.
+
+                Every post here is synchronous and its action completes inside ``post``; the
+                loops (a new timer thread per ruleset every 0.2 s) only compete for the GIL and
+                would touch the thread-unsafe C core outside our lock.
+                """
+
+                def _run(self) -> None:
+                    return None
+
+            self._host = _SyncHost()
         return self._host
 
     def register(self, rule: Rule) -> str:

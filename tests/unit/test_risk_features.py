@@ -170,3 +170,32 @@ def test_batch_equals_per_event_on_random_graphs(
     st_, table = _store([(a, b, x, dt * 1800.0) for a, b, x, dt in edges])
     batch, single = _both(st_, table)
     np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-6)
+
+
+def test_hub_accounts_and_long_back_paths_agree_with_batch() -> None:
+    # a merchant hub paid by 300 customers, a back path of length 5 (hub ⇝ customer), a
+    # length-4 one through the hub's settlement account, and a sender with no way back
+    edges: list[tuple[str, str, float, float]] = []
+    for k in range(300):
+        edges.append((f"C{k}", "HUB", 10.0 + k % 7, k * 60.0))
+    edges += [("HUB", "SETTLE", 2000.0, 400 * 60.0), ("SETTLE", "P1", 1500.0, 401 * 60.0),
+              ("P1", "P2", 1400.0, 402 * 60.0), ("P2", "P3", 1300.0, 403 * 60.0),
+              ("P3", "C0", 1200.0, 404 * 60.0), ("SETTLE", "Q1", 50.0, 405 * 60.0),
+              ("Q1", "Q2", 40.0, 406 * 60.0), ("Q2", "C1", 30.0, 407 * 60.0),
+              ("LONE", "HUB", 5.0, 408 * 60.0)]
+    st_, table = _store(edges)
+    batch, single = _both(st_, table)
+    np.testing.assert_allclose(batch, single, atol=1e-9)
+    bp = _idx("transaction.back_path")
+    assert batch[0, bp] == pytest.approx(1 / 5)  # C0 → HUB ⇝ C0 in five steps
+    assert batch[1, bp] == pytest.approx(1 / 4)  # C1 → HUB → SETTLE → Q1 → Q2 → C1
+    assert batch[len(edges) - 1, bp] == 0.0
+    assert batch[0, _idx("transaction.b_in_degree")] == pytest.approx(math.log1p(301))
+
+
+def test_store_aggregates_follow_the_transfer_log() -> None:
+    st_, _ = _store([("A", "B", 0.1, 10.0), ("A", "C", 0.2, 5.0), ("A", "B", 0.7, 1.0)])
+    assert st_.out_amount_total("A") == (0.0 + 0.1) + 0.2 + 0.7  # recording order
+    assert st_.out_amount_total("B") == 0.0
+    assert st_.first_transfer_ts("A", "B") == T0 + 1.0
+    assert st_.first_transfer_ts("B", "A") is None

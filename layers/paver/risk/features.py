@@ -128,7 +128,7 @@ def cv(vals: list[float]) -> float:
     mean = math.fsum(vals) / n
     if mean <= 0:
         return 0.0
-    var = math.fsum((v - mean) ** 2 for v in vals) / n
+    var = math.fsum([(v - mean) ** 2 for v in vals]) / n
     return min(CV_CAP, math.sqrt(var) / mean)
 
 

@@ -11,6 +11,7 @@ by default (float64 on request).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,9 @@ class Matcher:
         self._thresholds = [rules.threshold(kb.scenes[s], float(kb.thresholds[s]))
                             for s in range(S)]
         self._grid = rules.new_grid(S)
+        self._dim_rows = np.arange(len(DIMENSIONS)) * k_max
+        self._meta = [rules.meta(kb.scenes[s]) for s in range(S)]
+        self._rule_names = [f"scene_{kb.scenes[s]}" for s in range(S)]
 
     # ---------------------------------------------------------------- batched matching
     def scaled(self, X: np.ndarray) -> np.ndarray:
@@ -134,14 +138,16 @@ class Matcher:
         X = np.atleast_2d(X)
         n, S = X.shape[0], self.kb.n_scenes
         out = np.empty((n, len(DIMENSIONS), S), dtype=self.dtype)
+        minimum = np.minimum.reduceat
         for s in range(0, n, BLOCK):
             Z = self.scaled(X[s : s + BLOCK])
+            Z2 = Z * Z
+            o = out[s : s + BLOCK]
             for j, sl in enumerate(self._slices):
-                zd = Z[:, sl]
-                q = (zd * zd) @ self._w2[j]
-                q += zd @ self._w1[j]
+                q = Z2[:, sl] @ self._w2[j]
+                q += Z[:, sl] @ self._w1[j]
                 q += self._c[j]
-                out[s : s + BLOCK, j] = np.minimum.reduceat(q, self._starts[j], axis=1)
+                minimum(q, self._starts[j], axis=1, out=o[:, j])
         np.maximum(out, 0.0, out=out)
         return out
 
@@ -154,7 +160,10 @@ class Matcher:
         t1 = time.perf_counter()
         n, S = degree.shape
         k = self.top_k
-        if n <= 4:  # single events: plain indexing is cheaper than the batched calls
+        if n == 1:  # one event (the per-event path): no batched bookkeeping
+            top = np.argsort(-degree, axis=1, kind="stable")[:, :k]
+            top_degree = degree[0, top[0]][None]
+        elif n <= 4:  # a few events: plain indexing is cheaper than the batched calls
             top = np.argsort(-degree, axis=1, kind="stable")[:, :k]
             top_degree = degree[np.arange(n)[:, None], top]
         elif k == 1:
@@ -169,9 +178,14 @@ class Matcher:
             top = np.take_along_axis(top, order, axis=1)
             top_degree = np.take_along_axis(td, order, axis=1)
         t2 = time.perf_counter()
-        risky = (self.rules.decide(self.kb.scenes, top[:, 0], top_degree[:, 0],
-                                   self.kb.thresholds, grid=self._grid) if decide
-                 else np.zeros(n, dtype=bool))
+        if not decide:
+            risky = np.zeros(n, dtype=bool)
+        elif n == 1:
+            risky = self.rules.decide_one(self.kb.scenes, top[:, 0], top_degree[:, 0],
+                                          self.kb.thresholds, grid=self._grid)
+        else:
+            risky = self.rules.decide(self.kb.scenes, top[:, 0], top_degree[:, 0],
+                                      self.kb.thresholds, grid=self._grid)
         t3 = time.perf_counter()
         return MatchResult(dim_d2, degree, top, top_degree, risky,
                            MatchTimings(t1 - t0, t2 - t1, t3 - t2))
@@ -198,28 +212,29 @@ class Matcher:
     def explain(self, res: MatchResult, i: int, x_raw: np.ndarray) -> dict[str, Any]:
         """The explanation of event ``i`` of a batch (``x_raw`` its raw feature row)."""
         kb = self.kb
-        s = int(res.top[i, 0])
+        top_idx = res.top[i].tolist()
+        s = top_idx[0]
         x = np.asarray(x_raw, dtype=np.float64)
         z = (x - kb.center) * self._inv_scale64
-        top_idx = res.top[i].tolist()
         top_deg = res.top_degree[i].tolist()
         runner = top_idx[1] if len(top_idx) > 1 else None
         d2 = res.dim_d2[i].tolist()  # [dimension][scene]
         # nearest cluster of the scene in every dimension at once (padded block layout)
         mu_pad, isd_pad, bad = self._pad[s]
-        diff = (z - mu_pad) * isd_pad
+        diff = z - mu_pad
+        diff *= isd_pad
         dd = (diff * diff).sum(-1)
         dd[bad] = np.inf
         near = dd.reshape(len(DIMENSIONS), -1).argmin(axis=1)
-        k = dd.shape[0] // len(DIMENSIONS)
-        mu_near = mu_pad[np.arange(len(DIMENSIONS)) * k + near].sum(axis=0)
+        mu_near = mu_pad[self._dim_rows + near].sum(axis=0)
         near_l = near.tolist()
+        dw = self._dw_list[s]
         dims = [{
             "dimension": d, "distance": round(d2[j][s], 4),
             "runner_up_distance": round(d2[j][runner], 4) if runner is not None else None,
-            "weight": self._dw_list[s][j], "cluster": near_l[j],
+            "weight": dw[j], "cluster": near_l[j],
         } for j, d in enumerate(DIMENSIONS)]
-        dims.sort(key=lambda r: r["distance"])
+        dims.sort(key=_by_distance)
         # support of each feature: how much nearer the scene's cluster than the population
         support = z * z - (z - mu_near) ** 2
         cand = np.argpartition(-support, N_DRIVERS)[:N_DRIVERS]
@@ -227,28 +242,32 @@ class Matcher:
         sup = support.tolist()
         typ = (mu_near * kb.scale + kb.center).tolist()
         xs = x.tolist()
+        center = self._center_list
         drivers = [
             {"feature": FEATURE_NAMES[f], "value": round(xs[f], 4),
              "scene_typical": round(typ[f], 4) + 0.0,
-             "population_typical": self._center_list[f], "support": round(sup[f], 4)}
+             "population_typical": center[f], "support": round(sup[f], 4)}
             for f in cand if sup[f] > 0
         ]
         exemplar = None
         ex = self._ex_rows[s]
         if len(ex):
-            dist = ((ex - z) ** 2).sum(-1)
+            dist = ex - z
+            dist *= dist
+            dist = dist.sum(-1)
             e = int(dist.argmin())
             exemplar = {"txn_id": self._ex_txn[s][e], "scene": kb.scenes[s],
-                        "distance": round(float(np.sqrt(dist[e])), 4)}
+                        "distance": round(math.sqrt(dist[e]), 4)}
+        scenes = kb.scenes
         return {
-            "top_scenes": [{"scene": kb.scenes[j], "match_degree": round(m, 4)}
+            "top_scenes": [{"scene": scenes[j], "match_degree": round(m, 4)}
                            for j, m in zip(top_idx, top_deg, strict=True)],
             "margin": round(top_deg[0] - top_deg[1] if runner is not None else top_deg[0], 4),
-            "runner_up": kb.scenes[runner] if runner is not None else None,
+            "runner_up": scenes[runner] if runner is not None else None,
             "dimensions": dims,
             "drivers": drivers,
             "exemplar": exemplar,
-            "rule": f"scene_{kb.scenes[s]}",
+            "rule": self._rule_names[s],
             "threshold": self._thresholds[s],
         }
 
@@ -256,13 +275,12 @@ class Matcher:
                  partial: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """The decision record of event ``i``: verdict, best scene, degree and explanation."""
         s = int(res.top[i, 0])
-        name = self.kb.scenes[s]
         risky = bool(res.risky[i])
-        meta = self.rules.meta(name)
+        meta = self._meta[s]
         out = {
             "event_id": event_id,
             "risky": risky,
-            "scene": name,
+            "scene": self.kb.scenes[s],
             "match_degree": round(float(res.top_degree[i, 0]), 4),
             "threshold": self._thresholds[s],
             "action": meta["action"] if risky else "allow",
@@ -274,6 +292,10 @@ class Matcher:
         if extra:
             out.update(extra)
         return out
+
+
+def _by_distance(r: dict[str, Any]) -> Any:
+    return r["distance"]
 
 
 def feature_dict(x_raw: np.ndarray) -> dict[str, dict[str, float]]:

@@ -5,11 +5,15 @@ A **relation group** is, per dimension type (``transaction``, ``device``, ``beha
 describing the event's relation features in that dimension. The fixed feature vector of each
 dimension (see :mod:`paver.risk.features` for the definitions) is computed from them.
 
-Hops: hop 1 reads the parties' own associated data (always done); hop 2 reads the neighbours'
-records (diamonds, the second level forward from the receiver and backward to the initiator);
-hop 3 the third level forward. Before a hop the builder estimates its cost (frontier size ×
-the store's ``cost_per_node_s``); if the elapsed time plus that estimate would exceed the budget
-the hop is skipped, the features use the hops done and the result is marked ``partial``.
+Hops: hop 1 reads the parties' own associated data (always done; back paths of length ≤ 2);
+hop 2 reads the neighbours' records (diamonds, and back paths of length 3–4); hop 3 one more
+level (back paths of length 5). The back path is searched from both ends at once, each level
+growing the smaller frontier (forward from the receiver or backward to the initiator) and
+stopping at the first level where the two sides meet, so a hub account on one side does not
+make the other side's levels expensive; the length found is the same shortest length the batch
+path computes. Before a hop the builder estimates its cost (frontier size × the store's
+``cost_per_node_s``); if the elapsed time plus that estimate would exceed the budget the hop is
+skipped, the features use the hops done and the result is marked ``partial``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +33,7 @@ from paver.risk.features import (
     CONTACT_RECENT,
     DAY,
     DELAY_CAP_H,
+    FEATURES,
     FORWARD_RATIO_CAP,
     FORWARD_WINDOW,
     HOUR,
@@ -48,8 +53,7 @@ from paver.risk.store import RISKY_NETWORKS, AssociatedDataStore, TransferLog
 HOPS = 3
 
 
-@dataclass(frozen=True, slots=True)
-class RelationElement:
+class RelationElement(NamedTuple):
     """``(source node, target node, edge attributes)`` of one dimension."""
 
     source: str
@@ -83,11 +87,12 @@ class RelationGroup:
                              and other in nbrs else 0)
         taken = 0
         if room > 0:
+            els = self.elements
             for y, cnt in nbrs.items():
                 src, dst = (y, party) if inward else (party, y)
-                if (src, dst) == skip:
+                if src == skip[0] and dst == skip[1]:
                     continue
-                self.elements.append(RelationElement(src, dst, {"role": role, "count": cnt}))
+                els.append(RelationElement(src, dst, {"role": role, "count": cnt}))
                 taken += 1
                 if taken >= room:
                     break
@@ -117,24 +122,22 @@ def _window(log: TransferLog, lo: float, hi: float) -> tuple[int, int]:
     return bisect_left(log.ts, lo), bisect_right(log.ts, hi)
 
 
-def _cv_slice(log: TransferLog, i: int, j: int) -> float:
-    return cv(log.amount[i:j])
+def _step(frontier: Iterable[str], nbrs: Any, visited: set[str]) -> set[str]:
+    """The next BFS level: neighbours of ``frontier`` not yet ``visited`` (marked visited)."""
+    new: set[str] = set()
+    for u in frontier:
+        new.update(nbrs(u))
+    new -= visited
+    visited |= new
+    return new
 
 
-def _meet(df: Mapping[str, int], db: Mapping[str, int]) -> int | None:
-    """Shortest forward + backward distance over the nodes both sides reached."""
-    small, big = (df, db) if len(df) < len(db) else (db, df)
-    return min((small[n] + big[n] for n in small if n in big), default=None)
-
-
-def _expand(level: Iterable[str], nbrs: Any, seen: dict[str, int], depth: int) -> list[str]:
-    nxt: list[str] = []
-    for u in level:
-        for v in nbrs(u):
-            if v not in seen:
-                seen[v] = depth
-                nxt.append(v)
-    return nxt
+_N_T = len(FEATURES["transaction"])
+_N_D = len(FEATURES["device"])
+_N_B = len(FEATURES["behaviour"])
+_N_S = len(FEATURES["social"])
+assert _N_T + _N_D + _N_B + _N_S == N_FEATURES
+assert [SLICES[d].start for d in DIMENSIONS] == [0, _N_T, _N_T + _N_D, _N_T + _N_D + _N_B]
 
 
 class RelationBuilder:
@@ -148,6 +151,10 @@ class RelationBuilder:
         Latency budget of the multi-hop part; ``None`` means unlimited.
     max_elements
         Cap of relation elements kept per group (the features always use all the data).
+
+    Stores may offer incremental per-account aggregates (``out_amount_total``,
+    ``first_transfer_ts``; see :class:`~paver.risk.store.InMemoryStore`) that make hub accounts
+    cost O(1) instead of O(transfers); without them the builder reads the transfer records.
     """
 
     def __init__(self, store: AssociatedDataStore, budget_ms: float | None = 50.0,
@@ -155,6 +162,8 @@ class RelationBuilder:
         self.store = store
         self.budget_ms = budget_ms
         self.max_elements = max_elements
+        self._out_total = getattr(store, "out_amount_total", None)
+        self._first_ts = getattr(store, "first_transfer_ts", None)
 
     def build(self, e: TransferEvent, with_elements: bool = True) -> RelationData:
         start = time.perf_counter()
@@ -163,8 +172,9 @@ class RelationBuilder:
         cap = self.max_elements if with_elements else 0
         a, b, t, x = e.from_account, e.to_account, e.ts, e.amount
         groups = {d: RelationGroup(d) for d in DIMENSIONS}
-        f = np.zeros(N_FEATURES, dtype=np.float64)
         cost = getattr(st, "cost_per_node_s", 1e-6)
+        out_nb, in_nb = st.out_neighbours, st.in_neighbours
+        log1p = math.log1p
 
         def fits(n_nodes: int) -> bool:
             if budget is None:
@@ -172,8 +182,8 @@ class RelationBuilder:
             return (time.perf_counter() - start) + n_nodes * cost <= budget
 
         # ---------------------------------------------------------------- hop 1
-        out_a, in_a = st.out_neighbours(a), st.in_neighbours(a)
-        out_b, in_b = st.out_neighbours(b), st.in_neighbours(b)
+        out_a, in_a = out_nb(a), in_nb(a)
+        out_b, in_b = out_nb(b), in_nb(b)
         la_out, la_in = st.transfers_out(a), st.transfers_in(a)
         lb_out, lb_in = st.transfers_out(b), st.transfers_in(b)
         g = groups["transaction"]
@@ -182,95 +192,111 @@ class RelationBuilder:
             for role, nbrs, inward, party in (("in_a", in_a, True, a), ("out_a", out_a, False, a),
                                               ("in_b", in_b, True, b), ("out_b", out_b, False, b)):
                 g.add_many(cap, nbrs, party, inward, role, skip=(a, b))
-        T = f[SLICES["transaction"]]
-        T[0] = math.log1p(x)
-        T[1] = math.log1p(len(out_a))
-        T[2] = math.log1p(len(in_a))
-        T[3] = math.log1p(len(in_b))
-        T[4] = math.log1p(len(out_b))
+        T = [0.0] * _N_T
+        T[0] = log1p(x)
+        T[1] = log1p(len(out_a))
+        T[2] = log1p(len(in_a))
+        T[3] = log1p(len(in_b))
+        T[4] = log1p(len(out_b))
         i, j = _window(la_out, t - BURST_WINDOW, t + BURST_WINDOW)
-        T[5] = math.log1p(j - i)
-        T[15] = _cv_slice(la_out, i, j)
+        T[5] = log1p(j - i)
+        T[15] = cv(la_out.amount[i:j])
         i, j = _window(lb_in, t - BURST_WINDOW, t + BURST_WINDOW)
-        T[6] = math.log1p(j - i)
-        T[14] = _cv_slice(lb_in, i, j)
-        T[7] = math.log1p(out_a.get(b, 0))
-        i, j = _window(lb_out, t, t + FORWARD_WINDOW)
-        T[9] = min(FORWARD_RATIO_CAP, math.fsum(lb_out.amount[i:j]) / max(x, 0.01))
-        k = bisect_left(lb_out.ts, t)
+        T[6] = log1p(j - i)
+        T[14] = cv(lb_in.amount[i:j])
+        T[7] = log1p(out_a.get(b, 0))
+        k, j = _window(lb_out, t, t + FORWARD_WINDOW)  # k: b's first outgoing at or after t
+        T[9] = min(FORWARD_RATIO_CAP, math.fsum(lb_out.amount[k:j]) / max(x, 0.01))
         delay = (lb_out.ts[k] - t) / HOUR if k < len(lb_out) else DELAY_CAP_H
-        T[10] = math.log1p(min(DELAY_CAP_H, delay))
+        T[10] = log1p(min(DELAY_CAP_H, delay))
         k = bisect_right(la_in.ts, t) - 1
         delay = (t - la_in.ts[k]) / HOUR if k >= 0 else DELAY_CAP_H
-        T[11] = math.log1p(min(DELAY_CAP_H, delay))
+        T[11] = log1p(min(DELAY_CAP_H, delay))
 
-        # back path: forward levels from b, backward levels to a (meet in the middle)
-        df: dict[str, int] = {b: 0}
-        db: dict[str, int] = {a: 0}
-        lvl_f: list[str] = _expand([b], st.out_neighbours, df, 1)
-        lvl_b: list[str] = _expand([a], st.in_neighbours, db, 1)
+        # back path b ⇝ a: hop 1 knows every node within one step forward of b and one step
+        # backward of a, i.e. every path of length ≤ 2
+        best: int | None
+        if a == b:
+            best = 0
+        elif a in out_b:
+            best = 1
+        elif not out_b.keys().isdisjoint(in_a.keys()):
+            best = 2
+        else:
+            best = None
         hops_done = 1
         partial = False
 
         # ---------------------------------------------------------------- hop 2
-        if fits(len(out_a) + 2 * len(in_a) + len(lvl_f)):
+        if fits(len(out_a) + 2 * len(in_a) + len(out_b)):
             hops_done = 2
+            # x ∈ N+(a)∖{b} with N+(x) ∩ N+(b) ≠ ∅
             out_b_keys = out_b.keys()
             scat = 0
             for y in out_a:
-                if y != b:
-                    oy = st.out_neighbours(y)
-                    small, big = (oy, out_b_keys) if len(oy) < len(out_b) else (out_b_keys, oy)
-                    if any(c in big for c in small):
-                        scat += 1
+                if y != b and not out_nb(y).keys().isdisjoint(out_b_keys):
+                    scat += 1
             # x ∈ N-(b)∖{a} sharing a sender with a: from whichever side is smaller
             if len(in_b) <= len(in_a):
+                in_a_keys = in_a.keys()
                 gath = 0
                 for y in in_b:
-                    if y != a:
-                        iy = st.in_neighbours(y)
-                        small_y, big_y = (iy, in_a) if len(iy) < len(in_a) else (in_a, iy)
-                        if any(c in big_y for c in small_y):
-                            gath += 1
+                    if y != a and not in_nb(y).keys().isdisjoint(in_a_keys):
+                        gath += 1
             else:
                 reach: set[str] = set()
                 for s in in_a:
-                    reach.update(st.out_neighbours(s))
-                if len(reach) < len(in_b):
-                    gath = sum(1 for y in reach if y != a and y in in_b)
+                    reach.update(out_nb(s))
+                reach.discard(a)
+                gath = len(reach & in_b.keys()) if len(reach) < len(in_b) else \
+                    len(in_b.keys() & reach)
+            T[12] = log1p(scat)
+            T[13] = log1p(gath)
+            # paths of length 3 and 4, then (hop 3) 5: meet in the middle, always growing the
+            # smaller frontier; the first level where the two sides meet gives the shortest
+            # length, so it stops there (and hop 3 is only needed while none is known)
+            if best is None:
+                vis_f, vis_b = set(out_b), set(in_a)
+                vis_f.add(b)
+                vis_b.add(a)
+                fr_f, fr_b = vis_f - {b}, vis_b - {a}
+                depth = 2
+                while best is None and depth < 4 and fr_f and fr_b:
+                    depth += 1
+                    if len(fr_f) <= len(fr_b):
+                        fr_f = _step(fr_f, out_nb, vis_f)
+                        if not fr_f.isdisjoint(vis_b):
+                            best = depth
+                    else:
+                        fr_b = _step(fr_b, in_nb, vis_b)
+                        if not fr_b.isdisjoint(vis_f):
+                            best = depth
+                # ------------------------------------------------------------ hop 3
+                if best is None and fr_f and fr_b:
+                    fwd = len(fr_f) <= len(fr_b)
+                    if fits(len(fr_f) if fwd else len(fr_b)):
+                        hops_done = 3
+                        frontier, nbrs, other = ((fr_f, out_nb, vis_b) if fwd
+                                                 else (fr_b, in_nb, vis_f))
+                        for u in frontier:
+                            if not nbrs(u).keys().isdisjoint(other):
+                                best = 5
+                                break
+                    else:
+                        partial = True
                 else:
-                    gath = sum(1 for y in in_b if y != a and y in reach)
-            T[12] = math.log1p(scat)
-            T[13] = math.log1p(gath)
-            lvl_b = _expand(lvl_b, st.in_neighbours, db, 2)
-            lvl_f = _expand(lvl_f, st.out_neighbours, df, 2)
-            # ------------------------------------------------------------ hop 3
-            # only needed when no path of length ≤ 3 is known yet; nodes already reached
-            # at level ≤ 2 carry their shorter distance, so only new ones are checked
-            best = _meet(df, db)
-            if best is None or best > 3:
-                if fits(len(lvl_f)):
                     hops_done = 3
-                    for u in lvl_f:
-                        for v in st.out_neighbours(u):
-                            dv = db.get(v)
-                            if dv is not None and v not in df and (best is None
-                                                                   or 3 + dv < best):
-                                best = 3 + dv
-                else:
-                    partial = True
             else:
                 hops_done = 3
         else:
             partial = True
-            best = _meet(df, db)
         if best is not None:
             best = max(1, best)
             T[8] = 1.0 / best if best <= MAX_PATH else 0.0
             g.add(cap, b, a, role="back_path", length=best)
 
         # ---------------------------------------------------------------- device
-        D = f[SLICES["device"]]
+        D = [0.0] * _N_D
         gd = groups["device"]
         devs_a, devs_b = st.devices(a), st.devices(b)
         fd, td, fi, ti = e.from_device, e.to_device, e.from_ip, e.to_ip
@@ -279,7 +305,7 @@ class RelationBuilder:
             u = devs_a.get(fd)
             D[1] = 1.0 if u is not None and u.first_seen >= t - NEW_WINDOW else 0.0
             accs = st.device_accounts(fd)
-            D[2] = math.log1p(max(0, len(accs) - 1))
+            D[2] = log1p(max(0, len(accs) - 1))
             if cap:
                 gd.add(cap, a, fd, role="initiating_device", new=bool(D[1]),
                        first_seen=u.first_seen if u else None, uses=u.count if u else 0)
@@ -287,11 +313,11 @@ class RelationBuilder:
                     gd.add(cap, fd, o, role="device_shared_with")
         if td:
             accs = st.device_accounts(td)
-            D[3] = math.log1p(max(0, len(accs) - 1))
+            D[3] = log1p(max(0, len(accs) - 1))
             if cap:
                 gd.add(cap, b, td, role="receiving_device", accounts=len(accs))
         if fi:
-            D[4] = math.log1p(max(0, len(st.ip_accounts(fi)) - 1))
+            D[4] = log1p(max(0, len(st.ip_accounts(fi)) - 1))
             u = st.ips(a).get(fi)
             D[8] = 1.0 if u is not None and u.first_seen >= t - NEW_WINDOW else 0.0
             net = st.ip_network(fi)
@@ -299,7 +325,7 @@ class RelationBuilder:
             if cap:
                 gd.add(cap, a, fi, role="initiating_address", network=net, new=bool(D[8]))
         if ti:
-            D[5] = math.log1p(max(0, len(st.ip_accounts(ti)) - 1))
+            D[5] = log1p(max(0, len(st.ip_accounts(ti)) - 1))
             net = st.ip_network(ti)
             D[10] = 1.0 if net in RISKY_NETWORKS else 0.0
             if cap:
@@ -307,12 +333,12 @@ class RelationBuilder:
         small_d, big_d = (devs_a, devs_b) if len(devs_a) < len(devs_b) else (devs_b, devs_a)
         shared = [d for d in small_d if d in big_d]
         D[6] = 1.0 if shared else 0.0
-        D[7] = math.log1p(len(devs_a))
+        D[7] = log1p(len(devs_a))
         for d in shared:
             gd.add(cap, a, b, role="shared_device", device=d)
 
         # ---------------------------------------------------------------- behaviour
-        B = f[SLICES["behaviour"]]
+        B = [0.0] * _N_B
         gb = groups["behaviour"]
         acc_a, acc_b = st.account(a), st.account(b)
         hour = int((t % DAY) // HOUR)
@@ -320,11 +346,20 @@ class RelationBuilder:
         B[1] = account_age(acc_a, t)
         B[2] = account_age(acc_b, t)
         n_out = len(la_out)
-        mean_out = math.fsum(la_out.amount) / n_out if n_out else 0.0
+        if not n_out:
+            mean_out = 0.0
+        elif self._out_total is not None:
+            mean_out = self._out_total(a) / n_out
+        else:
+            mean_out = math.fsum(la_out.amount) / n_out
         B[3] = math.log((x + 1.0) / (mean_out + 1.0))
-        k = bisect_left(la_out.ts, t)
-        cps = la_out.counterparty
-        B[4] = 0.0 if any(cps[m] == b for m in range(k)) else 1.0
+        # new payee: no transfer a → b before t
+        if self._first_ts is not None:
+            first = self._first_ts(a, b)
+            B[4] = 0.0 if first is not None and first < t else 1.0
+        else:
+            k = bisect_left(la_out.ts, t)
+            B[4] = 0.0 if b in la_out.counterparty[:k] else 1.0
         B[5] = 1.0 if e.channel in QR_CHANNELS else 0.0
         B[6] = kyc(acc_a)
         B[7] = kyc(acc_b)
@@ -336,7 +371,7 @@ class RelationBuilder:
             gb.add(cap, b, "account", age_days=round(math.expm1(B[2]), 1), kyc=B[7])
 
         # ---------------------------------------------------------------- social
-        S = f[SLICES["social"]]
+        S = [0.0] * _N_S
         gs = groups["social"]
         ca, cb = st.contacts(a), st.contacts(b)
         since = ca.get(b)
@@ -344,12 +379,12 @@ class RelationBuilder:
         S[1] = 1.0 if since is not None and t - CONTACT_RECENT <= since <= t else 0.0
         small_c, big_c = (ca, cb) if len(ca) < len(cb) else (cb, ca)
         common = [c for c in small_c if c in big_c]
-        S[2] = math.log1p(len(common))
-        S[3] = math.log1p(len(ca))
-        S[4] = math.log1p(len(cb))
+        S[2] = log1p(len(common))
+        S[3] = log1p(len(ca))
+        S[4] = log1p(len(cb))
         lo = t - RECENT_CONTACTS_WINDOW
         recent = [c for c, s in cb.items() if lo <= s <= t]
-        S[5] = math.log1p(len(recent))
+        S[5] = log1p(len(recent))
         if in_b:
             small_i, big_i = (cb, in_b) if len(cb) < len(in_b) else (in_b, cb)
             S[6] = sum(1 for y in small_i if y in big_i) / len(in_b)
@@ -360,5 +395,6 @@ class RelationBuilder:
                 gs.add(cap, a, c, role="common_contact", via=b)
             for c in recent:
                 gs.add(cap, b, c, role="recent_contact_of_receiver", since=cb[c])
+        f = np.array(T + D + B + S, dtype=np.float64)
         elapsed = (time.perf_counter() - start) * 1000.0
         return RelationData(e, groups, f, partial, hops_done, elapsed)

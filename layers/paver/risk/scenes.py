@@ -226,6 +226,19 @@ class SceneRules:
                 verdict = grid[sidx, level]
         return verdict == 1
 
+    def decide_one(self, scenes: list[str], scene_idx: np.ndarray, degree: np.ndarray,
+                   calibrated: np.ndarray | None = None, grid: np.ndarray | None = None
+                   ) -> np.ndarray:
+        """:meth:`decide` for one event (1-element arrays): a verdict already in ``grid`` is
+        read without the batched bookkeeping; anything else goes through :meth:`decide`."""
+        if grid is not None:
+            lv = float((np.floor(np.asarray(degree) / STEP + 1e-9))[0])
+            if 0.0 <= lv < LEVELS:  # in range and not NaN (what the clip would leave alone)
+                v = grid[int(scene_idx[0]), int(lv)]
+                if v >= 0:
+                    return np.array([v == 1])
+        return self.decide(scenes, scene_idx, degree, calibrated, grid)
+
     def _levels(self, name: str, t: float, todo: np.ndarray) -> np.ndarray:
         """The verdict row of one (scene, threshold), asking the engine for ``todo`` levels."""
         table = self._tables.get((name, t))

@@ -153,11 +153,12 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         prefix = transactions_key.rsplit("/", 1)[0] + "/" if "/" in transactions_key else ""
-        for key, name in ((transactions_key, "transactions.csv"), (labels_key, "labels.csv")):
+        for fld, key, name in (("transactions_key", transactions_key, "transactions.csv"),
+                               ("labels_key", labels_key, "labels.csv")):
             try:
                 s3.download_file(bucket, key, str(d / name))
             except Exception as exc:
-                raise RiskInputError(f"{key}: cannot read s3://{bucket}/{key} ({exc})") from None
+                raise RiskInputError(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
         for side in ("accounts.csv", "devices.csv", "contacts.csv"):
             with contextlib.suppress(Exception):  # optional files
                 s3.download_file(bucket, prefix + side, str(d / side))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ class Usage:
 
 
 _EMPTY_LOG = TransferLog()
+_NO_FIRST: dict[str, float] = {}
 
 
 class AssociatedDataStore(Protocol):
@@ -113,6 +115,9 @@ class InMemoryStore:
         self._in: dict[str, TransferLog] = {}
         self._out_n: dict[str, dict[str, int]] = {}
         self._in_n: dict[str, dict[str, int]] = {}
+        # incremental per-account aggregates (O(1) reads for hub accounts)
+        self._out_total: dict[str, float] = {}
+        self._first_ts: dict[str, dict[str, float]] = {}
         self._dev: dict[str, dict[str, Usage]] = {}
         self._dev_acc: dict[str, set[str]] = {}
         self._ip: dict[str, dict[str, Usage]] = {}
@@ -182,6 +187,10 @@ class InMemoryStore:
         on[b] = on.get(b, 0) + 1
         inn = self._in_n.setdefault(b, {})
         inn[a] = inn.get(a, 0) + 1
+        self._out_total[a] = self._out_total.get(a, 0.0) + x
+        first = self._first_ts.setdefault(a, {})
+        if t < first.get(b, math.inf):
+            first[b] = t
         self.log_src.append(a)
         self.log_dst.append(b)
         self.log_ts.append(t)
@@ -224,6 +233,14 @@ class InMemoryStore:
 
     def in_neighbours(self, account_id: str) -> Mapping[str, int]:
         return self._in_n.get(account_id, {})
+
+    def out_amount_total(self, account_id: str) -> float:
+        """Sum of the amounts ``account_id`` sent, accumulated in recording order."""
+        return self._out_total.get(account_id, 0.0)
+
+    def first_transfer_ts(self, source: str, target: str) -> float | None:
+        """Time of the earliest recorded transfer ``source → target`` (``None``: none)."""
+        return self._first_ts.get(source, _NO_FIRST).get(target)
 
     def devices(self, account_id: str) -> Mapping[str, Usage]:
         return self._dev.get(account_id, {})
