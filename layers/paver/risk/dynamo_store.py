@@ -77,18 +77,56 @@ class DynamoStore:
         with Relation.batch_write() as batch:
             for item in self._transfer_items(event):
                 batch.save(item)
-        if event.from_device or event.from_ip:
-            self.record_device(event.from_account, event.from_device, event.from_ip, event.ts)
-        if event.to_device or event.to_ip:
-            self.record_device(event.to_account, event.to_device, event.to_ip, event.ts)
+        uses = [(a, d, ip) for a, d, ip in (
+            (event.from_account, event.from_device, event.from_ip),
+            (event.to_account, event.to_device, event.to_ip)) if d or ip]
+        if uses:
+            self._record_uses_once(event.txn_id, uses, event.ts)
         for acc in (event.from_account, event.to_account):
             self._parts.pop(acc, None)
 
-    def record_device(self, account_id: str, device_id: str | None, ip: str | None, ts: float,
-                      network_type: str | None = None, last_seen: float | None = None) -> None:
+    def _record_uses_once(self, txn_id: str, uses: list[tuple[str, str | None, str | None]],
+                          ts: float) -> None:
+        """Count an event's device/IP uses exactly once, even when the event is retried.
+
+        A processed marker and every ``uses`` increment go into one DynamoDB transaction: a
+        retried event fails the marker's condition and adds nothing.
+        """
+        from pynamodb.exceptions import TransactWriteError
+        from pynamodb.transactions import TransactWrite
+
+        from paver.storage.models import IdempotencyRecord
+        from paver.storage.registry import connection
+
+        try:
+            with TransactWrite(connection=connection()) as tw:
+                tw.save(IdempotencyRecord(key=f"device-use#{txn_id}"),
+                        condition=IdempotencyRecord.key.does_not_exist())
+                # One operation per item: a transaction may not touch an item twice (a
+                # self-transfer from one device would otherwise name it twice).
+                items = {}
+                for account_id, device_id, ip in uses:
+                    for model, actions in self._device_updates(account_id, device_id, ip, ts):
+                        items.setdefault((model.node_id, model.rel_key), (model, actions))
+                for model, actions in items.values():
+                    tw.update(model, actions=actions)
+        except TransactWriteError as exc:
+            codes = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
+            if not codes or codes[0] != "ConditionalCheckFailed":
+                raise
+        for _, device_id, ip in uses:
+            self._sets.pop(f"device:{device_id}", None)
+            self._sets.pop(f"ip:{ip}", None)
+
+    @staticmethod
+    def _device_updates(account_id: str, device_id: str | None, ip: str | None, ts: float,
+                        network_type: str | None = None,
+                        last_seen: float | None = None) -> list[tuple[Any, list[Any]]]:
+        """The Relation updates (both directions) for one use of a device and/or an IP."""
         from paver.storage.models import Relation
 
-        def touch(node: str, key: str, target: str, attrs: dict[str, Any] | None) -> None:
+        def touch(node: str, key: str, target: str,
+                  attrs: dict[str, Any] | None) -> tuple[Any, list[Any]]:
             actions = [
                 Relation.dimension.set("device"), Relation.target.set(target),
                 Relation.first_seen.set(Relation.first_seen | ts),
@@ -96,17 +134,26 @@ class DynamoStore:
             ]
             if attrs:
                 actions.append(Relation.attrs.set(attrs))
-            Relation(node_id=node, rel_key=key).update(actions=actions)
+            return Relation(node_id=node, rel_key=key), actions
 
         net = {"network": network_type} if network_type else None
+        out = []
         if device_id:
-            touch(f"acct:{account_id}", f"device#{device_id}", device_id, None)
-            touch(f"device:{device_id}", f"account#{account_id}", account_id, None)
-            self._sets.pop(f"device:{device_id}", None)
+            out.append(touch(f"acct:{account_id}", f"device#{device_id}", device_id, None))
+            out.append(touch(f"device:{device_id}", f"account#{account_id}", account_id, None))
         if ip:
-            touch(f"acct:{account_id}", f"address#{ip}", ip, net)
-            touch(f"ip:{ip}", f"account#{account_id}", account_id, net)
-            self._sets.pop(f"ip:{ip}", None)
+            out.append(touch(f"acct:{account_id}", f"address#{ip}", ip, net))
+            out.append(touch(f"ip:{ip}", f"account#{account_id}", account_id, net))
+        return out
+
+    def record_device(self, account_id: str, device_id: str | None, ip: str | None, ts: float,
+                      network_type: str | None = None, last_seen: float | None = None) -> None:
+        """Record device/IP usage outside an event (loading a data environment; not retried)."""
+        for model, actions in self._device_updates(account_id, device_id, ip, ts, network_type,
+                                                   last_seen):
+            model.update(actions=actions)
+        self._sets.pop(f"device:{device_id}", None)
+        self._sets.pop(f"ip:{ip}", None)
         self._parts.pop(account_id, None)
 
     def add_contact(self, a: str, b: str, since: float) -> None:
