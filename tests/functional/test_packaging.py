@@ -24,10 +24,21 @@ with mock_aws():
     import app as packaged
     from paver.storage import registry
     registry.create_all()
+    from paver.auth import issue_token
+    from paver.storage.models import Merchant
+    Merchant(merchant_id="M1", partner_id="P1", name="Shop", mcc="5812", city="X").save()
+    auth = {"Authorization": "Bearer " + issue_token("merchant", "M1"),
+            "Content-Type": "application/json"}
+    txn = {"idempotency_key": "k-00000001", "merchant_id": "M1", "amount": "9.90"}
     with Client(packaged.app) as client:
         resp = client.http.get("/health")
+        paid = client.http.post("/transactions", headers=auth, body=json.dumps(txn))
+        anon = client.http.get("/merchants/M1")
+        bound = client.lambda_.invoke("binding", {"Records": [{"s3": {
+            "bucket": {"name": "b"}, "object": {"key": "photos/../x"}}}]}).payload
     import paver, functions
     print(json.dumps({"status": resp.status_code, "body": json.loads(resp.body),
+                      "paid": paid.status_code, "anon": anon.status_code, "binding": bound,
                       "paver": paver.__file__, "functions": functions.__file__,
                       "app": packaged.__file__}))
 """
@@ -49,7 +60,8 @@ def test_package_unzips_imports_and_answers_health(packaged: dict, tmp_path: Pat
     assert {"app.py", "paver/__init__.py", "functions/health.py"} <= names
     assert any(n.startswith("rules/") for n in names)
     env = {"PYTHONPATH": "", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-           "AWS_DEFAULT_REGION": "us-east-1", "PAVER_STAGE": "dev", "PATH": "/usr/bin:/bin"}
+           "AWS_DEFAULT_REGION": "us-east-1", "PAVER_STAGE": "dev", "PATH": "/usr/bin:/bin",
+           "PAVER_TOKEN_SECRET": "packaged-zip-test-secret-of-32-chars!"}
     # -P: cwd is not put on sys.path. The venv site-packages stand in for the
     # Lambda layer, but the repo's editable paver must not leak in: check the file paths.
     proc = subprocess.run([sys.executable, "-P", "-c", _PROBE, str(unzipped)], capture_output=True,
@@ -57,6 +69,8 @@ def test_package_unzips_imports_and_answers_health(packaged: dict, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["status"] == 200
+    assert out["paid"] == 201 and out["anon"] == 401  # a route with auth, storage, validation
+    assert out["binding"]["results"][0]["outcome"] == "rejected"  # the S3-triggered function
     assert out["body"]["stage"] == "dev"
     assert all(out["body"]["tables"].values())
     for key in ("paver", "functions", "app"):
