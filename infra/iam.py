@@ -67,8 +67,9 @@ BATCH_GET, BATCH_WRITE = ("dynamodb:BatchGetItem",), ("dynamodb:BatchWriteItem",
 DESCRIBE = ("dynamodb:DescribeTable",)  # GET /health probes every table
 S3_GET, S3_PUT = ("s3:GetObject",), ("s3:PutObject",)
 # The Transactions-stream screening path (API POST /risk/screen and the risk_screen function).
+# Idempotency: the once-per-event marker of device/IP use counts (risk/dynamo_store.py).
 _SCREEN_TABLES = {"Relations": QUERY + BATCH_WRITE + UPDATE, "Accounts": GET,
-                  "Decisions": BATCH_WRITE}
+                  "Decisions": BATCH_WRITE, "Idempotency": PUT}
 
 #: Chalice function name → what it may touch. test_iam runs each function under moto: a call
 #: outside this fails, and so does a table, prefix or queue granted here that no call uses.
@@ -90,7 +91,7 @@ ACCESS: dict[str, Access] = {
             "Accounts": _SCREEN_TABLES["Accounts"] + DESCRIBE,
             "Decisions": _SCREEN_TABLES["Decisions"] + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
-            "Idempotency": DESCRIBE,
+            "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
         },
         indexes={"Merchants": ("by_partner",), "Codes": ("by_campaign",)},
         objects={
