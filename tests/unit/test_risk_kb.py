@@ -113,6 +113,10 @@ def test_explanation_names_drivers_and_exemplar(kb: KnowledgeBase, rules: SceneR
                                          - ex["top_scenes"][1]["match_degree"], abs=1e-3)
     assert ex["dimensions"][0]["dimension"] == "transaction"  # the nearest dimension first
     assert ex["drivers"] and ex["drivers"][0]["feature"].startswith("transaction.")
+    from paver.risk.features import MEANINGS
+
+    for drv in ex["drivers"]:  # every driver says in words what it measures
+        assert drv["meaning"] == MEANINGS[drv["feature"].split(".", 1)[1]]
     assert ex["exemplar"]["scene"] == "beta" and ex["exemplar"]["txn_id"] in ids
     assert ex["rule"] == "scene_beta"
 

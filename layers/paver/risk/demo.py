@@ -127,8 +127,9 @@ def _explained(d: dict[str, Any], truth: str | None) -> str:
     ex = d["explanation"]
     top = ", ".join(f"{escape(s['scene'])} {s['match_degree']:.3f}" for s in ex["top_scenes"])
     drivers = "".join(
-        f"<li>{escape(r['feature'])} = {r['value']} (scene ~{r['scene_typical']}, "
-        f"population ~{r['population_typical']})</li>" for r in ex["drivers"])
+        f"<li>{escape(r['meaning'])}: {r['value']} (typical for the scene "
+        f"{r['scene_typical']}, for everyone {r['population_typical']}) "
+        f"<small><code>{escape(r['feature'])}</code></small></li>" for r in ex["drivers"])
     dims = ", ".join(f"{escape(r['dimension'])} {r['distance']:.2f}" for r in ex["dimensions"])
     exemplar = ex.get("exemplar") or {}
     extra = ""

@@ -77,8 +77,58 @@ FEATURES: dict[str, tuple[str, ...]] = {
     ),
 }
 assert tuple(FEATURES) == DIMENSIONS
+
+#: What each feature means, in a risk operator's words ("sender" = a, "receiver" = b; counts
+#: are on a log scale). Explanations carry these next to the numbers.
+MEANINGS: dict[str, str] = {
+    "log_amount": "size of this payment",
+    "a_out_degree": "how many different accounts the sender pays",
+    "a_in_degree": "how many different accounts pay the sender",
+    "b_in_degree": "how many different accounts pay the receiver",
+    "b_out_degree": "how many different accounts the receiver pays",
+    "a_out_burst": "payments the sender made within a day of this one",
+    "b_in_burst": "payments the receiver got within a day of this one",
+    "pair_count": "earlier payments between these two accounts",
+    "back_path": "money can flow from the receiver back to the sender (closer = shorter loop)",
+    "b_forward_ratio": "share of this amount the receiver passed on within 3 days",
+    "b_forward_delay": "how soon the receiver passed money on (short = fast pass-through)",
+    "a_fund_delay": "how soon after being funded the sender paid out",
+    "scatter_converge": "sender's other payees that pay the same accounts as the receiver",
+    "gather_common_source": "receiver's other payers funded from the sender's sources",
+    "b_in_amount_cv": "how uneven the amounts reaching the receiver are",
+    "a_out_amount_cv": "how uneven the sender's outgoing amounts are",
+    "a_device_known": "the paying device is known",
+    "a_device_new": "the sender uses a device first seen in the last day",
+    "a_device_accounts": "other accounts using the sender's device",
+    "b_device_accounts": "other accounts using the receiver's device",
+    "a_ip_accounts": "other accounts seen on the sender's IP address",
+    "b_ip_accounts": "other accounts seen on the receiver's IP address",
+    "shared_device_ab": "sender and receiver used the same device",
+    "a_device_count": "how many devices the sender uses",
+    "a_ip_new": "the sender's IP address is new in the last day",
+    "a_net_risky": "the sender is on a proxy, VPN, Tor or hosting network",
+    "b_net_risky": "the receiver is on a proxy, VPN, Tor or hosting network",
+    "night": "paid between midnight and 6 am (UTC)",
+    "a_account_age": "age of the sender's account",
+    "b_account_age": "age of the receiver's account",
+    "a_amount_ratio": "this amount against what the sender usually pays",
+    "new_payee": "first payment from this sender to this receiver",
+    "channel_qr": "paid by scanning a payment code",
+    "a_kyc": "sender's identity-verification level",
+    "b_kyc": "receiver's identity-verification level",
+    "contact_link": "sender and receiver are in each other's contacts",
+    "contact_recent": "they became contacts within the last 2 days",
+    "common_contacts": "contacts the two have in common",
+    "a_contact_degree": "size of the sender's contact list",
+    "b_contact_degree": "size of the receiver's contact list",
+    "b_recent_contacts": "contacts the receiver added in the last week",
+    "b_in_from_contacts": "share of the receiver's payers that are its contacts",
+}
+assert set(MEANINGS) == {f for fs in FEATURES.values() for f in fs}
 #: All feature names in vector order (``dimension.feature``).
 FEATURE_NAMES: tuple[str, ...] = tuple(f"{d}.{f}" for d in DIMENSIONS for f in FEATURES[d])
+#: :data:`MEANINGS` in vector order.
+FEATURE_MEANINGS: tuple[str, ...] = tuple(MEANINGS[f] for d in DIMENSIONS for f in FEATURES[d])
 #: Column slice of each dimension in the full vector.
 SLICES: dict[str, slice] = {}
 _start = 0

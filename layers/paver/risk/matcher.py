@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from paver.risk.events import DIMENSIONS
-from paver.risk.features import FEATURE_NAMES, FEATURES, N_FEATURES, SLICES
+from paver.risk.features import (
+    FEATURE_MEANINGS,
+    FEATURE_NAMES,
+    FEATURES,
+    N_FEATURES,
+    SLICES,
+)
 from paver.risk.kb import KnowledgeBase
 from paver.risk.scenes import SceneRules
 
@@ -244,7 +250,8 @@ class Matcher:
         xs = x.tolist()
         center = self._center_list
         drivers = [
-            {"feature": FEATURE_NAMES[f], "value": round(xs[f], 4),
+            {"feature": FEATURE_NAMES[f], "meaning": FEATURE_MEANINGS[f],
+             "value": round(xs[f], 4),
              "scene_typical": round(typ[f], 4) + 0.0,
              "population_typical": center[f], "support": round(sup[f], 4)}
             for f in cand if sup[f] > 0
