@@ -8,6 +8,7 @@ not leaked: a partner asking for an unknown merchant gets the same 403 as for an
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -20,6 +21,11 @@ from paver.storage.models import Merchant
 from paver.storage.registry import bind
 
 PUBLIC_PATHS = frozenset({"/health"})
+_CALLER_MESSAGES = frozenset({
+    "missing Authorization header", "Authorization must be 'Bearer <token>'", "token expired",
+    "invalid token", "invalid token claims",
+})
+log = logging.getLogger(__name__)
 _current: ContextVar[Principal | None] = ContextVar("paver_principal", default=None)
 
 
@@ -30,8 +36,12 @@ def authenticate(request: Any, get_response: Callable[[Any], Response]) -> Respo
     try:
         principal = from_authorization_header(request.headers.get("authorization"))
     except AuthError as exc:
+        # Say what the caller can fix; configuration problems stay in the log.
+        message = str(exc) if str(exc) in _CALLER_MESSAGES else "invalid token"
+        if message != str(exc):
+            log.error("auth: %s", exc)
         return Response(
-            body=json.dumps({"Code": "UnauthorizedError", "Message": str(exc)}),
+            body=json.dumps({"Code": "UnauthorizedError", "Message": message}),
             status_code=401,
             headers={"Content-Type": "application/json",
                      "WWW-Authenticate": 'Bearer realm="paver"'},

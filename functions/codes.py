@@ -7,6 +7,7 @@ import os
 from chalice import (
     BadRequestError,
     Blueprint,
+    ChaliceViewError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -22,6 +23,12 @@ from paver.storage.models import Code
 
 bp = Blueprint(__name__)
 _STAGE = os.environ.get("PAVER_STAGE", "local")
+
+
+class ServiceUnavailableError(ChaliceViewError):
+    """503: a dependency refused the work; nothing was lost, retry the request."""
+
+    STATUS_CODE = 503
 
 
 class StatusChange(BaseModel):
@@ -43,6 +50,8 @@ def _call(fn, *args):
         raise ConflictError(str(exc)) from exc
     except service.RolloutError as exc:
         raise BadRequestError(str(exc)) from exc
+    except service.QueueUnavailable as exc:
+        raise ServiceUnavailableError(str(exc)) from exc
 
 
 @bp.route("/campaigns/{campaign_id}/rollout", methods=["POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from chalice import Blueprint, ConflictError, NotFoundError, Response
+from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 
 from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
@@ -12,6 +12,7 @@ from paver.accrual import accrual, merchants
 from paver.accrual.transactions import (
     TransactionConflict,
     TransactionIn,
+    TransactionInputError,
     UnknownMerchant,
     record_transaction,
 )
@@ -26,13 +27,17 @@ _STREAM = os.environ.get(
 @bp.route("/transactions", methods=["POST"])
 def post_transaction() -> Response:
     body = parse_body(bp, TransactionIn)
-    require_merchant(body.merchant_id)
+    # Payments are reported by the platform or the acquiring partner, never by the merchant
+    # that would earn milestone benefits from them.
+    require_merchant(body.merchant_id, allow_merchant=False)
     try:
         view, created = record_transaction(body)
     except UnknownMerchant as exc:
         raise NotFoundError(str(exc)) from exc
     except TransactionConflict as exc:
         raise ConflictError(str(exc)) from exc
+    except TransactionInputError as exc:
+        raise BadRequestError(str(exc)) from exc
     return json_response({**view, "replayed": not created}, status=201 if created else 200)
 
 

@@ -127,3 +127,15 @@ def test_records_other_than_inserts_and_garbage_are_skipped(merchant: Merchant) 
         {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "2", "NewImage": {"x": {}}}},
     ])
     assert out.skipped == ["1", "2"] and out.failures == []
+
+
+def test_code_id_must_be_the_merchants_and_merchants_cannot_report_payments(
+        api, merchant: Merchant) -> None:
+    body = {"idempotency_key": "order-300001", "merchant_id": "M1", "amount": "5.00"}
+    wrong = _post(api, {**body, "code_id": "code-OTHER"})
+    assert wrong.status_code == 400 and "code_id" in json.loads(wrong.body)["Message"]
+    assert _post(api, {**body, "code_id": "code-M1"}).status_code == 201
+    as_merchant = api.as_("merchant", "M1").http.post(
+        "/transactions", body=json.dumps({**body, "idempotency_key": "order-300002"}),
+        headers={"Content-Type": "application/json"})
+    assert as_merchant.status_code == 403

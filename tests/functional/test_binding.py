@@ -138,3 +138,33 @@ def test_binding_never_lowers_a_level(aws: Settings, uscc_pair) -> None:
                                                                    qr=qr_image(payload)))
     assert out.outcome == "bound" and out.level == 3
     assert Merchant.get("M9").level == 3
+
+
+def test_retried_binding_grants_a_benefit_lost_by_the_first_run(aws: Settings, uscc_pair,
+                                                               monkeypatch) -> None:
+    payload = _merchant("M5", uscc_pair[0])
+    photo = make_store_photo(*HANGZHOU, qr=qr_image(payload))
+
+    def crash(*args, **kwargs):  # the first run dies after binding, before the grant
+        raise RuntimeError("throttled")
+
+    with monkeypatch.context() as m:
+        m.setattr(service, "grant_once", crash)
+        with pytest.raises(RuntimeError):
+            service.bind_from_photo("M5", "5" * 32, photo)
+    assert Merchant.get("M5").bound and not list(Benefit.query("M5"))
+    again = service.bind_from_photo("M5", "5" * 32, photo)  # S3 retries the same event
+    assert again.outcome == "already_bound" and again.benefits == ["binding#L1"]
+    assert [b.benefit_id for b in Benefit.query("M5")] == ["binding#L1"]
+
+
+def test_a_payload_that_merely_names_the_merchant_is_not_its_code(aws: Settings,
+                                                                  uscc_pair) -> None:
+    _merchant("M6", uscc_pair[0])
+    forged = build_aggregated_code(
+        platform=MerchantAccount(guid=PLATFORM_GUID, merchant_id="M6"),
+        partner=MerchantAccount(guid="cn.other.pay", merchant_id="X"),
+        merchant_name="Forged", merchant_city="Hangzhou", mcc="5814")
+    out = service.bind_from_photo("M6", "6" * 32,
+                                  make_store_photo(*HANGZHOU, qr=qr_image(forged)))
+    assert [r["code"] for r in out.reasons] == ["qr_other_merchant"]

@@ -27,7 +27,7 @@ with mock_aws():
     from paver.auth import issue_token
     from paver.storage.models import Merchant
     Merchant(merchant_id="M1", partner_id="P1", name="Shop", mcc="5812", city="X").save()
-    auth = {"Authorization": "Bearer " + issue_token("merchant", "M1"),
+    auth = {"Authorization": "Bearer " + issue_token("partner", "P1"),
             "Content-Type": "application/json"}
     txn = {"idempotency_key": "k-00000001", "merchant_id": "M1", "amount": "9.90"}
     with Client(packaged.app) as client:

@@ -90,6 +90,9 @@ def test_status_moves_only_forward_one_step(api, world: Settings) -> None:
     skip = api.http.put(f"/codes/{cid}/status", body=json.dumps({"status": "active"}),
                         headers=JSON)
     assert skip.status_code == 409 and "not allowed" in json.loads(skip.body)["Message"]
+    same = api.http.put(f"/codes/{cid}/status", body=json.dumps({"status": "shipped"}),
+                        headers=JSON)
+    assert same.status_code == 200  # a retried request answers the code unchanged
     back = api.http.put(f"/codes/{cid}/status", body=json.dumps({"status": "issued"}),
                         headers=JSON)
     assert back.status_code == 409

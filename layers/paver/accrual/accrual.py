@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from paver.accrual.milestones import grant_milestones
 from paver.storage.models import IdempotencyRecord, Merchant
-from paver.storage.registry import bind, connection
+from paver.storage.registry import bind, cancellation_code, connection
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,11 @@ def accrue(txn: dict[str, Any]) -> bool:
                 Merchant.active_day_set.add({day}),
             ], condition=Merchant.merchant_id.exists())
     except TransactWriteError as exc:
-        reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        if cancellation_code(exc, 0) == "ConditionalCheckFailed":
             return False  # the marker exists: counted before
+        if cancellation_code(exc, 1) == "ConditionalCheckFailed":
+            # Not retryable: no redelivery will make the merchant exist.
+            raise BadRecord(f"merchant {txn['merchant_id']!r} does not exist") from exc
         raise
     return True
 

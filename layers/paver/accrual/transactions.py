@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from paver.rollout.service import code_id_for
 from paver.storage.models import Merchant, Transaction
 from paver.storage.registry import bind
 
@@ -26,8 +27,9 @@ class TransactionIn(BaseModel):
     amount: Decimal = Field(gt=0, le=MAX_AMOUNT, decimal_places=2)
     currency: str = Field(default="156", pattern=r"^\d{3}$")
     timestamp: datetime | None = None
-    code_id: str | None = Field(default=None, max_length=140)
-    from_account: str | None = Field(default=None, max_length=128)
+    code_id: str | None = Field(default=None, max_length=140, pattern=r"^[A-Za-z0-9_.:-]+$")
+    from_account: str | None = Field(default=None, max_length=128,
+                                     pattern=r"^[A-Za-z0-9_.:@-]+$")
     channel: str = Field(default="qr", pattern=r"^[a-z_]{1,20}$")
 
     @field_validator("timestamp")
@@ -50,6 +52,10 @@ class TransactionConflict(ValueError):
 
 class UnknownMerchant(LookupError):
     pass
+
+
+class TransactionInputError(ValueError):
+    """The payment names something that is not the merchant's (maps to 400)."""
 
 
 def txn_id_for(merchant_id: str, idempotency_key: str) -> str:
@@ -80,6 +86,8 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
         merchant = Merchant.get(body.merchant_id, attributes_to_get=["merchant_id"])
     except DoesNotExist as exc:
         raise UnknownMerchant(f"merchant_id: merchant {body.merchant_id!r} not found") from exc
+    if body.code_id is not None and body.code_id != code_id_for(merchant.merchant_id):
+        raise TransactionInputError("code_id: not the aggregated code of this merchant")
     ts = (body.timestamp or datetime.now(UTC)).astimezone(UTC).isoformat()
     txn = Transaction(
         txn_id=txn_id_for(merchant.merchant_id, body.idempotency_key),
@@ -95,9 +103,11 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
     except PutError as exc:
         if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
             raise
-    stored = Transaction.get(txn.txn_id)
+    stored = Transaction.get(txn.txn_id, consistent_read=True)
     same = (Decimal(str(stored.amount)) == body.amount and stored.currency == body.currency
-            and (body.timestamp is None or stored.timestamp == ts))
+            and (body.timestamp is None or stored.timestamp == ts)
+            and stored.code_id == body.code_id and stored.channel == body.channel
+            and stored.from_account == body.from_account)
     if not same:
         raise TransactionConflict(
             "idempotency_key: already used for a different payment of this merchant")

@@ -51,7 +51,7 @@ class BindingInputError(ValueError):
 
 def _merchant(merchant_id: str) -> Merchant:
     try:
-        return Merchant.get(merchant_id)
+        return Merchant.get(merchant_id, consistent_read=True)
     except DoesNotExist as exc:
         raise UnknownMerchant(f"merchant {merchant_id!r} not found") from exc
 
@@ -157,7 +157,9 @@ def check_photo(merchant: Merchant, photo: bytes, radius_m: float) -> Evidence:
             ids = [a.merchant_id for a in parsed.merchant_accounts
                    if a.guid and a.guid.casefold() == PLATFORM_GUID.casefold() and a.merchant_id]
             ev.qr_merchants.extend(ids)
-            if (ours is not None and p == ours) or merchant.merchant_id in ids:
+            # Only the exact payload issued to this merchant counts: anyone can build a valid
+            # EMV payload that merely names the merchant.
+            if ours is not None and p == ours:
                 ev.qr_matches = True
     valid, reason = validate_uscc(merchant.uscc or "")
     ev.uscc_valid, ev.uscc_reason = valid, reason
@@ -206,6 +208,10 @@ def bind_from_photo(merchant_id: str, attempt_id: str, photo: bytes) -> BindingO
         outcome = "already_bound"
         attempt.outcome = outcome
         _save_attempt(attempt)
+        # A retried event whose first run bound but failed before granting: grant now (once).
+        if grant_once(merchant_id, f"binding#L{level}", kind=policy.upgrade_benefit,
+                      reason=f"bound and upgraded to L{level}", detail={"attempt_id": attempt_id}):
+            benefits.append(f"binding#L{level}")
     elif not reasons:
         # Up one level, never above the policy's top, never down (onboarding may start high).
         level = max(level, min(level + 1, policy.max_level))

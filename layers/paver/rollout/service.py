@@ -21,7 +21,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from paver.aws import client, queue_url
 from paver.config import Settings, settings
 from paver.emv import MerchantAccount, build_aggregated_code
-from paver.rollout.status import STATUSES, check_transition
+from paver.rollout.status import STATUSES, IllegalTransition, check_transition
 from paver.storage.models import Campaign, Code, Merchant, Partner, Selection
 from paver.storage.registry import bind
 
@@ -35,6 +35,10 @@ MESSAGE_MERCHANTS = 25  # merchants per SQS message: one worker call renders thi
 
 class NotFound(LookupError):
     """A campaign, merchant, partner or code does not exist (maps to 404)."""
+
+
+class QueueUnavailable(RuntimeError):
+    """The rollout queue refused messages (maps to 503: retry the whole rollout)."""
 
 
 class RolloutError(ValueError):
@@ -199,8 +203,8 @@ def start_rollout(campaign_id: str, cfg: Settings | None = None,
         entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])]
         resp = sqs.send_message_batch(QueueUrl=url, Entries=entries)
         if resp.get("Failed"):
-            raise RolloutError(f"queue refused {len(resp['Failed'])} messages; nothing is lost: "
-                               "re-run the rollout (it issues nothing twice)")
+            raise QueueUnavailable(f"queue refused {len(resp['Failed'])} messages; nothing is "
+                                   "lost: re-run the rollout (it issues nothing twice)")
     return {"partners": len(partners), "merchants": merchants, "messages": len(bodies)}
 
 
@@ -286,8 +290,14 @@ def code_image(code: Code, fmt: str, cfg: Settings | None = None) -> tuple[bytes
 
 
 def set_status(code_id: str, target: str) -> Code:
-    """Move a code to its next status; the condition makes concurrent moves safe."""
+    """Move a code to its next status; the condition makes concurrent moves safe.
+
+    Asking again for the status the code already has answers the code unchanged (a retried
+    request must not fail).
+    """
     code = get_code(code_id)
+    if code.status == target:
+        return code
     check_transition(code.status, target)
     now = _now()
     try:
@@ -299,7 +309,8 @@ def set_status(code_id: str, target: str) -> Code:
         )
     except UpdateError as exc:
         if _conditional_failed(exc):
-            raise RolloutError("status: changed concurrently; read the code and retry") from exc
+            raise IllegalTransition(
+                "status: changed concurrently; read the code and retry") from exc
         raise
     return code
 

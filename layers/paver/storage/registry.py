@@ -49,6 +49,19 @@ def connection(cfg: Settings | None = None) -> Connection:
     return _connection(cfg.region, cfg.endpoint_url)
 
 
+def cancellation_code(exc: Exception, index: int) -> str | None:
+    """Why item ``index`` of a cancelled DynamoDB transaction failed (``None``: it did not).
+
+    DynamoDB answers one reason per item, in order, ``None`` for items that were fine: keep the
+    positions, or a failure of item 1 reads as a failure of item 0.
+    """
+    reasons = list(getattr(exc, "cancellation_reasons", None) or [])
+    if index >= len(reasons) or reasons[index] is None:
+        return None
+    code = getattr(reasons[index], "code", None)
+    return None if code in (None, "None") else code
+
+
 def unbind() -> None:
     """Forget the binding so the next :func:`bind` rebinds (tests switch endpoints)."""
     global _bound
