@@ -107,7 +107,7 @@ ACCESS: dict[str, Access] = {
         queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
     "ingest": Access(
-        tables={"Partners": BATCH_GET + BATCH_WRITE, "Merchants": BATCH_GET + BATCH_WRITE,
+        tables={"Partners": BATCH_GET + BATCH_WRITE, "Merchants": BATCH_GET + BATCH_WRITE + UPDATE,
                 "MerchantMetrics": BATCH_WRITE},
         objects={("ingest", "ingest/"): S3_GET + S3_PUT},  # the file, and its report beside it
     ),

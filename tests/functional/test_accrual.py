@@ -139,3 +139,40 @@ def test_code_id_must_be_the_merchants_and_merchants_cannot_report_payments(
         "/transactions", body=json.dumps({**body, "idempotency_key": "order-300002"}),
         headers={"Content-Type": "application/json"})
     assert as_merchant.status_code == 403
+
+
+def test_reingesting_a_merchant_keeps_totals_binding_and_owner(merchant: Merchant) -> None:
+    from paver.accrual.accrual import accrue
+    from paver.storage.models import Partner
+    from paver.trust.ingest import ingest_records
+
+    for pid in ("P1", "P2"):
+        Partner(partner_id=pid, name=f"Bank {pid}", kind="city_bank", region="east",
+                guid=f"cn.bank.{pid.lower()}").save()
+    accrue({"txn_id": "t1", "merchant_id": "M1", "amount": 7.5,
+            "timestamp": "2026-11-01T10:00:00+00:00"})
+    Merchant.get("M1").update(actions=[Merchant.bound.set(True), Merchant.level.set(2)])
+    row = {"merchant_id": "M1", "name": "Noodle House Renamed", "mcc": "5812",
+           "city": "Hangzhou", "region": "east", "level": 0}
+    report = ingest_records([row], kind="merchants", source="api", partner_id="P1")
+    assert report.accepted == 1, report
+    m = Merchant.get("M1")
+    assert m.name == "Noodle House Renamed"  # registration data updated ...
+    assert (m.txn_count, m.txn_amount, m.bound, m.level) == (1, 7.5, True, 2)  # ... nothing else
+    takeover = ingest_records([row], kind="merchants", source="api", partner_id="P2")
+    assert takeover.accepted == 0 and Merchant.get("M1").partner_id == "P1"
+
+
+def test_a_stale_ingest_snapshot_cannot_overwrite_concurrent_accrual(merchant: Merchant) -> None:
+    from paver.accrual.accrual import accrue
+    from paver.trust import store
+    from paver.trust.ingest import MerchantRow
+
+    snapshot = store.get_merchants(["M1"])  # ingest read the merchant ...
+    accrue({"txn_id": "t2", "merchant_id": "M1", "amount": 3.0,  # ... a payment lands ...
+            "timestamp": "2026-11-02T10:00:00+00:00"})
+    row = MerchantRow.model_validate({"merchant_id": "M1", "partner_id": "P1", "name": "Renamed",
+                                      "mcc": "5812", "city": "Hangzhou", "level": 0})
+    assert store.put_merchants([row], snapshot, "file.csv") == []  # ... then ingest writes
+    m = Merchant.get("M1")
+    assert m.name == "Renamed" and m.txn_count == 1 and m.txn_amount == 3.0

@@ -395,6 +395,20 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
         out = run("ingest", lambda k=key: ingest.ingest(s3_event(cfg.bucket_name("ingest"), k),
                                                         None))
         assert out, out
+    # ... and a file that registers a new merchant (created, not updated)
+    import csv
+    import io
+
+    with (trust_world / "merchants.csv").open(encoding="utf-8", newline="") as f:
+        first = next(csv.DictReader(f))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(first))
+    writer.writeheader()
+    writer.writerow({**first, "merchant_id": "NEW-M99999"})
+    key = "ingest/again/new-merchant.csv"
+    client("s3", cfg).put_object(Bucket=cfg.bucket_name("ingest"), Key=key,
+                                 Body=buf.getvalue().encode())
+    assert run("ingest", lambda: ingest.ingest(s3_event(cfg.bucket_name("ingest"), key), None))
 
     # api_handler: the trust, rollout, binding, accrual and risk routes
     def api_story() -> dict[str, Any]:

@@ -403,7 +403,12 @@ def _store(kind: str, good: list[_Valid], report: IngestReport, source: str) -> 
                         f"{existing[m.merchant_id].partner_id!r}")
             else:
                 accepted.append(v)
-        store.put_merchants([v.item for v in accepted], existing, source)  # type: ignore[misc]
+        foreign = set(store.put_merchants([v.item for v in accepted],  # type: ignore[misc]
+                                          existing, source))
+        for v in [v for v in accepted if v.item.merchant_id in foreign]:  # type: ignore[attr-defined]
+            _reject(report, v, "merchant_id", "registered under another partner meanwhile")
+        accepted = [v for v in accepted
+                    if v.item.merchant_id not in foreign]  # type: ignore[attr-defined]
     else:
         rows: list[MetricRow] = [v.item for v in good]  # type: ignore[misc]
         merchants = store.get_merchants({r.merchant_id for r in rows})

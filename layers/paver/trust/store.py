@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from pynamodb.exceptions import UpdateError
 
 from paver.aws import client
 from paver.storage.models import Campaign, Merchant, MerchantMetric, Partner, Selection
@@ -59,30 +60,51 @@ def put_partners(rows: Sequence[PartnerRow], existing: dict[str, Partner]) -> No
 
 
 def put_merchants(rows: Sequence[MerchantRow], existing: dict[str, Merchant],
-                  source: str) -> None:
-    """Create or update merchants' registration data.
+                  source: str) -> list[str]:
+    """Create or update merchants' registration data; return the ids refused as foreign.
 
-    Binding state, skin and running totals already on an existing merchant are kept, and its
-    level is never lowered (binding may have upgraded it).
+    New merchants are batch-written. An existing merchant is changed with one conditional
+    ``UpdateItem`` that sets only registration attributes and requires the same partner: binding
+    state, level, skin and running totals written meanwhile by binding or accrual are never
+    overwritten by a stale copy, and a merchant cannot move to another partner.
     """
     bind()
+    foreign: list[str] = []
+    new = [r for r in rows if r.merchant_id not in existing]
     with Merchant.batch_write() as batch:
-        for r in rows:
-            old = existing.get(r.merchant_id)
-            m = old or Merchant(merchant_id=r.merchant_id)
-            m.partner_id = r.partner_id
-            m.name, m.name_zh, m.mcc = r.name, r.name_zh, r.mcc
-            m.city, m.city_zh, m.region = r.city, r.city_zh, r.region
-            m.lat, m.lon, m.uscc = r.lat, r.lon, r.uscc
-            m.partner_merchant_id = r.partner_merchant_id
-            m.registered_at = r.registered_at.isoformat() if r.registered_at else None
-            m.level = max(int(old.level or 0), r.level) if old is not None else r.level
-            reg = {k: getattr(r, k) for k in _REG_FIELDS if getattr(r, k) is not None}
-            if r.partner_guid:
-                reg["partner_guid"] = r.partner_guid
-            m.registration = reg
-            m.source = source
+        for r in new:
+            m = Merchant(merchant_id=r.merchant_id, partner_id=r.partner_id, level=r.level)
+            for attr, value in _registration(r, source).items():
+                setattr(m, attr, value)
             batch.save(m)
+    for r in rows:
+        if r.merchant_id not in existing:
+            continue
+        actions = [getattr(Merchant, attr).set(value) if value is not None
+                   else getattr(Merchant, attr).remove()
+                   for attr, value in _registration(r, source).items()]
+        try:
+            Merchant(r.merchant_id).update(
+                actions=actions, condition=Merchant.partner_id == r.partner_id)
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+            foreign.append(r.merchant_id)
+    return foreign
+
+
+def _registration(r: MerchantRow, source: str) -> dict[str, Any]:
+    """The attributes a merchant file owns (nothing that binding or accrual writes)."""
+    reg = {k: getattr(r, k) for k in _REG_FIELDS if getattr(r, k) is not None}
+    if r.partner_guid:
+        reg["partner_guid"] = r.partner_guid
+    return {
+        "name": r.name, "name_zh": r.name_zh, "mcc": r.mcc, "city": r.city,
+        "city_zh": r.city_zh, "region": r.region, "lat": r.lat, "lon": r.lon, "uscc": r.uscc,
+        "partner_merchant_id": r.partner_merchant_id,
+        "registered_at": r.registered_at.isoformat() if r.registered_at else None,
+        "registration": reg or None, "source": source,
+    }
 
 
 def put_metrics(rows: Sequence[MetricRow]) -> None:
