@@ -34,7 +34,9 @@ def test_threshold_is_strict_and_floors_block() -> None:
     assert "risk score 59.9 is below the floor 60" in got["risky"].reasons
     assert not got["fraud"].selected and "fraud_spike" in got["fraud"].rules_fired
     assert "31.0 per 10,000" in got["fraud"].reasons[0]
-    assert got["nofraud_data"].selected  # a feature with no data does not trip the exclusion
+    # fail closed: an exclusion that cannot be checked for lack of data blocks, and says why
+    assert not got["nofraud_data"].selected
+    assert "no data for fraud_rate: cannot clear fraud_spike" in got["nofraud_data"].reasons
     assert [d.rank for d in sorted(got.values(), key=lambda d: d.rank)] == [1, 2, 3, 4, 5]
 
 
@@ -74,3 +76,18 @@ def test_bad_policy_file_names_line_and_field(tmp_path: Path) -> None:
     bad.write_text(good.replace("min_overall: 0", "min_overall: 5"))
     with pytest.raises(RuleFileError, match="last tier"):
         load_policy(bad)
+
+
+def test_a_blocking_rule_without_data_fails_closed() -> None:
+    from paver.trust.selection import decide, load_policy
+
+    policy = load_policy()
+    good = {"risk": 90.0, "trust": 90.0, "quality": 90.0, "value": 90.0, "overall": 90.0,
+            "coverage": 1.0, "fraud_rate": 1.0, "uscc_valid_share": 1.0}
+    facts = [{**good, "partner_id": "P1"},
+             {**good, "partner_id": "P2", "fraud_rate": float("nan"),
+              "uscc_valid_share": float("nan")}]
+    by_id = {d.partner_id: d for d in decide(facts, policy)}
+    assert by_id["P1"].selected
+    assert not by_id["P2"].selected
+    assert any("no data for fraud_rate" in r for r in by_id["P2"].reasons)

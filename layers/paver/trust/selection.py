@@ -265,7 +265,13 @@ def decide(facts: Sequence[Mapping[str, Any]], policy: SelectionPolicy, *,
         tier_hits = [r for r in hits if r.name not in block_names]
         tier_rule = tier_hits[0] if tier_hits else None
         tier = tier_rule.effect["tier"] if tier_rule else policy.tiers[-1].tier
+        # Fail closed: a blocking rule that cannot be evaluated (its feature has no data, e.g.
+        # no USCC given or no metrics uploaded) blocks, and says so.
+        unknown = [r for r in block if r not in blocking and not r.when.fields() <= fact.keys()]
         reasons = [_reason(r.reason or r.name, fact) for r in blocking]
+        reasons += [f"no data for {', '.join(sorted(r.when.fields() - fact.keys()))}: "
+                    f"cannot clear {r.name}" for r in unknown]
+        blocking = [*blocking, *unknown]
         names = [r.name for r in blocking]
         selected = not blocking
         if selected and policy.cap is not None and taken >= policy.cap:
