@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.template import STREAM_FAILURES
 from paver.config import Settings
 
 #: Stages whose policy files are committed.
@@ -194,6 +195,9 @@ def policy(cfg: Settings, fn: str) -> dict[str, Any]:
     for table in a.streams:
         st.append({"Sid": _sid("Stream", table), "Effect": "Allow", "Action": list(STREAM_READ),
                    "Resource": [{"Fn::GetAtt": [f"{table}Table", "StreamArn"]}]})
+    if a.streams:  # the event source mapping sends exhausted records here, as this role
+        st.append({"Sid": "StreamFailures", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                   "Resource": [{"Fn::GetAtt": [STREAM_FAILURES, "Arn"]}]})
     for (role, prefix), actions in a.objects.items():
         st.append({"Sid": _sid("Objects", role, prefix), "Effect": "Allow",
                    "Action": sorted(actions),

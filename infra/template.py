@@ -85,8 +85,32 @@ def _bucket(role: str, cfg: Settings, functions: set[str]) -> dict[str, dict[str
     return out
 
 
+#: Where stream records go once their retries are exhausted (never silently dropped).
+STREAM_FAILURES = "StreamFailureQueue"
+
+
+def stream_failure_queue_name(cfg: Settings) -> str:
+    return f"{cfg.prefix}-stream-failures"
+
+
+def _alarm(logical: str, name: str, what: str) -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": f"messages in {name}: {what}",
+        "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [logical, "QueueName"]}}],
+        "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching"}}
+
+
 def _queues(cfg: Settings) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {
+        STREAM_FAILURES: {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": stream_failure_queue_name(cfg), "MessageRetentionPeriod": 1209600,
+            "SqsManagedSseEnabled": True}},
+        f"{STREAM_FAILURES}Alarm": _alarm(
+            STREAM_FAILURES, stream_failure_queue_name(cfg),
+            "stream records that exhausted their retries (replay them from the pointers)"),
+    }
     for role in QUEUES:
         q, dlq = f"{cfn_name(role)}Queue", f"{cfn_name(role)}DeadLetterQueue"
         out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {
@@ -97,12 +121,7 @@ def _queues(cfg: Settings) -> dict[str, dict[str, Any]]:
             "SqsManagedSseEnabled": True,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
                               "maxReceiveCount": MAX_RECEIVE_COUNT}}}
-        out[f"{dlq}Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-            "AlarmDescription": f"messages in {cfg.queue_name(role + '-dlq')}: failed for good",
-            "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],
-            "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching"}}
+        out[f"{dlq}Alarm"] = _alarm(dlq, cfg.queue_name(role + "-dlq"), "failed for good")
     return out
 
 
@@ -114,9 +133,11 @@ def _event_sources(app: Any, cfg: Settings) -> dict[str, dict[str, Any]]:
         fn = cfn_name(src.name)
         if kind == "DynamoDBEventConfig":
             table = next((n for n in LOGICAL_NAMES.values() if f"-{n}/" in src.stream_arn), None)
-            props: dict[str, Any] = {"FunctionResponseTypes": ["ReportBatchItemFailures"],
-                                     "MaximumRetryAttempts": 10,
-                                     "BisectBatchOnFunctionError": True}
+            props: dict[str, Any] = {
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True,
+                "DestinationConfig": {"OnFailure": {
+                    "Type": "SQS", "Destination": {"Fn::GetAtt": [STREAM_FAILURES, "Arn"]}}}}
             if table:
                 props["Stream"] = {"Fn::GetAtt": [f"{table}Table", "StreamArn"]}
             event = f"{fn}DynamodbEventSource"

@@ -97,6 +97,10 @@ def test_template_wires_events_and_locks_buckets(packaged: dict) -> None:
     accrual = res["Accrual"]["Properties"]["Events"]["AccrualDynamodbEventSource"]["Properties"]
     assert accrual["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert accrual["Stream"] == {"Fn::GetAtt": ["TransactionsTable", "StreamArn"]}
+    # records that exhaust their retries land in a queue (with an alarm), never dropped
+    assert accrual["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["StreamFailureQueue", "Arn"]}
+    assert res["StreamFailureQueueAlarm"]["Type"] == "AWS::CloudWatch::Alarm"
     worker = res["RolloutWorker"]["Properties"]["Events"]["RolloutWorkerSqsEventSource"]
     assert worker["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     photos = res["PhotosBucket"]["Properties"]
