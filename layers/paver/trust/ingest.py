@@ -79,7 +79,8 @@ class MerchantRow(_Row):
     contact_phone: str | None = Field(default=None, max_length=32)
     address: str | None = Field(default=None, max_length=300)
     location_verified: bool = False
-    level: int = Field(default=1, ge=0, le=9)
+    # Onboarding level at registration (0-3, binding's top level); later only binding raises it.
+    level: int = Field(default=1, ge=0, le=3)
     registered_at: date | None = None
 
     @field_validator("lat", "lon")
