@@ -58,23 +58,12 @@ def _setup(n_accounts: int, seed: int = 5) -> dict[str, Any]:
     from paver.risk.kb import build_knowledge_base
     from paver.risk.matcher import Matcher
     from paver.risk.scenes import SceneRules
-    from paver.risk.store import InMemoryStore
+    from paver.risk.store import InMemoryStore, load_world
     from paver.world import transfers
 
     w = transfers.generate(np.random.default_rng(seed), n_accounts,
                            instances_per_scene=max(VARIANTS * 3, n_accounts // 250))
-    store = InMemoryStore()
-    from paver.risk.events import parse_timestamp
-
-    for r in w.accounts:
-        store.put_account(str(r["account_id"]), r)
-    for r in w.devices:
-        store.record_device(r["account_id"], r["device_id"], r["ip"],
-                            parse_timestamp(r["first_seen"]), r["network_type"],
-                            parse_timestamp(r["last_seen"]))
-    for r in w.contacts:
-        store.add_contact(r["account_id"], r["contact_id"], parse_timestamp(r["since"]))
-    store.record_table(w.transactions)
+    store = load_world(InMemoryStore(), w)
     table = w.transactions
     builder = BatchRelationBuilder(store)
     t0 = time.perf_counter()

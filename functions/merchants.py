@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 
@@ -43,18 +44,20 @@ def post_transaction() -> Response:
 
 @bp.route("/merchants/{merchant_id}", methods=["GET"])
 def get_merchant(merchant_id: str) -> dict:
-    require_merchant(path_id(merchant_id, "merchant_id"))
-    try:
-        return merchants.merchant_view(path_id(merchant_id, "merchant_id"))
-    except merchants.UnknownMerchant as exc:
-        raise NotFoundError(str(exc)) from exc
+    return _merchant_read(merchants.merchant_view, merchant_id)
 
 
 @bp.route("/merchants/{merchant_id}/benefits", methods=["GET"])
 def get_benefits(merchant_id: str) -> dict:
-    require_merchant(path_id(merchant_id, "merchant_id"))
+    return _merchant_read(merchants.benefits_view, merchant_id)
+
+
+def _merchant_read(view: Callable[[str], dict], merchant_id: str) -> dict:
+    """A merchant read view for a caller allowed to see the merchant (404 when gone)."""
+    mid = path_id(merchant_id, "merchant_id")
+    require_merchant(mid)
     try:
-        return merchants.benefits_view(path_id(merchant_id, "merchant_id"))
+        return view(mid)
     except merchants.UnknownMerchant as exc:
         raise NotFoundError(str(exc)) from exc
 

@@ -22,7 +22,7 @@ import copy
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -302,6 +302,13 @@ def load_rule_file(path: str | Path, model: type[M]) -> M:
             field = ".".join(str(x) for x in loc) or "(top level)"
             msgs.append(f"{p}:{line}: {field}: {err['msg']}")
         raise RuleFileError("\n".join(msgs)) from exc
+
+
+def load_policy_rules(path: str | Path, model: type[M],
+                      rules_of: Callable[[M], Sequence[Rule]]) -> tuple[M, CompiledRules]:
+    """Load and validate a policy file, and compile the rules it holds (``rules_of``)."""
+    policy = load_rule_file(path, model)
+    return policy, compile_rules(rules_of(policy))
 
 
 def rules_dir() -> Path:

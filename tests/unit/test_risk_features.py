@@ -112,21 +112,9 @@ def test_device_address_and_social_features() -> None:
 @pytest.fixture(scope="module")
 def small_world() -> tuple[InMemoryStore, TransferTable]:
     w = transfers.generate(np.random.default_rng(11), 150, instances_per_scene=2)
-    st_ = InMemoryStore()
-    for row in w.accounts:
-        st_.put_account(str(row["account_id"]), row)
-    for row in w.devices:
-        from paver.risk.events import parse_timestamp
+    from paver.risk.store import load_world
 
-        st_.record_device(row["account_id"], row["device_id"], row["ip"],
-                          parse_timestamp(row["first_seen"]), row["network_type"],
-                          parse_timestamp(row["last_seen"]))
-    for row in w.contacts:
-        from paver.risk.events import parse_timestamp
-
-        st_.add_contact(row["account_id"], row["contact_id"], parse_timestamp(row["since"]))
-    st_.record_table(w.transactions)
-    return st_, w.transactions
+    return load_world(InMemoryStore(), w), w.transactions
 
 
 def test_batch_equals_per_event_on_a_world(small_world: tuple[InMemoryStore,

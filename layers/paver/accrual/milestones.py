@@ -13,8 +13,7 @@ from pynamodb.exceptions import PutError
 from paver.ruleengine import (
     CompiledRules,
     Rule,
-    compile_rules,
-    load_rule_file,
+    load_policy_rules,
     require_fields,
     rules_dir,
 )
@@ -51,8 +50,8 @@ class BenefitsPolicy(BaseModel):
 
 @lru_cache(maxsize=4)
 def load_policy(path: Path | None = None) -> tuple[BenefitsPolicy, CompiledRules]:
-    policy = load_rule_file(path or rules_dir() / "benefits.yaml", BenefitsPolicy)
-    return policy, compile_rules(policy.milestones)
+    return load_policy_rules(path or rules_dir() / "benefits.yaml", BenefitsPolicy,
+                             lambda p: p.milestones)
 
 
 def grant_once(merchant_id: str, benefit_id: str, kind: str, reason: str,

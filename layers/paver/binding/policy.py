@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from paver.ruleengine import (
     CompiledRules,
     Rule,
-    compile_rules,
-    load_rule_file,
+    load_policy_rules,
     require_fields,
     rules_dir,
 )
@@ -53,5 +52,5 @@ class BindingPolicy(BaseModel):
 
 @lru_cache(maxsize=4)
 def load_policy(path: Path | None = None) -> tuple[BindingPolicy, CompiledRules]:
-    policy = load_rule_file(path or rules_dir() / "binding.yaml", BindingPolicy)
-    return policy, compile_rules(policy.refusals)
+    return load_policy_rules(path or rules_dir() / "binding.yaml", BindingPolicy,
+                             lambda p: p.refusals)

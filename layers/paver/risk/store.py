@@ -306,6 +306,23 @@ def _ts(path: Path, line: int, col: str, text: str) -> float:
         raise InputFileError(f"{path}:{line}: {col}: not ISO-8601 ({text!r}: {exc})") from None
 
 
+def load_world(store: InMemoryStore, world: Any) -> InMemoryStore:
+    """Load a generated :class:`~paver.world.transfers.TransferWorld` (rows already typed).
+
+    The in-memory twin of :func:`load_side_files` plus ``record_table`` for its transactions.
+    """
+    for r in world.accounts:
+        store.put_account(str(r["account_id"]), r)
+    for r in world.devices:
+        store.record_device(r["account_id"], r["device_id"], r["ip"],
+                            parse_timestamp(r["first_seen"]), r["network_type"],
+                            parse_timestamp(r["last_seen"]))
+    for r in world.contacts:
+        store.add_contact(r["account_id"], r["contact_id"], parse_timestamp(r["since"]))
+    store.record_table(world.transactions)
+    return store
+
+
 def load_side_files(store: InMemoryStore, directory: str | Path) -> dict[str, int]:
     """Load ``accounts.csv``, ``devices.csv`` and ``contacts.csv`` from ``directory`` if present.
 
