@@ -86,10 +86,20 @@ def verify_token(token: str) -> Principal:
         raise AuthError("token expired") from exc
     except jwt.PyJWTError as exc:
         raise AuthError("invalid token") from exc
+    # A correctly signed token may still claim a life longer than issuing allows (a leaked
+    # secret or another issuer): the same cap applies on verify. PyJWT accepts any value
+    # int() takes ("123", true), so the types are checked here.
+    iat, exp = claims["iat"], claims["exp"]
+    if not (_is_number(iat) and _is_number(exp) and 0 < exp - iat <= MAX_TTL_S):
+        raise AuthError("invalid token claims")
     role, sub = claims.get("role"), claims.get("sub")
     if role not in ROLES or not isinstance(sub, str) or not _ID_RE.match(sub):
         raise AuthError("invalid token claims")
     return Principal(role=role, id=sub)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def from_authorization_header(value: str | None) -> Principal:
