@@ -404,7 +404,7 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(first))
     writer.writeheader()
-    writer.writerow({**first, "merchant_id": "NEW-M99999"})
+    writer.writerow({**first, "merchant_id": f"{first['partner_id']}-M99999"})
     key = "ingest/again/new-merchant.csv"
     client("s3", cfg).put_object(Bucket=cfg.bucket_name("ingest"), Key=key,
                                  Body=buf.getvalue().encode())
