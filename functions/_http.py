@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from chalice import BadRequestError, Blueprint, Response
@@ -46,6 +47,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def path_id(value: str, field: str = "id") -> str:
     """Validate an id taken from the URL path (ids are short, printable, no separators)."""
-    if not value or len(value) > 128 or not all(c.isalnum() or c in "-_.:" for c in value):
+    # ASCII only: str.isalnum() also takes "١" (Arabic-Indic digits) and other scripts
+    if not value or len(value) > 128 or not re.fullmatch(r"[A-Za-z0-9_.:-]+", value):
         raise BadRequestError(f"{field}: 1-128 letters, digits or -_.: characters")
     return value

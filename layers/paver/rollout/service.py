@@ -177,14 +177,20 @@ def selected_partners(campaign_id: str) -> list[str]:
     return [s.partner_id for s in Selection.query(campaign_id) if s.selected]
 
 
+def get_campaign(campaign_id: str) -> Campaign:
+    """The campaign, or :class:`NotFound` naming it."""
+    bind()
+    try:
+        return Campaign.get(campaign_id)
+    except DoesNotExist as exc:
+        raise NotFound(f"campaign {campaign_id!r} not found") from exc
+
+
 def start_rollout(campaign_id: str, cfg: Settings | None = None,
                   per_message: int = MESSAGE_MERCHANTS) -> dict[str, int]:
     """Queue the merchants of the campaign's selected partners in batches (SQS fan-out)."""
     cfg = bind(cfg)
-    try:
-        Campaign.get(campaign_id)
-    except DoesNotExist as exc:
-        raise NotFound(f"campaign {campaign_id!r} not found") from exc
+    get_campaign(campaign_id)
     partners = selected_partners(campaign_id)
     if not partners:
         raise RolloutError("campaign has no selected partners: run the selection first")
@@ -250,8 +256,8 @@ def process_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[st
 
 
 def campaign_progress(campaign_id: str) -> dict[str, Any]:
-    """Counts of the campaign's codes per status."""
-    bind()
+    """Counts of the campaign's codes per status (:class:`NotFound` for an unknown one)."""
+    get_campaign(campaign_id)
     counts = Counter(c.status for c in Code.by_campaign.query(campaign_id,
                                                                attributes_to_get=["status"]))
     return {"campaign_id": campaign_id, "total": sum(counts.values()),
