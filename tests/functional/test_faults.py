@@ -35,12 +35,14 @@ from paver.config import Settings
 from paver.rollout import service as rollout
 from paver.storage.models import (
     Benefit,
+    Campaign,
     Code,
     Decision,
     IdempotencyRecord,
     Merchant,
     MerchantMetric,
     Partner,
+    Selection,
     Transaction,
 )
 from paver.storage.registry import connection
@@ -244,6 +246,10 @@ def rollout_world(aws: Settings) -> Settings:
     for i in range(3):
         Merchant(merchant_id=f"M{i}", partner_id="P1", name=f"Dumpling Bar {i}", mcc="5812",
                  city="Hangzhou").save()
+    # the worker checks the campaign and the selection before issuing
+    Campaign(campaign_id="C1", name="Spring").save()
+    Selection(campaign_id="C1", partner_id="P1", trust_score=80, scores={}, tier="A",
+              selected=True).save()
     return aws
 
 
