@@ -395,7 +395,7 @@ def ingest_records(records: list[Mapping[str, Any]], *, kind: str, source: str,
         if partner_id is not None:
             given = rec.get("partner_id")
             if given not in (None, "", partner_id):
-                rows.append((i, i, f"partner_id {given!r} does not match the URL ({partner_id!r})"))
+                rows.append((i, i, f"partner_id: does not match the URL ({partner_id!r})"))
                 continue
             rec["partner_id"] = partner_id
         rows.append((i, i, rec))
