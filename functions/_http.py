@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, TypeVar
 
 from chalice import BadRequestError, Blueprint, Response
 from pydantic import BaseModel, ValidationError
+
+from paver.fields import is_id
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 1_000_000
@@ -48,6 +49,6 @@ def json_response(body: Any, status: int = 200) -> Response:
 def path_id(value: str, field: str = "id") -> str:
     """Validate an id taken from the URL path (ids are short, printable, no separators)."""
     # ASCII only: str.isalnum() also takes "١" (Arabic-Indic digits) and other scripts
-    if not value or len(value) > 128 or not re.fullmatch(r"[A-Za-z0-9_.:-]+", value):
+    if not is_id(value):
         raise BadRequestError(f"{field}: 1-128 letters, digits or -_.: characters")
     return value

@@ -15,18 +15,24 @@ Why these exist:
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator
 
-#: An id: ASCII letters, digits and ``_.:-`` (path ids, merchant and partner ids, keys).
-ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+#: An id: 1-128 ASCII letters, digits and ``_.:-`` (path ids, token subjects, keys).
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 #: The smallest non-zero magnitude a stored float may have (DynamoDB's floor is 1e-130).
 MIN_MAGNITUDE = 1e-100
 #: Counts (transactions, refunds …) stay far inside DynamoDB's range and numpy's int64.
 MAX_COUNT = 10**12
+
+
+def is_id(value: object) -> bool:
+    """True for an id (a full match: Python's ``$`` would also accept a trailing newline)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def digits(n: int | str) -> str:

@@ -37,3 +37,10 @@ def test_a_token_without_a_numeric_iat_is_refused(claims: dict[str, object]) -> 
     with pytest.raises(AuthError):
         verify_token(_signed(**claims))
 
+
+
+@pytest.mark.parametrize("sub", ["ops\n", "M١", "a" * 129, ""])
+def test_a_subject_that_is_not_an_id_is_refused(sub: str) -> None:
+    now = int(time.time())
+    with pytest.raises(AuthError, match="invalid token claims"):
+        verify_token(_signed(sub=sub, iat=now, exp=now + 60))
