@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
-from paver.fields import Float, Int
+from paver.fields import Float, Int, PlainText
 from paver.risk import service
 from paver.risk.events import format_timestamp, parse_timestamp
 from paver.risk.kb import KBError
@@ -60,8 +60,8 @@ class EventIn(BaseModel):
 class BuildIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    transactions_key: str = Field(min_length=1, max_length=512)
-    labels_key: str = Field(min_length=1, max_length=512)
+    transactions_key: PlainText = Field(min_length=1, max_length=512)
+    labels_key: PlainText = Field(min_length=1, max_length=512)
     seed: Int = Field(default=0, ge=0, lt=2**32)
 
 
