@@ -3,9 +3,10 @@
 :func:`render_code` turns a payload into a PNG (palette image, 300 dpi metadata) or an SVG
 (vector, physical size in millimetres) of the whole sticker or stand: frame, motif, caption,
 the code at error-correction level H and the skin's logo over cleared centre modules. Before
-returning, every code is decoded with a real decoder (zxing-cpp): the PNG from its final pixels,
+returning, every code is read back as a wallet reads it (:func:`paver.qr_reader.read_payloads`,
+zxing-cpp's text result): the PNG from its final pixels,
 the SVG after rasterising the SVG text itself (resvg; without it, by parsing the SVG back and
-drawing its shapes). A code that does not read back exactly raises
+drawing its shapes). A code whose text does not read back exactly raises
 :class:`ScanVerificationError`.
 
 Speed (see ``bench/code_rendering.py``): the QR matrix comes from zxing-cpp's writer (about
@@ -37,6 +38,7 @@ import zxingcpp
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from paver import emv
+from paver.qr_reader import read_payloads
 from paver.skins import Skin, get_skin
 
 __all__ = [
@@ -128,12 +130,17 @@ class RenderedCode:
 # --------------------------------------------------------------------------------------------
 
 def _writer_symbol(payload: str, data_mask: int | None) -> np.ndarray:
-    options: dict[str, object] = {"ec_level": "H"}
+    # The UTF-8 bytes in byte mode, always: given text the writer may pick Kanji mode
+    # (Shift_JIS) for CJK characters. Given bytes, zxing-cpp's writer (zint) adds an ECI 899
+    # ("binary") designator unless told otherwise, and readers then return Latin-1 mojibake
+    # (zxing-cpp) or nothing at all (the WeChat engine). Measured with four readers (see
+    # ``paver qr certify`` and bench/code_rendering.py): ASCII payloads read everywhere without
+    # an ECI designator; UTF-8 payloads need ECI 26 for OpenCV's QRCodeDetector, which returns
+    # nothing for non-ASCII byte data without one, while zxing-cpp, WeChat and zbar read both.
+    options: dict[str, object] = {"ec_level": "H", "eci": _eci_for(payload)}
     if data_mask is not None:
         options["data_mask"] = data_mask
     try:
-        # Bytes, not text: given text the writer may pick Kanji mode (Shift_JIS) for CJK
-        # characters, and EMV needs the UTF-8 bytes in byte mode (no ECI header).
         barcode = zxingcpp.create_barcode(payload.encode("utf-8"), zxingcpp.BarcodeFormat.QRCode,
                                           **options)
     except Exception as exc:  # zxing raises plain exceptions for oversize content
@@ -141,6 +148,11 @@ def _writer_symbol(payload: str, data_mask: int | None) -> np.ndarray:
     if barcode.ec_level != "H":
         raise RenderError(f"QR writer used error correction {barcode.ec_level}, need H")
     return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
+
+
+def _eci_for(payload: str) -> str:
+    """ECI designator for a payload: none (``"0"``) for ASCII, UTF-8 (ECI 26) otherwise."""
+    return "0" if payload.isascii() else "UTF8"
 
 
 def _alignment_centres(version: int) -> list[int]:
@@ -248,10 +260,11 @@ def _mask_penalties(candidates: np.ndarray) -> np.ndarray:
 def qr_matrix(payload: str) -> np.ndarray:
     """QR symbol at error-correction level H as a boolean matrix (``True`` = dark module).
 
-    zxing-cpp's writer lays out the symbol with mask 0 (the UTF-8 bytes in byte mode, no ECI
-    header); the eight masks are then applied and scored here with the ISO/IEC 18004 penalty
-    rules, vectorised — the writer's own mask search costs about five times more. Each
-    variant equals what the writer draws when asked for that mask (tested for all versions).
+    zxing-cpp's writer lays out the symbol with mask 0 (the UTF-8 bytes in byte mode; an ECI 26
+    designator only when the payload is not ASCII); the eight masks are then applied and scored
+    here with the ISO/IEC 18004 penalty rules, vectorised — the writer's own mask search costs
+    about five times more. Each variant equals what the writer draws when asked for that mask
+    (tested for all versions).
 
     Raises
     ------
@@ -823,12 +836,14 @@ def _module_pixels(matrix: np.ndarray, layout: _Layout, dark: int, light: int,
 # --------------------------------------------------------------------------------------------
 
 def _verify(grey: np.ndarray, payload: str, what: str) -> None:
-    """Decode ``grey`` with zxing-cpp; raise unless exactly one QR reads back as ``payload``."""
-    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode,
-                                   try_rotate=False, try_downscale=False, try_invert=False)
-    expected = payload.encode("utf-8")
-    if len(found) != 1 or found[0].bytes != expected:
-        got = [f.text[:40] for f in found]
+    """Read ``grey`` as a wallet would; raise unless exactly one QR reads back as ``payload``.
+
+    The text is compared, not the bytes: a print whose text a reader gets wrong is never
+    stored.
+    """
+    found = read_payloads(grey, thorough=False)
+    if found != [payload]:
+        got = [f[:40] for f in found]
         raise ScanVerificationError(
             f"{what} did not scan back to the payload (decoded {len(found)} code(s): {got})")
 
@@ -1041,19 +1056,11 @@ def decode_image(image: str | Path | Image.Image) -> list[str]:
     Returns
     -------
     list[str]
-        Decoded payloads, in zxing-cpp's order; empty when none is found.
+        Payload texts as a wallet reads them (:func:`paver.qr_reader.read_payloads`), in
+        zxing-cpp's order; empty when none is found.
     """
     if not isinstance(image, Image.Image):
         _register_heif()
         with Image.open(image) as opened:
-            image = ImageOps.exif_transpose(opened).convert("L")
-    else:
-        image = ImageOps.exif_transpose(image).convert("L")
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-    out = []
-    for barcode in found:
-        try:  # EMV payloads are UTF-8 without an ECI header: do not let zxing guess
-            out.append(barcode.bytes.decode("utf-8"))
-        except UnicodeDecodeError:
-            out.append(barcode.text)
-    return out
+            return read_payloads(ImageOps.exif_transpose(opened).convert("L"))
+    return read_payloads(ImageOps.exif_transpose(image).convert("L"))

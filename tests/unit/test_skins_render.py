@@ -324,9 +324,8 @@ def test_decode_image_reads_a_photo_like_image(tmp_path: Path,
 # ------------------------------------------------------------------------------ QR masks
 
 def _writer(payload: str, mask: int) -> np.ndarray:
-    barcode = zxingcpp.create_barcode(payload.encode(), zxingcpp.BarcodeFormat.QRCode,
-                                      ec_level="H", data_mask=mask)
-    return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
+    """The writer's own symbol for ``mask`` (same options as the renderer: bytes, ECI, H)."""
+    return render._writer_symbol(payload, mask)
 
 
 def test_mask_candidates_equal_the_writers_symbols_for_every_version() -> None:
