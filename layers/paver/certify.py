@@ -38,7 +38,7 @@ from paver.qr_reader import read_payloads
 from paver.skins import Skin
 
 __all__ = ["CONDITIONS", "PLAIN", "READERS", "Cell", "SkinReport", "certification_payloads",
-           "certify", "certify_skin", "readers"]
+           "certify", "certify_skin", "format_matrix", "readers"]
 
 #: Name of the floor: a plain symbol with a 4-module quiet zone, no skin.
 PLAIN = "plain"
@@ -329,3 +329,22 @@ def certify(skins: Sequence[str]) -> list[SkinReport]:
     """The floor (:data:`PLAIN`) first, then each skin."""
     reader_map = readers()
     return [certify_skin(name, reader_map) for name in [PLAIN, *skins]]
+
+
+def format_matrix(reports: Sequence[SkinReport]) -> str:
+    """Plain-text matrix: one row per skin × payload × condition, one column per reader."""
+    if not reports:
+        return ""
+    names = list(dict.fromkeys(c.reader for r in reports for c in r.cells))
+    lines = [f"{'skin':<18} {'payload':<8} {'condition':<20} "
+             + " ".join(f"{n:<7}" for n in names)]
+    for report in reports:
+        rows: dict[tuple[str, str], dict[str, bool]] = {}
+        for c in report.cells:
+            rows.setdefault((c.payload, c.condition), {})[c.reader] = c.ok
+        for (payload, condition), oks in rows.items():
+            lines.append(f"{report.skin:<18} {payload:<8} {condition:<20} "
+                         + " ".join(f"{'ok' if oks.get(n) else 'MISS':<7}" for n in names))
+        verdict = "passed" if report.passed else "FAILED"
+        lines.append(f"{report.skin:<18} {verdict} in {report.seconds:.1f} s")
+    return "\n".join(lines)

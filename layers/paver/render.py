@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import os
 import re
 import struct
 import time
@@ -61,16 +60,10 @@ MIN_MODULE_PX = 3
 #: memLevel makes each compressor cheaper to set up and costs < 1 % in size.
 PNG_LEVEL = 1
 PNG_MEM_LEVEL = 5
-SVG_FONTS = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
-_CJK_FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-)
+SVG_FONTS = "'Noto Sans SC','Noto Sans CJK SC','Source Han Sans SC','PingFang SC',sans-serif"
+#: The shipped CJK font (a subset of Noto Sans SC Bold, OFL-1.1, see assets/fonts): loaded
+#: explicitly, never a system font, so a skin prints the same on a laptop, in CI and on Lambda.
+CJK_FONT = Path(__file__).resolve().parent / "assets" / "fonts" / "NotoSansSC-Bold-subset.ttf"
 
 
 class RenderError(ValueError):
@@ -314,19 +307,8 @@ def _latin_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 @functools.cache
-def _cjk_font_path() -> str | None:
-    env = os.environ.get("PAVER_CJK_FONT")
-    bundled = sorted((Path(__file__).resolve().parent / "assets" / "fonts").glob("*.[ot]t[fc]"))
-    for candidate in [env, *map(str, bundled), *_CJK_FONT_CANDIDATES]:
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-@functools.cache
-def _cjk_font(size: int) -> ImageFont.FreeTypeFont | None:
-    path = _cjk_font_path()
-    return ImageFont.truetype(path, size) if path else None
+def _cjk_font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(CJK_FONT), size)
 
 
 class _RasterPainter:
@@ -353,17 +335,14 @@ class _RasterPainter:
 
     def text(self, cx: float, cy: float, text: str, latin: str, size: float,
              color: str, width: float) -> None:
-        font: ImageFont.FreeTypeFont | ImageFont.ImageFont | None = None
-        if not text.isascii():
-            font = _cjk_font(max(8, round(size)))
-        if font is None:
-            text = latin
-            font = _latin_font(max(8, round(size)))
+        def font_for(px: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+            size_px = max(8, round(px))
+            return _latin_font(size_px) if text.isascii() else _cjk_font(size_px)
+
+        font = font_for(size)
         length = self.draw.textlength(text, font=font)
         if length > width:  # shrink to fit the material's width
-            size = size * width / length
-            font = (_latin_font(max(8, round(size))) if text.isascii()
-                    else _cjk_font(max(8, round(size))) or _latin_font(max(8, round(size))))
+            font = font_for(size * width / length)
         self.draw.text((round(cx), round(cy)), text, fill=self.palette[color], font=font,
                        anchor="mm")
 
