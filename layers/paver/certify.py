@@ -11,8 +11,8 @@ quarter turn, a small blurred JPEG):
   opencv-contrib wheels do not ship its CNN detector/super-resolution models, so it runs with
   its traditional detector (the no-argument constructor);
 - ``opencv``: OpenCV's ``QRCodeDetector``; when its classic finder-pattern search finds
-  nothing (it misses plain symbols rotated by 10–15° at random), OpenCV's second detector
-  ``QRCodeDetectorAruco`` with the same decoder;
+  nothing or fails (it misses plain symbols rotated by 10–15° at random, and raises on some
+  plain version-16 symbols), OpenCV's second detector ``QRCodeDetectorAruco``;
 - ``zbar``: zbar through pyzbar (its UTF-8 text output).
 
 A plain black-on-white QR symbol of the same payload (``plain``) is the floor: every condition
@@ -38,7 +38,7 @@ from paver.qr_reader import read_payloads
 from paver.skins import Skin
 
 __all__ = ["CONDITIONS", "PLAIN", "READERS", "Cell", "SkinReport", "certification_payloads",
-           "certify", "certify_skin", "format_matrix", "readers"]
+           "certify", "certify_skin", "format_matrix", "plain_print", "read_symbol", "readers"]
 
 #: Name of the floor: a plain symbol with a 4-module quiet zone, no skin.
 PLAIN = "plain"
@@ -92,9 +92,13 @@ def _read_wechat(grey: np.ndarray) -> list[str]:
 
 def _read_opencv(grey: np.ndarray) -> list[str]:
     cv2 = _cv2()
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(grey)
-    if not text:  # the classic finder search misses rotated symbols at random (measured):
-        # OpenCV's second detector, same decoder, as its own samples chain them.
+    try:
+        text, _, _ = cv2.QRCodeDetector().detectAndDecode(grey)
+    except cv2.error:  # its decoder raises on a grid sampled at the wrong version
+        text = ""
+    if not text:  # the classic finder search misses rotated symbols at random, and samples
+        # some version-16 symbols at the wrong size (measured): OpenCV's second detector, as
+        # its own samples chain them.
         text, _, _ = cv2.QRCodeDetectorAruco().detectAndDecode(grey)
     return [text] if text else []
 
@@ -207,8 +211,8 @@ class Condition:
 
 
 CONDITIONS: tuple[Condition, ...] = (
-    Condition("module_2.2px", "far away, moving in: 2.2 to 3.0 px per module",
-              (2.2, 2.4, 2.6, 2.8, 3.0), _scale),
+    Condition("module_2.2px", "far away, moving in: 2.2 to 3.6 px per module",
+              (2.2, 2.4, 2.6, 2.8, 3.0, 3.2, 3.4, 3.6), _scale),
     Condition("blur", "out of focus: Gaussian blur sigma 1.2 px at 4-4.8 px/module",
               (4.0, 4.4, 4.8),
               lambda im, s, px: _scale(im, s, px).filter(ImageFilter.GaussianBlur(1.2))),
@@ -240,6 +244,7 @@ class Cell:
     reader: str
     ok: bool
     got: str | None  # first text read (truncated) when it was not the payload
+    module_px: float | None = None  # module size of the first frame that read the payload
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -269,42 +274,47 @@ class SkinReport:
 FRAMING = 0.3
 
 
+def plain_print(matrix: np.ndarray, module_px: int = 6) -> tuple[Image.Image, int]:
+    """A plain black-on-white print of a symbol with its 4-module quiet zone."""
+    padded = np.pad(matrix, 4)
+    pixels = np.where(np.kron(padded, np.ones((module_px, module_px), bool)), 0, 255)
+    return Image.fromarray(pixels.astype(np.uint8)), module_px
+
+
 def _print_image(skin: Skin | str, payload: str) -> tuple[Image.Image, float]:
     """What the phone frames of the print (grey, 300 dpi) and the module edge in pixels."""
     from paver.render import qr_matrix, render_code
 
     if skin == PLAIN:
-        s = 6
-        matrix = np.pad(qr_matrix(payload), 4)
-        pixels = np.where(np.kron(matrix, np.ones((s, s), bool)), 0, 255).astype(np.uint8)
-        n = matrix.shape[0] - 8
-        image, (x, y, size) = Image.fromarray(pixels), (4 * s, 4 * s, n * s)
-        paper = 255
+        image, s = plain_print(qr_matrix(payload))
+        x = y = 4 * s
+        size = image.width - 8 * s
     else:
         code = render_code(payload, skin)
         with Image.open(io.BytesIO(code.data)) as opened:
             image = opened.convert("L")
-        s, (x, y, size), paper = code.module_px, code.code_box, 255
+        s, (x, y, size) = code.module_px, code.code_box
     m = round(size * FRAMING)
-    # Beyond the print's edge the phone sees white paper (plain) or the print's own edge.
-    canvas = Image.new("L", (size + 2 * m, size + 2 * m), paper)
+    # The plain symbol lies on white paper; a skin's framing stays inside its sticker/stand.
+    canvas = Image.new("L", (size + 2 * m, size + 2 * m), 255)
     canvas.paste(image, (m - x, m - y))
     return canvas, float(s)
 
 
-def _read(read: Reader, frames: list[Image.Image], payload: str) -> tuple[bool, str | None]:
-    hit, wrong = False, None
-    for frame in frames:
+def _read(read: Reader, frames: list[Image.Image], payload: str
+          ) -> tuple[bool, str | None, int | None]:
+    """(read, first other text seen, index of the first frame that read the payload)."""
+    wrong = None
+    for index, frame in enumerate(frames):
         try:
             texts = read(np.ascontiguousarray(np.asarray(frame)))
         except Exception as exc:  # a reader crashing on an image is a miss
             texts = [f"<{type(exc).__name__}>"]
         if texts == [payload]:
-            hit = True
-            break  # the wallet has what it needs
+            return wrong is None, wrong, index  # the wallet has what it needs
         if texts and wrong is None:
             wrong = texts[0][:60]
-    return hit and wrong is None, wrong
+    return False, wrong, None
 
 
 def certify_skin(skin: Skin | str, reader_map: dict[str, Reader] | None = None,
@@ -320,9 +330,24 @@ def certify_skin(skin: Skin | str, reader_map: dict[str, Reader] | None = None,
         for condition in conditions:
             frames = condition.frames(printed, module_px)
             for reader, read in reader_map.items():
-                ok, got = _read(read, frames, payload)
-                cells.append(Cell(name, label, condition.name, reader, ok, got))
+                ok, got, first = _read(read, frames, payload)
+                cells.append(Cell(name, label, condition.name, reader, ok, got,
+                                  None if first is None else condition.module_sizes[first]))
     return SkinReport(name, cells, time.perf_counter() - t0)
+
+
+def read_symbol(matrix: np.ndarray, payload: str, reader_map: dict[str, Reader] | None = None,
+                conditions: Sequence[Condition] = CONDITIONS) -> dict[str, int]:
+    """Readings of a plain print of ``matrix`` that returned ``payload``, per reader (out of
+    ``len(conditions)``): to compare encodings of the same payload."""
+    reader_map = reader_map or readers()
+    image, s = plain_print(matrix)
+    out = dict.fromkeys(reader_map, 0)
+    for condition in conditions:
+        frames = condition.frames(image, float(s))
+        for name, read in reader_map.items():
+            out[name] += _read(read, frames, payload)[0]
+    return out
 
 
 def certify(skins: Sequence[str]) -> list[SkinReport]:
@@ -332,19 +357,22 @@ def certify(skins: Sequence[str]) -> list[SkinReport]:
 
 
 def format_matrix(reports: Sequence[SkinReport]) -> str:
-    """Plain-text matrix: one row per skin × payload × condition, one column per reader."""
+    """Plain-text matrix: one row per skin × payload × condition, one column per reader; a
+    reading shows the module size (px) of the first frame of the burst that read it."""
     if not reports:
         return ""
     names = list(dict.fromkeys(c.reader for r in reports for c in r.cells))
     lines = [f"{'skin':<18} {'payload':<8} {'condition':<20} "
-             + " ".join(f"{n:<7}" for n in names)]
+             + " ".join(f"{n:<9}" for n in names)]
     for report in reports:
-        rows: dict[tuple[str, str], dict[str, bool]] = {}
+        rows: dict[tuple[str, str], dict[str, Cell]] = {}
         for c in report.cells:
-            rows.setdefault((c.payload, c.condition), {})[c.reader] = c.ok
-        for (payload, condition), oks in rows.items():
+            rows.setdefault((c.payload, c.condition), {})[c.reader] = c
+        for (payload, condition), cells in rows.items():
+            marks = [f"ok@{cells[n].module_px:g}" if n in cells and cells[n].ok else "MISS"
+                     for n in names]
             lines.append(f"{report.skin:<18} {payload:<8} {condition:<20} "
-                         + " ".join(f"{'ok' if oks.get(n) else 'MISS':<7}" for n in names))
+                         + " ".join(f"{m:<9}" for m in marks))
         verdict = "passed" if report.passed else "FAILED"
         lines.append(f"{report.skin:<18} {verdict} in {report.seconds:.1f} s")
     return "\n".join(lines)

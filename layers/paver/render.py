@@ -38,6 +38,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from paver import emv
 from paver.qr_reader import read_payloads
+from paver.qr_symbol import byte_mode_symbol, function_modules
 from paver.skins import Skin, get_skin
 
 __all__ = [
@@ -122,60 +123,33 @@ class RenderedCode:
 # QR matrix
 # --------------------------------------------------------------------------------------------
 
-def _writer_symbol(payload: str, data_mask: int | None) -> np.ndarray:
-    # The UTF-8 bytes in byte mode, always: given text the writer may pick Kanji mode
-    # (Shift_JIS) for CJK characters. Given bytes, zxing-cpp's writer (zint) adds an ECI 899
-    # ("binary") designator unless told otherwise, and readers then return Latin-1 mojibake
-    # (zxing-cpp) or nothing at all (the WeChat engine). Measured with four readers (see
-    # ``paver qr certify`` and bench/code_rendering.py): ASCII payloads read everywhere without
-    # an ECI designator; UTF-8 payloads need ECI 26 for OpenCV's QRCodeDetector, which returns
-    # nothing for non-ASCII byte data without one, while zxing-cpp, WeChat and zbar read both.
-    options: dict[str, object] = {"ec_level": "H", "eci": _eci_for(payload)}
-    if data_mask is not None:
-        options["data_mask"] = data_mask
+def _symbol(payload: str) -> np.ndarray:
+    """The payload's symbol at level H, mask 0: its UTF-8 bytes in one byte-mode segment.
+
+    Measured with four readers (``paver qr certify``, bench/code_rendering.py): ASCII payloads
+    read everywhere without an ECI designator; UTF-8 payloads need ECI 26 for OpenCV's
+    QRCodeDetector, which returns nothing for non-ASCII bytes without one. zxing-cpp's writer
+    is not used for the data: given bytes it adds an ECI 899 ("binary") designator, and then
+    zxing-cpp returns Latin-1 mojibake and the WeChat engine nothing; given text it may pick
+    Kanji mode; either way it splits the payload into mixed segments, which OpenCV misreads
+    after an ECI designator (see :mod:`paver.qr_symbol`).
+    """
+    data = payload.encode("utf-8")
     try:
-        barcode = zxingcpp.create_barcode(payload.encode("utf-8"), zxingcpp.BarcodeFormat.QRCode,
-                                          **options)
-    except Exception as exc:  # zxing raises plain exceptions for oversize content
+        return byte_mode_symbol(data, eci=not payload.isascii())
+    except ValueError as exc:
         raise RenderError(f"cannot encode payload as QR at level H: {exc}") from exc
-    if barcode.ec_level != "H":
-        raise RenderError(f"QR writer used error correction {barcode.ec_level}, need H")
-    return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
-
-
-def _eci_for(payload: str) -> str:
-    """ECI designator for a payload: none (``"0"``) for ASCII, UTF-8 (ECI 26) otherwise."""
-    return "0" if payload.isascii() else "UTF8"
-
-
-def _alignment_centres(version: int) -> list[int]:
-    """Row/column centres of the alignment patterns (ISO/IEC 18004 annex E)."""
-    if version == 1:
-        return []
-    count, size = version // 7 + 2, 4 * version + 17
-    step = 26 if version == 32 else (version * 4 + count * 2 + 1) // (count * 2 - 2) * 2
-    return [6, *sorted(size - 7 - i * step for i in range(count - 1))]
 
 
 @functools.cache
 def _data_masks(n: int) -> np.ndarray:
     """The eight mask patterns (8, n, n), restricted to the data modules of an n×n symbol."""
-    function = np.zeros((n, n), bool)
-    function[:9, :9] = function[:9, n - 8:] = function[n - 8:, :9] = True  # finders, format
-    function[6, :] = function[:, 6] = True  # timing
-    centres = _alignment_centres((n - 17) // 4)
-    for r in centres:
-        for c in centres:
-            if (r, c) not in ((6, 6), (6, n - 7), (n - 7, 6)):
-                function[r - 2:r + 3, c - 2:c + 3] = True
-    if n >= 45:  # version information from version 7
-        function[:6, n - 11:n - 8] = function[n - 11:n - 8, :6] = True
     i, j = np.indices((n, n))
     patterns = np.stack([(i + j) % 2 == 0, i % 2 == 0, j % 3 == 0, (i + j) % 3 == 0,
                          (i // 2 + j // 3) % 2 == 0, (i * j) % 2 + (i * j) % 3 == 0,
                          ((i * j) % 2 + (i * j) % 3) % 2 == 0,
                          ((i + j) % 2 + (i * j) % 3) % 2 == 0])
-    out = patterns & ~function
+    out = patterns & ~function_modules(n)
     out.flags.writeable = False
     return out
 
@@ -183,13 +157,18 @@ def _data_masks(n: int) -> np.ndarray:
 @functools.cache
 def _format_modules() -> np.ndarray:
     """Format information (level H, masks 0–7) as the writer draws it, on a version-1 symbol."""
-    out = np.stack([_writer_symbol("A", k) for k in range(8)])
+    def writer(mask: int) -> np.ndarray:
+        barcode = zxingcpp.create_barcode(b"A", zxingcpp.BarcodeFormat.QRCode, ec_level="H",
+                                          version=1, data_mask=mask, eci="0")
+        return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
+
+    out = np.stack([writer(k) for k in range(8)])
     out.flags.writeable = False
     return out
 
 
 def _mask_candidates(symbol0: np.ndarray) -> np.ndarray:
-    """All eight masked variants (8, n, n) of a symbol the writer drew with mask 0."""
+    """All eight masked variants (8, n, n) of a symbol drawn with mask 0."""
     n = symbol0.shape[0]
     masks = _data_masks(n)
     candidates = (symbol0 ^ masks[0])[None] ^ masks
@@ -253,18 +232,18 @@ def _mask_penalties(candidates: np.ndarray) -> np.ndarray:
 def qr_matrix(payload: str) -> np.ndarray:
     """QR symbol at error-correction level H as a boolean matrix (``True`` = dark module).
 
-    zxing-cpp's writer lays out the symbol with mask 0 (the UTF-8 bytes in byte mode; an ECI 26
-    designator only when the payload is not ASCII); the eight masks are then applied and scored
-    here with the ISO/IEC 18004 penalty rules, vectorised — the writer's own mask search costs
-    about five times more. Each variant equals what the writer draws when asked for that mask
-    (tested for all versions).
+    The UTF-8 bytes in one byte-mode segment, with an ECI 26 designator only when the payload
+    is not ASCII (:func:`_symbol`), laid out with mask 0; the eight masks are then applied and
+    scored here with the ISO/IEC 18004 penalty rules, vectorised — the writer's own mask
+    search costs about five times more. Each variant equals what zxing-cpp's writer draws for
+    that mask when it writes the same segment (tested for all versions).
 
     Raises
     ------
     RenderError
         The payload does not fit a QR code at level H.
     """
-    candidates = _mask_candidates(_writer_symbol(payload, 0))
+    candidates = _mask_candidates(_symbol(payload))
     return candidates[int(np.argmin(_mask_penalties(candidates)))]
 
 

@@ -111,7 +111,9 @@ def _certification_html(reports: list[Any] | None) -> str:
         for condition in conditions:
             here = [c for c in report.cells if c.condition == condition]
             missed = sorted({f"{c.reader} ({c.payload})" for c in here if not c.ok})
-            cells.append(f"<td>{len(here) - len(missed)}/{len(here)}"
+            sizes = [c.module_px for c in here if c.ok and c.module_px is not None]
+            largest = f" (all by {max(sizes):g} px/module)" if sizes else ""
+            cells.append(f"<td>{len(here) - len(missed)}/{len(here)}{largest}"
                          + (f" — missed: {escape(', '.join(missed))}" if missed else "")
                          + "</td>")
         verdict = "passed" if report.passed else "<b>FAILED</b>"
@@ -122,8 +124,9 @@ def _certification_html(reports: list[Any] | None) -> str:
         "<h3>Skin certification (<code>paver qr certify</code>)</h3>"
         f"<p>Each skin printed with a long Chinese and a long ASCII aggregated payload, seen "
         f"under each camera condition, read by {readers}: a cell counts the readings that "
-        "returned the exact payload text (2 payloads × 4 readers). <code>plain</code> is a "
-        "plain QR symbol, the floor.</p>"
+        "returned the exact payload text (2 payloads × 4 readers) and the module size by which "
+        "every reader had read it (a condition is a burst of frames, as a phone scans). "
+        "<code>plain</code> is a plain QR symbol, the floor.</p>"
         f"<table><tr><th>skin</th>{head}<th>verdict</th><th>time</th></tr>"
         + "".join(rows) + "</table>")
 
