@@ -87,19 +87,38 @@ def _generator(degree: int) -> np.ndarray:
     return np.array(poly[1:], np.int32)
 
 
+@functools.cache
+def _remainder_logs(k: int, degree: int) -> np.ndarray:
+    """log of x^(degree+k-1-i) mod g(x) for i < k: RS encoding is linear over GF(256), so
+    the EC codewords are the XOR of these rows, each scaled by its data codeword (k, degree).
+    Zero coefficients are marked with -1."""
+    exp, log = _gf_tables()
+    gen = [int(v) for v in _generator(degree)]
+    rows = []
+    for i in range(k):
+        # Divide the unit data word with a 1 at position i by the generator (an LFSR).
+        reg = [0] * degree
+        for j in range(k):
+            feedback = (1 if j == i else 0) ^ reg[0]
+            reg = [*reg[1:], 0]
+            if feedback:
+                f = int(log[feedback])
+                reg = [r ^ (int(exp[f + int(log[g])]) if g else 0) for r, g in zip(reg, gen,
+                                                                                 strict=True)]
+        rows.append([int(log[v]) if v else -1 for v in reg])
+    out = np.array(rows, np.int32)
+    out.flags.writeable = False
+    return out
+
+
 def _ec_codewords(data: np.ndarray, degree: int) -> np.ndarray:
     """EC codewords of each row of ``data`` (blocks × data codewords), all rows at once."""
     exp, log = _gf_tables()
-    gen_log = log[_generator(degree)]
-    reg = np.zeros((data.shape[0], degree), np.int32)
-    for i in range(data.shape[1]):
-        feedback = data[:, i] ^ reg[:, 0]
-        reg[:, :-1] = reg[:, 1:]
-        reg[:, -1] = 0
-        nz = feedback != 0
-        if nz.any():
-            reg[nz] ^= exp[log[feedback[nz]][:, None] + gen_log[None, :]]
-    return reg
+    rem = _remainder_logs(data.shape[1], degree)  # (k, degree)
+    logs = np.where(data > 0, log[data], -1)  # (blocks, k)
+    terms = exp[logs[:, :, None] + rem[None, :, :]]  # (blocks, k, degree)
+    terms[(logs[:, :, None] < 0) | (rem[None, :, :] < 0)] = 0
+    return np.bitwise_xor.reduce(terms, axis=1)
 
 
 @functools.cache

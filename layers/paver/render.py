@@ -762,12 +762,12 @@ def _raster_plan(skin: Skin, n: int) -> _RasterPlan:
     span = n * layout.s
     png = _PngTemplate(pixels, (layout.x0, layout.y0, layout.x0 + span, layout.y0 + span), pal)
     # The decoder sees the symbol, its quiet zone and one more module of what surrounds it, at
-    # about 4 px per module (a phone sees 3-5): every ``step``-th pixel of the real artwork.
-    margin = (skin.quiet_zone_modules + 1) * layout.s
+    # 3-5 px per module (as a phone does): every ``step``-th pixel of the real artwork.
+    step = max(1, layout.s // 3)
+    margin = -(-(skin.quiet_zone_modules + 1) * layout.s // step) * step  # a multiple of step
     h, w = pixels.shape
     box = (max(0, layout.x0 - margin), max(0, layout.y0 - margin),
            min(w, layout.x0 + span + margin), min(h, layout.y0 + span + margin))
-    step = max(1, layout.s // 4)
     if (layout.x0 - box[0]) % step or (layout.y0 - box[1]) % step:
         step = 1
     grey = np.take(pal.grey, pixels[box[1]:box[3]:step, box[0]:box[2]:step])
