@@ -210,21 +210,26 @@ class Condition:
         return [self.apply(image, module_px, px) for px in self.module_sizes]
 
 
+def _steps(first: float, last: float, step: float = 0.2) -> tuple[float, ...]:
+    """Module sizes of a phone moving in, ``first`` to ``last`` px per module."""
+    return tuple(round(first + i * step, 2) for i in range(round((last - first) / step) + 1))
+
+
 CONDITIONS: tuple[Condition, ...] = (
-    Condition("module_2.2px", "far away, moving in: 2.2 to 3.6 px per module",
-              (2.2, 2.4, 2.6, 2.8, 3.0, 3.2, 3.4, 3.6), _scale),
+    Condition("module_2.2px", "far away, moving in: 2.2 to 4 px per module", _steps(2.2, 4.0),
+              _scale),
     Condition("blur", "out of focus: Gaussian blur sigma 1.2 px at 4-4.8 px/module",
               (4.0, 4.4, 4.8),
               lambda im, s, px: _scale(im, s, px).filter(ImageFilter.GaussianBlur(1.2))),
     Condition("tilt", "keystone 6 % and rotated 8°, 4-4.8 px/module", (4.0, 4.4, 4.8), _tilt),
-    Condition("jpeg_q35", "JPEG quality 35 at 3-3.6 px/module", (3.0, 3.3, 3.6),
+    Condition("jpeg_q35", "JPEG quality 35, 3 to 4 px/module", _steps(3.0, 4.0),
               lambda im, s, px: _jpeg(_scale(im, s, px), 35)),
     Condition("faded_uneven_light", "ink at 55 %, light falling from 100 % to 45 %",
               (4.0, 4.4, 4.8), _faded),
     Condition("rotated_90", "a quarter turn, 4-4.8 px/module", (4.0, 4.4, 4.8),
               lambda im, s, px: _scale(im, s, px).transpose(Image.Transpose.ROTATE_90)),
-    Condition("small_blurred_jpeg", "3-3.6 px/module, blur 0.7 px, JPEG quality 50",
-              (3.0, 3.3, 3.6),
+    Condition("small_blurred_jpeg", "3 to 4 px/module, blur 0.7 px, JPEG quality 50",
+              _steps(3.0, 4.0),
               lambda im, s, px: _jpeg(_scale(im, s, px).filter(ImageFilter.GaussianBlur(0.7)),
                                       50)),
 )
@@ -281,24 +286,31 @@ def plain_print(matrix: np.ndarray, module_px: int = 6) -> tuple[Image.Image, in
     return Image.fromarray(pixels.astype(np.uint8)), module_px
 
 
+def _framed(image: Image.Image, code_box: tuple[int, int, int]) -> Image.Image:
+    """What the phone frames: the symbol and :data:`FRAMING` of its width around it (the
+    plain symbol lies on white paper; a skin's framing stays inside its sticker or stand)."""
+    x, y, size = code_box
+    m = round(size * FRAMING)
+    canvas = Image.new("L", (size + 2 * m, size + 2 * m), 255)
+    canvas.paste(image, (m - x, m - y))
+    return canvas
+
+
+def _plain_framed(matrix: np.ndarray) -> tuple[Image.Image, float]:
+    image, s = plain_print(matrix)
+    return _framed(image, (4 * s, 4 * s, image.width - 8 * s)), float(s)
+
+
 def _print_image(skin: Skin | str, payload: str) -> tuple[Image.Image, float]:
     """What the phone frames of the print (grey, 300 dpi) and the module edge in pixels."""
     from paver.render import qr_matrix, render_code
 
     if skin == PLAIN:
-        image, s = plain_print(qr_matrix(payload))
-        x = y = 4 * s
-        size = image.width - 8 * s
-    else:
-        code = render_code(payload, skin)
-        with Image.open(io.BytesIO(code.data)) as opened:
-            image = opened.convert("L")
-        s, (x, y, size) = code.module_px, code.code_box
-    m = round(size * FRAMING)
-    # The plain symbol lies on white paper; a skin's framing stays inside its sticker/stand.
-    canvas = Image.new("L", (size + 2 * m, size + 2 * m), 255)
-    canvas.paste(image, (m - x, m - y))
-    return canvas, float(s)
+        return _plain_framed(qr_matrix(payload))
+    code = render_code(payload, skin)
+    with Image.open(io.BytesIO(code.data)) as opened:
+        image = opened.convert("L")
+    return _framed(image, code.code_box), float(code.module_px)
 
 
 def _read(read: Reader, frames: list[Image.Image], payload: str
@@ -341,10 +353,10 @@ def read_symbol(matrix: np.ndarray, payload: str, reader_map: dict[str, Reader] 
     """Readings of a plain print of ``matrix`` that returned ``payload``, per reader (out of
     ``len(conditions)``): to compare encodings of the same payload."""
     reader_map = reader_map or readers()
-    image, s = plain_print(matrix)
+    image, s = _plain_framed(matrix)
     out = dict.fromkeys(reader_map, 0)
     for condition in conditions:
-        frames = condition.frames(image, float(s))
+        frames = condition.frames(image, s)
         for name, read in reader_map.items():
             out[name] += _read(read, frames, payload)[0]
     return out
