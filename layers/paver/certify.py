@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from paver import emv
+from paver.kyb.photo_gen import perspective_coeffs
 from paver.qr_reader import read_payloads
 from paver.skins import Skin
 
@@ -147,23 +148,12 @@ def _on_table(image: Image.Image, pad: int, grey: int = 120) -> Image.Image:
     return out
 
 
-def _perspective_coeffs(src: Sequence[tuple[float, float]],
-                        dst: Sequence[tuple[float, float]]) -> list[float]:
-    """Coefficients for PIL's PERSPECTIVE transform mapping output ``dst`` to input ``src``."""
-    rows, rhs = [], []
-    for (x, y), (u, v) in zip(dst, src, strict=True):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        rhs += [u, v]
-    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
-
-
 def warp(image: Image.Image, corners: Sequence[tuple[float, float]], size: tuple[int, int],
          fill: int | tuple[int, ...] = 120) -> Image.Image:
     """Map ``image``'s rectangle onto the quadrilateral ``corners`` (TL, TR, BR, BL) of a
     ``size`` canvas, bicubic, the rest filled with ``fill``."""
     w, h = image.size
-    coeffs = _perspective_coeffs([(0, 0), (w, 0), (w, h), (0, h)], corners)
+    coeffs = perspective_coeffs([(0, 0), (w, 0), (w, h), (0, h)], corners)
     return image.transform(size, Image.Transform.PERSPECTIVE, coeffs,
                            Image.Resampling.BICUBIC, fillcolor=fill)
 

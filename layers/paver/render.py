@@ -2,15 +2,18 @@
 
 :func:`render_code` turns a payload into a PNG (palette image, 300 dpi metadata) or an SVG
 (vector, physical size in millimetres) of the whole sticker or stand: frame, motif, caption,
-the code at error-correction level H and the skin's logo over cleared centre modules. Before
-returning, every code is read back as a wallet reads it (:func:`paver.qr_reader.read_payloads`,
-zxing-cpp's text result): the PNG from its final pixels,
-the SVG after rasterising the SVG text itself (resvg; without it, by parsing the SVG back and
-drawing its shapes). A code whose text does not read back exactly raises
-:class:`ScanVerificationError`.
+the code at error-correction level H (the payload's UTF-8 bytes in one byte-mode segment, an
+ECI 26 designator when it is not ASCII: the form all four certification readers return as the
+exact text) and the skin's logo over cleared centre modules. Captions are drawn with the shipped
+CJK font (``assets/fonts``), never a system font. Before returning, every code is read back as a
+wallet reads it (:func:`paver.qr_reader.read_payloads`, zxing-cpp's text result) and compared
+with the payload as text: the PNG from its final pixels, the SVG after rasterising the SVG text
+itself (resvg; without it, by parsing the SVG back and drawing its shapes). A code whose text
+does not read back exactly raises :class:`ScanVerificationError`.
 
-Speed (see ``bench/code_rendering.py``): the QR matrix comes from zxing-cpp's writer (about
-1 ms against about 19 ms for python-qrcode at level H); everything that does not depend on the
+Speed (see ``bench/code_rendering.py``): the QR matrix is laid out here with numpy
+(:mod:`paver.qr_symbol`, about 0.2 ms against about 19 ms for python-qrcode at level H) and
+masked with a vectorised penalty search; everything that does not depend on the
 payload — frame, caption, logo tile, the PNG rows above and below the code, already deflated —
 is cached per skin and code size, so a code costs one matrix, one band of rows to deflate and
 one decode.
@@ -86,7 +89,7 @@ class RenderedCode:
     content_type
         ``image/png`` or ``image/svg+xml``.
     verified
-        Always ``True``: the code was decoded back to the payload with zxing-cpp.
+        Always ``True``: the code was read back as exactly the payload text (zxing-cpp).
     timings
         Milliseconds spent in ``encode`` (QR matrix), ``compose``, ``serialize`` (PNG/SVG),
         ``verify`` and ``total``.
@@ -751,7 +754,7 @@ class _RasterPlan:
     palette: _Palette
     logo: np.ndarray | None
     verify_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the decoder's crop
-    verify_step: int  # the decoder sees every verify_step-th pixel (about 4 px per module)
+    verify_step: int  # the decoder sees every verify_step-th pixel (3-5 px per module)
     verify_grey: np.ndarray  # static grey crop, subsampled (code area to be overwritten)
 
 

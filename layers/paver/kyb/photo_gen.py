@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -198,8 +199,8 @@ def store_scene(
     return scene
 
 
-def _perspective_coeffs(src: list[tuple[float, float]],
-                        dst: list[tuple[float, float]]) -> list[float]:
+def perspective_coeffs(src: Sequence[tuple[float, float]],
+                       dst: Sequence[tuple[float, float]]) -> list[float]:
     """PIL PERSPECTIVE coefficients mapping output points ``dst`` to input points ``src``."""
     rows, rhs = [], []
     for (x, y), (u, v) in zip(dst, src, strict=True):
@@ -265,7 +266,7 @@ def photo_of_print(
                ((0 + jitter[0][0], 0 + jitter[0][1]), (w + jitter[1][0], jitter[1][1]),
                 (w + jitter[2][0], h + jitter[2][1]), (jitter[3][0], h + jitter[3][1]))]
     size = (w + 2 * pad, h + 2 * pad)
-    coeffs = _perspective_coeffs([(0, 0), (w, 0), (w, h), (0, h)], corners)
+    coeffs = perspective_coeffs([(0, 0), (w, 0), (w, h), (0, h)], corners)
     warped = sheet.transform(size, Image.Transform.PERSPECTIVE, coeffs,
                              Image.Resampling.BICUBIC)
     mask = Image.new("L", sheet.size, 255).transform(size, Image.Transform.PERSPECTIVE, coeffs,
