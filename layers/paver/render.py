@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import math
 import re
 import struct
@@ -32,8 +33,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-from xml.sax.saxutils import escape, quoteattr
+from typing import Any, Protocol
+from xml.sax.saxutils import escape
 
 import numpy as np
 import zxingcpp
@@ -64,10 +65,11 @@ MIN_MODULE_PX = 3
 #: memLevel makes each compressor cheaper to set up and costs < 1 % in size.
 PNG_LEVEL = 1
 PNG_MEM_LEVEL = 5
-SVG_FONTS = "'Noto Sans SC','Noto Sans CJK SC','Source Han Sans SC','PingFang SC',sans-serif"
-#: The shipped CJK font (a subset of Noto Sans SC Bold, OFL-1.1, see assets/fonts): loaded
-#: explicitly, never a system font, so a skin prints the same on a laptop, in CI and on Lambda.
+#: The shipped font (a subset of Noto Sans SC Bold, OFL-1.1, see assets/fonts): loaded
+#: explicitly, never a system font, so a skin prints the same on a laptop, in CI and on Lambda;
+#: SVG prints carry its outlines as paths.
 CJK_FONT = Path(__file__).resolve().parent / "assets" / "fonts" / "NotoSansSC-Bold-subset.ttf"
+CJK_OUTLINES = CJK_FONT.with_suffix(".glyphs.json")
 
 
 class RenderError(ValueError):
@@ -284,13 +286,15 @@ class _Palette:
 
 
 @functools.cache
-def _latin_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    """The shipped font at ``size`` px (every caption and subtitle, CJK or Latin)."""
+    return ImageFont.truetype(str(CJK_FONT), size)
 
 
 @functools.cache
-def _cjk_font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(CJK_FONT), size)
+def _outlines() -> dict[str, Any]:
+    """The shipped font's glyphs as SVG outlines (font units, y up) and advances."""
+    return json.loads(CJK_OUTLINES.read_text(encoding="utf-8"))
 
 
 class _RasterPainter:
@@ -317,14 +321,10 @@ class _RasterPainter:
 
     def text(self, cx: float, cy: float, text: str, latin: str, size: float,
              color: str, width: float) -> None:
-        def font_for(px: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-            size_px = max(8, round(px))
-            return _latin_font(size_px) if text.isascii() else _cjk_font(size_px)
-
-        font = font_for(size)
+        font = _font(max(8, round(size)))
         length = self.draw.textlength(text, font=font)
         if length > width:  # shrink to fit the material's width
-            font = font_for(size * width / length)
+            font = _font(max(8, round(size * width / length)))
         self.draw.text((round(cx), round(cy)), text, fill=self.palette[color], font=font,
                        anchor="mm")
 
@@ -355,13 +355,27 @@ class _SvgPainter:
 
     def text(self, cx: float, cy: float, text: str, latin: str, size: float,
              color: str, width: float) -> None:
-        # CJK glyphs are about 1 em wide, Latin capitals about 0.7 em.
-        em = sum(1.0 if not ch.isascii() else 0.7 for ch in text) or 1.0
-        size = min(size, width / em)
+        # The glyphs' own outlines, sized and centred as the raster painter draws them (anchor
+        # "mm": the middle between ascender and descender on cy), so every viewer shows the
+        # same caption without any font installed.
+        font = _outlines()
+        upm, glyphs = font["units_per_em"], font["glyphs"]
+        shapes = [glyphs[ch] for ch in text if ch in glyphs]
+        advance = sum(g["advance"] for g in shapes) or 1
+        px = max(8, round(size))
+        if advance * px / upm > width:
+            px = max(8, round(px * width / (advance * px / upm)))
+        k = px / upm
+        x0 = cx - advance * k / 2
+        baseline = cy + (font["ascender"] + font["descender"]) / 2 * k
+        paths, pen = [], 0
+        for g in shapes:
+            if g["d"]:
+                paths.append(f'<path transform="translate({pen})" d="{g["d"]}"/>')
+            pen += g["advance"]
         self.parts.append(
-            f'<text x="{self._n(cx)}" y="{self._n(cy)}" font-size="{self._n(size)}" '
-            f'font-family={quoteattr(SVG_FONTS)} font-weight="bold" fill="{color}" '
-            f'text-anchor="middle" dominant-baseline="central">{escape(text)}</text>')
+            f'<g fill="{color}" transform="translate({self._n(x0)} {self._n(baseline)}) '
+            f'scale({k:.5g} {-k:.5g})"><title>{escape(text)}</title>{"".join(paths)}</g>')
 
 
 # --------------------------------------------------------------------------------------------

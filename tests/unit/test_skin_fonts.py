@@ -21,7 +21,7 @@ def _payload() -> str:
 
 
 def _clear_caches() -> None:
-    for fn in (render._cjk_font, render._latin_font, render._raster_frame, render._raster_plan,
+    for fn in (render._font, render._outlines, render._raster_frame, render._raster_plan,
                render._raster_logo, render._svg_frame):
         fn.cache_clear()
 
@@ -76,3 +76,28 @@ def test_the_caption_is_drawn_in_chinese() -> None:
                  + 0.114 * int(text[5:7], 16))
     assert (band_a == grey).sum() > 500  # glyph pixels in the caption colour
     assert (band_a != band_b).sum() > 500
+
+
+def test_svg_captions_are_the_same_glyphs_as_outlines() -> None:
+    """No <text> (a viewer would substitute its own font): the PNG's glyphs, as paths."""
+    import resvg_py
+
+    payload = _payload()
+    skin = skins.get_skin("northeast_snow")
+    png = render_code(payload, skin, "png")
+    svg = render_code(payload, skin, "svg").data.decode()
+    assert "<text" not in svg and "font-family" not in svg
+    assert f"<title>{skin.caption.text}</title>" in svg
+    raster = bytes(resvg_py.svg_to_bytes(svg_string=svg, dpi=300, skip_system_fonts=True))
+    text = skin.palette.text
+    code_y = render._frame_geometry(skin).panel[1]  # the caption band above the white panel
+    masks = []
+    for data in (png.data, raster):
+        with Image.open(io.BytesIO(data)) as image:
+            rgb = np.asarray(image.convert("RGB"))[:code_y].astype(int)
+        target = np.array([int(text[i:i + 2], 16) for i in (1, 3, 5)])
+        masks.append(np.abs(rgb - target).sum(axis=2) < 60)
+    overlap = (masks[0] & masks[1]).sum() / (masks[0] | masks[1]).sum()
+    assert masks[0].sum() > 1000 and overlap > 0.7, overlap
+    shifted = np.roll(masks[1], 12, axis=1)  # the same glyphs a little to the side do not match
+    assert (masks[0] & shifted).sum() / (masks[0] | shifted).sum() < overlap - 0.2
