@@ -36,11 +36,13 @@ def _blocks(version: int) -> tuple[tuple[int, int], ...]:
                  for b in rs_blocks(version, ERROR_CORRECT_H))
 
 
+@functools.cache
 def capacity_codewords(version: int) -> int:
     """Data codewords of a level-H symbol of ``version``."""
     return sum(d for d, _ in _blocks(version))
 
 
+@functools.cache
 def version_for(n_bytes: int, eci: bool) -> int:
     """Smallest version whose level-H capacity holds one byte segment of ``n_bytes``.
 

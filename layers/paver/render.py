@@ -767,30 +767,39 @@ class _RasterPlan:
     png: _PngTemplate
     palette: _Palette
     logo: np.ndarray | None
-    verify_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the decoder's crop
-    verify_step: int  # the decoder sees every verify_step-th pixel (3-5 px per module)
-    verify_grey: np.ndarray  # static grey crop, subsampled (code area to be overwritten)
+    verify_grey: np.ndarray  # the decoder's view of the static artwork (code area overwritten)
+    verify_at: tuple[slice, slice]  # the part of the view that falls on the symbol
+    sample_at: tuple[np.ndarray, np.ndarray]  # ... and the symbol's rows and columns it samples
+
+
+#: Samples per module the renderer's own verification reads (a phone sees 3-5 px per module).
+VERIFY_SAMPLES = 3
 
 
 @functools.lru_cache(maxsize=256)
 def _raster_plan(skin: Skin, n: int) -> _RasterPlan:
     layout = _layout(skin, n)
     pixels, pal = _raster_frame(skin)
-    span = n * layout.s
+    s, span = layout.s, n * layout.s
     png = _PngTemplate(pixels, (layout.x0, layout.y0, layout.x0 + span, layout.y0 + span), pal)
-    # The decoder sees the symbol, its quiet zone and one more module of what surrounds it, at
-    # 3-5 px per module (as a phone does): every ``step``-th pixel of the real artwork.
-    step = max(1, layout.s // 3)
-    margin = -(-(skin.quiet_zone_modules + 1) * layout.s // step) * step  # a multiple of step
+    # The decoder sees the symbol, its quiet zone and one more module of what surrounds it,
+    # sampled from the real artwork at VERIFY_SAMPLES points per module (nearest pixel; every
+    # pixel when modules are that small already).
+    k = min(VERIFY_SAMPLES, s)
+    margin = skin.quiet_zone_modules + 1
+    offsets = ((np.arange(-margin * k, (n + margin) * k) + 0.5) * s / k).astype(np.intp)
     h, w = pixels.shape
-    box = (max(0, layout.x0 - margin), max(0, layout.y0 - margin),
-           min(w, layout.x0 + span + margin), min(h, layout.y0 + span + margin))
-    if (layout.x0 - box[0]) % step or (layout.y0 - box[1]) % step:
-        step = 1
-    grey = np.take(pal.grey, pixels[box[1]:box[3]:step, box[0]:box[2]:step])
+    rows = offsets + layout.y0
+    cols = offsets + layout.x0
+    rows, cols = rows[(rows >= 0) & (rows < h)], cols[(cols >= 0) & (cols < w)]
+    grey = np.take(pal.grey, pixels[np.ix_(rows, cols)])
     grey.flags.writeable = False
-    return _RasterPlan(layout, png, pal, _raster_logo(skin, layout.logo_modules, layout.s),
-                       box, step, grey)
+    on_r = np.nonzero((rows >= layout.y0) & (rows < layout.y0 + span))[0]
+    on_c = np.nonzero((cols >= layout.x0) & (cols < layout.x0 + span))[0]
+    sample = (rows[on_r] - layout.y0, cols[on_c] - layout.x0)
+    view = (slice(int(on_r[0]), int(on_r[-1]) + 1), slice(int(on_c[0]), int(on_c[-1]) + 1))
+    return _RasterPlan(layout, png, pal, _raster_logo(skin, layout.logo_modules, s), grey,
+                       view, sample)
 
 
 def _module_pixels(matrix: np.ndarray, layout: _Layout, dark: int, light: int,
@@ -985,12 +994,10 @@ def render_code(payload: str, skin: Skin | str, fmt: str = "png", *,
         t2 = time.perf_counter()
         data = png.encode(segment)
         t3 = time.perf_counter()
-        step, (bx0, by0, _, _) = plan.verify_step, plan.verify_box
         grey = plan.verify_grey.copy()
-        gy, gx = (layout.y0 - by0) // step, (layout.x0 - bx0) // step
-        off = layout.x0 - png.xa  # the decoder reads the composed pixels that were packed
-        seen = np.take(pal.grey, segment[::step, off:off + block.shape[1]:step])
-        grey[gy:gy + seen.shape[0], gx:gx + seen.shape[1]] = seen
+        (on_r, on_c), (sr, sc) = plan.verify_at, plan.sample_at
+        # The decoder reads the composed pixels that were packed (the block, as placed).
+        grey[on_r, on_c] = np.take(pal.grey, block.take(sr, axis=0).take(sc, axis=1))
         _verify(grey, payload, f"PNG on skin {skin.name!r}")
     else:
         layout = _layout(skin, n)
