@@ -15,8 +15,13 @@ quarter turn, a small blurred JPEG):
   plain version-16 symbols), OpenCV's second detector ``QRCodeDetectorAruco``;
 - ``zbar``: zbar through pyzbar (its UTF-8 text output).
 
-A plain black-on-white QR symbol of the same payload (``plain``) is the floor: every condition
-is chosen so that it passes every reader. OpenCV, pyzbar and zbar are test/dev dependencies,
+A phone scans continuously, so each condition is a short burst of frames at growing module
+sizes (e.g. 2.2 to 4 px per module for the far-away condition); a reader reads a condition when
+some frame gives the exact payload text and no earlier frame another text, and the matrix
+records the module size it needed (measured: OpenCV's detectors need about 3.4-3.8 px per
+module on a version-18 symbol, the others read from 2.2 px). A plain black-on-white QR symbol
+of the same payload (``plain``) is the floor: every condition is chosen so that it passes every
+reader. OpenCV, pyzbar and zbar are test/dev dependencies,
 imported lazily here; Lambda never imports this module.
 """
 
@@ -140,12 +145,6 @@ def _jpeg(image: Image.Image, quality: int) -> Image.Image:
     buf.seek(0)
     with Image.open(buf) as out:
         return out.convert("L")
-
-
-def _on_table(image: Image.Image, pad: int, grey: int = 120) -> Image.Image:
-    out = Image.new("L", (image.width + 2 * pad, image.height + 2 * pad), grey)
-    out.paste(image, (pad, pad))
-    return out
 
 
 def warp(image: Image.Image, corners: Sequence[tuple[float, float]], size: tuple[int, int],
