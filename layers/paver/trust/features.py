@@ -151,10 +151,31 @@ def _haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
     return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
-def _city_centres() -> dict[str, tuple[float, float]]:
-    from paver.world.partners import CITIES
+def _city_distance_km(merchants: pd.DataFrame, lat: np.ndarray,
+                      lon: np.ndarray) -> np.ndarray:
+    """Distance of each merchant's coordinates to its registered city's centre (shipped
+    gazetteer; the nearest one when a romanised name is shared); NaN for unknown cities."""
+    from paver.gazetteer import centres, fold
 
-    return {c[0].lower(): (c[2], c[3]) for cities in CITIES.values() for c in cities}
+    table = centres()
+    n = len(merchants)
+    keys = np.full(n, "", dtype=object)
+    for col in ("city", "city_zh"):  # the Chinese name, when known, wins: it is unambiguous
+        if col in merchants:
+            folded = merchants[col].fillna("").astype(str).map(fold).to_numpy(dtype=object)
+            known = np.fromiter((k in table for k in folded), dtype=bool, count=n)
+            keys = np.where(known, folded, keys)
+    best = np.full(n, np.nan)
+    for key in pd.unique(keys):
+        if not key:
+            continue
+        rows = keys == key
+        for clat, clon in table[key]:
+            d = _haversine_km(lat[rows], lon[rows], np.full(rows.sum(), clat),
+                              np.full(rows.sum(), clon))
+            best[rows] = np.fmin(best[rows], d)
+        best[rows] = np.where(np.isfinite(best[rows]), best[rows], np.inf)  # known city, no coords
+    return best
 
 
 def _present(merchants: pd.DataFrame, col: str) -> np.ndarray:
@@ -223,16 +244,12 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
     verified = merchants.get("location_verified", pd.Series(False, index=merchants.index))
     verified = verified.astype(str).str.lower().isin(("true", "1", "yes")).to_numpy()
     out["location_verified_share"] = share(verified)
-    centres = _city_centres()
-    city = merchants.get("city", pd.Series("", index=merchants.index)).astype(str).str.lower()
-    clat = city.map({c: v[0] for c, v in centres.items()}).to_numpy(dtype=float, na_value=np.nan)
-    clon = city.map({c: v[1] for c, v in centres.items()}).to_numpy(dtype=float, na_value=np.nan)
     lat = pd.to_numeric(merchants.get("lat"), errors="coerce")
     lon = pd.to_numeric(merchants.get("lon"), errors="coerce")
     lat = np.asarray(lat if lat is not None else np.full(n_m, np.nan), dtype=float)
     lon = np.asarray(lon if lon is not None else np.full(n_m, np.nan), dtype=float)
-    dist = _haversine_km(lat, lon, clat, clon)
-    geo_known = np.isfinite(clat)
+    dist = _city_distance_km(merchants, lat, lon)
+    geo_known = ~np.isnan(dist)
     geo_ok = geo_known & (dist <= _GEO_KM)
     out["geo_consistent_share"] = _ratio(per_partner(geo_ok), per_partner(geo_known))
     kyb = np.mean([_present(merchants, c) for c in _KYB_FIELDS], axis=0) if n_m else \
