@@ -187,6 +187,11 @@ class Transaction(Model):
     channel = UnicodeAttribute(default="qr")
     idempotency_key = UnicodeAttribute()
     attributes = JSONAttribute(null=True)
+    scan_ref = UnicodeAttribute(null=True)  # what the wallet's scan of the code reported
+    # claim 5: decided when recorded; only payments through the active code accrue
+    accrues = BooleanAttribute(null=True)
+    accrual_code = UnicodeAttribute(null=True)
+    accrual_reason = UnicodeAttribute(null=True)
 
 
 class Benefit(Model):
