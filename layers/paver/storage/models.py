@@ -304,6 +304,8 @@ class IdempotencyRecord(Model):
     key = UnicodeAttribute(hash_key=True)
     result = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute(null=True)
+    # a set grown by atomic ADD (e.g. photo hashes sharing one band: "merchant|hash")
+    members = UnicodeSetAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
