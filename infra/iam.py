@@ -112,9 +112,11 @@ ACCESS: dict[str, Access] = {
                 "MerchantMetrics": BATCH_WRITE},
         objects={("ingest", "ingest/"): S3_GET + S3_PUT},  # the file, and its report beside it
     ),
+    # Codes UPDATE: the photo moves the code to active; Idempotency: the upload request, the
+    # credential claim, the perceptual-hash index (BatchGet of its bands, ADD to their sets)
     "binding": Access(
-        tables={"Merchants": GET + UPDATE, "Codes": GET, "BindingAttempts": PUT,
-                "Benefits": PUT, "Idempotency": GET + PUT},
+        tables={"Merchants": GET + UPDATE, "Codes": GET + UPDATE, "BindingAttempts": PUT,
+                "Benefits": PUT, "Idempotency": GET + BATCH_GET + PUT + UPDATE},
         objects={("photos", "photos/"): S3_GET},
     ),
     "rollout_worker": Access(
@@ -132,9 +134,11 @@ ACCESS: dict[str, Access] = {
         list_buckets=("artifacts",),  # "no KB yet" must read as NoSuchKey, not AccessDenied
         streams=("Transactions",),
     ),
+    # Decisions/Transactions/Idempotency/Merchants UPDATE: the risk feed (trust/risk_feed.py)
     "rescore_partners": Access(
-        tables={"Partners": SCAN + UPDATE, "Merchants": SCAN, "MerchantMetrics": SCAN,
-                "ModelRegistry": QUERY},
+        tables={"Partners": SCAN + UPDATE, "Merchants": SCAN + UPDATE, "MerchantMetrics": SCAN,
+                "ModelRegistry": QUERY, "Decisions": SCAN, "Transactions": BATCH_GET,
+                "Idempotency": GET + PUT},
         objects={("artifacts", "models/"): S3_GET},
     ),
 }

@@ -155,3 +155,51 @@ def test_selection_ranking_scores_batches_and_rescoring(api: Client, aws: Settin
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
     assert result.payload["rescored"] == 10
     assert Partner.get("P0003").trust["model_version"] == model.version
+
+
+def test_risk_decisions_on_a_partners_merchants_lower_its_risk_at_the_next_rescore(
+        api: Client, aws: Settings, model) -> None:
+    """The two halves talk: alerts and confirmed cases of the risk screening on P0004's code
+    payments feed its risk dimension; other partners do not move; a second feed adds nothing."""
+    from datetime import UTC, datetime
+
+    from paver.storage.models import Decision, Merchant, Transaction
+    from paver.trust.risk_feed import feed_new_decisions
+
+    artifacts.publish_trust_model(model, aws)
+
+    def rescore() -> dict[str, dict[str, float]]:
+        out = api.lambda_.invoke("rescore_partners", api.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+        assert out.payload["rescored"] == 10, out.payload
+        return {p.partner_id: p.trust["scores"] for p in Partner.scan()}
+
+    before = rescore()
+    merchants = [m.merchant_id for m in Merchant.by_partner.query("P0004")]
+    now = datetime.now(UTC)
+    for i in range(40):  # laundering through P0004's codes: screened, most flagged risky
+        mid = merchants[i % len(merchants)]
+        Transaction(txn_id=f"t-{i}", merchant_id=mid, amount=900.0, timestamp=now.isoformat(),
+                    idempotency_key=f"k-{i:06d}", code_id=f"code-{mid}").save()
+        Decision(event_id=f"t-{i}", risky=i % 4 != 0, scene="fan_in", match_degree=0.9,
+                 decided_at=now, explanation={"case": {"status": "confirmed"}} if i < 10
+                 else {}).save()
+    Decision(event_id="transfer-1", risky=True, scene="cycle", match_degree=0.8,
+             decided_at=now).save()  # a transfer between accounts: no merchant to charge
+    after = rescore()
+    assert after["P0004"]["risk"] < before["P0004"]["risk"] - 5, (before["P0004"],
+                                                                   after["P0004"])
+    assert after["P0004"]["overall"] < before["P0004"]["overall"]
+    assert {p: s["risk"] for p, s in after.items() if p != "P0004"} == \
+        {p: s["risk"] for p, s in before.items() if p != "P0004"}
+    fed = [Merchant.get(m) for m in merchants]
+    assert sum(m.risk_screened for m in fed) == 40
+    # confirmed cases: alerts an investigator confirmed (t-0, t-4, t-8 were not alerts)
+    assert sum(m.risk_alerts for m in fed) == 30
+    assert sum(m.risk_confirmed or 0 for m in fed) == 7
+    again = feed_new_decisions(aws)  # within the overlap: read again, counted once
+    assert again.decisions == 41 and again.fed == 0 and again.confirmed == 0
+    assert again.not_code_payments == 1
+    assert sum(Merchant.get(m).risk_alerts for m in merchants) == 30
+    score = json.loads(_get(api, "/partners/P0004/score").body)
+    assert score["scores"]["risk"] == after["P0004"]["risk"]

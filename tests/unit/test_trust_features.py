@@ -142,3 +142,24 @@ def test_gazetteer_covers_the_prefecture_level_cities() -> None:
     assert all(18 <= c.lat <= 54 and 73 <= c.lon <= 135 for c in table)  # inside China
     beijing = next(c for c in table if c.adcode == "110000")
     assert (beijing.name, beijing.name_zh) == ("Beijing", "北京")
+
+
+def test_fed_risk_decisions_count_as_hits_and_fraud_reports() -> None:
+    merchants = pd.DataFrame([
+        {"merchant_id": "m1", "partner_id": "A", "risk_alerts": 0, "risk_confirmed": 0},
+        {"merchant_id": "m2", "partner_id": "A", "risk_alerts": 0, "risk_confirmed": 0},
+    ])
+    metrics = pd.DataFrame([
+        {"merchant_id": m, "month": f"2024-{mo:02d}", "txn_count": 100, "amount": 1000.0,
+         "risk_hits": 1, "fraud_reports": 0}
+        for m in ("m1", "m2") for mo in range(1, 13)])
+    clean = partner_features(merchants, metrics).loc["A"]
+    merchants.loc[0, ["risk_alerts", "risk_confirmed"]] = [12, 3]
+    fed = partner_features(merchants, metrics).loc["A"]
+    # 24 hits + 12 alerts over 24 active merchant-months; 3 cases over 2,400 transactions
+    assert clean["risk_hit_rate"] == pytest.approx(100.0)
+    assert fed["risk_hit_rate"] == pytest.approx(150.0)
+    assert (clean["fraud_rate"], fed["fraud_rate"]) == (0, pytest.approx(12.5))
+    assert (clean["fraud_merchant_share"], fed["fraud_merchant_share"]) == (0, 0.5)
+    assert fed["incident_trend"] > clean["incident_trend"]
+    assert fed["volume"] == clean["volume"]  # nothing else moves

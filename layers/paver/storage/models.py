@@ -85,6 +85,11 @@ class Merchant(Model):
     # trust: KYB fields from ingest {"legal_rep", "contact_phone", "address", "location_verified"}
     registration = JSONAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
+    # risk-scene decisions on the merchant's code payments, fed to its partner's risk features
+    # (paver.trust.risk_feed): payments screened, alerts (risky), cases an investigator confirmed
+    risk_screened = NumberAttribute(null=True)
+    risk_alerts = NumberAttribute(null=True)
+    risk_confirmed = NumberAttribute(null=True)
 
 
 class MerchantMetric(Model):

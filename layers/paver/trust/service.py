@@ -186,15 +186,19 @@ def partner_score(partner_id: str, cfg: Settings | None = None) -> dict[str, Any
 
 
 def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
-    """Score every partner with the active model and store it on the partner (``trust``)."""
+    """Feed the risk-scene decisions taken since the last run into the merchants' counters,
+    then score every partner with the active model and store it on the partner (``trust``)."""
+    from paver.trust.risk_feed import feed_new_decisions
+
     bind(cfg)
     try:
         model = active_trust_model(cfg)
     except NoModelError as exc:
         return {"rescored": 0, "skipped": str(exc)}
+    feed = feed_new_decisions(cfg).to_dict()
     frames = store.load_frames()
     if frames.partners.empty:
-        return {"rescored": 0}
+        return {"rescored": 0, "risk_feed": feed}
     scored = score_frames(frames, model)
     tiers = tier_of(load_policy(), scored.scores.to_dict(orient="records"))
     now = store.now().isoformat()
@@ -202,7 +206,8 @@ def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
     for (pid, row), tier in zip(scored.scores.iterrows(), tiers, strict=True):
         docs[str(pid)] = {"scores": {k: float(v) for k, v in row.items()}, "tier": tier,
                           "model_version": model.version, "scored_at": now}
-    return {"rescored": store.save_partner_trust(docs), "model_version": model.version}
+    return {"rescored": store.save_partner_trust(docs), "model_version": model.version,
+            "risk_feed": feed}
 
 
 def frames_from_world(world_dir: Any) -> store.Frames:
