@@ -86,7 +86,8 @@ ACCESS: dict[str, Access] = {
             "Codes": GET + UPDATE + DESCRIBE,
             "Transactions": GET + PUT + DESCRIBE,
             "Benefits": QUERY + DESCRIBE,
-            "ModelRegistry": QUERY + DESCRIBE,
+            # QUERY: the active model; GET: the version a campaign chose
+            "ModelRegistry": GET + QUERY + DESCRIBE,
             "RiskScenes": QUERY + BATCH_WRITE + DESCRIBE,
             "Relations": _SCREEN_TABLES["Relations"] + DESCRIBE,
             "Accounts": _SCREEN_TABLES["Accounts"] + DESCRIBE,

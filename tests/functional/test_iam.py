@@ -374,7 +374,8 @@ def _photo_for(cfg: Settings, merchant_id: str) -> bytes:
 
 
 def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, recorder: Recorder,
-                                                  risk_world: Path, trust_world: Path) -> None:
+                                                  risk_world: Path, trust_world: Path,
+                                                  trust_model: Any) -> None:
     """One story through every function; each function's calls checked against its policy."""
     from functions import binding, codes, ingest, merchants, partners, risk
     from paver.aws import client
@@ -428,6 +429,10 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
             "campaign_id"]
         sel = _json(_post(api, f"/campaigns/{cid}/selection", {}))
         assert sel["selected"], sel
+        # a campaign may score with a registered version it names (not only the active one)
+        chosen = _json(_post(api, f"/campaigns/{cid}/selection",
+                             {"model_version": trust_model.version}))
+        assert chosen["model_version"] == trust_model.version
         _json(api.http.get(f"/campaigns/{cid}/partners"))
         _json(api.http.post(f"/campaigns/{cid}/rollout"), 202)
         return {"campaign_id": cid, "partner_id": sel["selected"][0]}

@@ -203,3 +203,48 @@ def test_risk_decisions_on_a_partners_merchants_lower_its_risk_at_the_next_resco
     assert sum(Merchant.get(m).risk_alerts for m in merchants) == 30
     score = json.loads(_get(api, "/partners/P0004/score").body)
     assert score["scores"]["risk"] == after["P0004"]["risk"]
+
+
+def test_a_campaign_selects_with_a_model_trained_from_a_table(api: Client, aws: Settings,
+                                                              model, tmp_path: Path) -> None:
+    """An operator trains on its own partner history through the CLI, registers the version
+    without making it active, and chooses it for a campaign (field or selection request)."""
+    from click.testing import CliRunner
+
+    from paver.cli.model import group
+
+    artifacts.publish_trust_model(model, aws)  # the world-trained model stays the active one
+    h = generate(np.random.default_rng(77), 150, 6, id_prefix="OP")
+    feats = partner_features(h.merchants, h.metrics, h.partners)
+    truth = h.truth.set_index("partner_id")
+    feats.join(truth[[c for c in truth.columns if c.startswith("outcome_")]]).reset_index() \
+        .to_csv(tmp_path / "history.csv", index=False)
+    r = CliRunner().invoke(group, ["train", "--partners", "--table", str(tmp_path / "history.csv"),
+                                   "--label", "outcome_overall", "--models", str(tmp_path / "m"),
+                                   "--publish", "--no-activate", "--json"])
+    assert r.exit_code == 0, r.output
+    ours = json.loads(r.output)["published"]
+    assert {v.version: v.active for v in ModelVersion.query("trust")} == {
+        model.version: True, ours: False}
+
+    r = _post(api, "/campaigns", {"name": "Bad", "model_version": "20990101T000000Z-deadbeef"})
+    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]
+    r = _post(api, "/campaigns", {"name": "Bad", "model_version": "latest"})
+    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]
+    r = _post(api, "/campaigns", {"name": "Own history", "model_version": ours})
+    assert r.status_code == 201 and json.loads(r.body)["model_version"] == ours
+    cid = json.loads(r.body)["campaign_id"]
+    chosen = json.loads(_post(api, f"/campaigns/{cid}/selection", {}).body)
+    assert chosen["model_version"] == ours and chosen["scored"] == 10
+    assert {s.model_version for s in Selection.query(cid)} == {ours}
+
+    cid2 = json.loads(_post(api, "/campaigns", {"name": "Default"}).body)["campaign_id"]
+    active = json.loads(_post(api, f"/campaigns/{cid2}/selection", {}).body)
+    assert active["model_version"] == model.version
+    asked = json.loads(_post(api, f"/campaigns/{cid2}/selection", {"model_version": ours}).body)
+    assert asked["model_version"] == ours
+    by_model = {m: {p["partner_id"]: p["trust_score"] for p in res["partners"]}
+                for m, res in (("world", active), ("ours", asked))}
+    assert by_model["world"] != by_model["ours"]  # two models, two sets of scores
+    r = _post(api, f"/campaigns/{cid2}/selection", {"model_version": "20990101T000000Z-0bad0bad"})
+    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]

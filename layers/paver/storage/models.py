@@ -124,6 +124,7 @@ class Campaign(Model):
     status = UnicodeAttribute(default="created")
     created_at = UTCDateTimeAttribute(null=True)
     detail = JSONAttribute(null=True)
+    model_version = UnicodeAttribute(null=True)  # trust model version it scores with (None: active)
 
 
 class Selection(Model):
