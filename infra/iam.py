@@ -125,8 +125,10 @@ ACCESS: dict[str, Access] = {
         objects={("artifacts", "codes/"): S3_PUT},
         queues={"rollout": SQS_CONSUME},
     ),
+    # Codes GET: a payment stored without an accrual decision is decided against its code
     "accrual": Access(
-        tables={"Merchants": GET + UPDATE, "Benefits": PUT, "Idempotency": BATCH_GET + PUT},
+        tables={"Merchants": GET + UPDATE, "Benefits": PUT, "Idempotency": BATCH_GET + PUT,
+                "Codes": GET},
         streams=("Transactions",),
     ),
     "risk_screen": Access(

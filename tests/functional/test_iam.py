@@ -503,8 +503,14 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     # accrual and risk_screen: the Transactions stream, as Lambda delivers it
     stream = _stream_records(cfg)
     assert len(stream) == 2
-    out = run("accrual", lambda: merchants.accrual_stream({"Records": stream}, None))
+    import copy
+
+    undecided = copy.deepcopy(stream)  # as if written by a path that did not decide accrual
+    for key in ("accrues", "accrual_code", "accrual_reason"):
+        undecided[1]["dynamodb"]["NewImage"].pop(key)
+    out = run("accrual", lambda: merchants.accrual_stream({"Records": undecided}, None))
     assert out["batchItemFailures"] == [], out
+    assert Merchant.get(mid).txn_count == 2
 
     # risk: build a knowledge base through the API, then screen (API and stream)
     s3 = client("s3", cfg)
