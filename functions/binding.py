@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.binding import service
+from paver.fields import Float, Int
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
@@ -23,10 +24,10 @@ class PhotoUploadRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     content_type: str = Field(max_length=40)
-    size: int = Field(gt=0, le=service.MAX_PHOTO_BYTES)
-    device_lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    device_lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
-    device_accuracy_m: float | None = Field(default=None, ge=0, le=5000, allow_inf_nan=False)
+    size: Int = Field(gt=0, le=service.MAX_PHOTO_BYTES)
+    device_lat: Float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    device_lon: Float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    device_accuracy_m: Float | None = Field(default=None, ge=0, le=5000, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _position_whole(self) -> PhotoUploadRequest:

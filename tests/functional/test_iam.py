@@ -408,7 +408,7 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(first))
     writer.writeheader()
-    writer.writerow({**first, "merchant_id": "NEW-M99999"})
+    writer.writerow({**first, "merchant_id": f"{first['partner_id']}-M99999"})
     key = "ingest/again/new-merchant.csv"
     client("s3", cfg).put_object(Bucket=cfg.bucket_name("ingest"), Key=key,
                                  Body=buf.getvalue().encode())
@@ -444,6 +444,11 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     assert records
     out = run("rollout_worker", lambda: codes.rollout_worker(
         {"Records": records}, None))
+    assert out == {"batchItemFailures": []}, out
+    # ... and a message that cannot succeed, which the worker dead-letters itself
+    stray = {**records[0], "messageId": "stray", "body": json.dumps(
+        {**json.loads(records[0]["body"]), "campaign_id": "no-such-campaign"})}
+    out = run("rollout_worker", lambda: codes.rollout_worker({"Records": [stray]}, None))
     assert out == {"batchItemFailures": []}, out
 
     merchant = next(m for m in Merchant.by_partner.query(story["partner_id"]))
@@ -485,7 +490,7 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     assert out["results"][0]["code_status"] == "active", out
 
     def api_story_payments() -> None:  # through the code the photo made active
-        paid_at = datetime.now(UTC).isoformat()
+        paid_at = datetime.now(UTC).isoformat()  # payments are reported within a day of now
         for i in range(2):
             _json(_post(api, "/transactions", {"idempotency_key": f"order-{i:06d}",
                                                "merchant_id": mid, "amount": "12.50",
