@@ -93,10 +93,11 @@ def test_bad_transactions_name_the_field(api, merchant: Merchant, patch: dict, f
     assert field in json.loads(resp.body)["Message"]
 
 
+# Stable ids: the values depend on the clock, and pytest-xdist workers must collect the same names.
 @pytest.mark.parametrize("timestamp", [
     "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00",  # the years 1 and 9999
     _ago(days=8), _ago(hours=25), _ago(minutes=-10),  # a week back, over a day, 10 min ahead
-])
+], ids=["year-1", "year-9999", "8-days-ago", "25-hours-ago", "10-minutes-ahead"])
 def test_backdated_and_future_payments_are_refused(api, merchant: Merchant,
                                                    timestamp: str) -> None:
     resp = _post(api, {"idempotency_key": "order-000009", "merchant_id": "M1", "amount": "5.00",
