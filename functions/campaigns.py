@@ -18,6 +18,9 @@ from paver.trust import service
 bp = Blueprint(__name__)
 
 
+_VERSION = r"^[0-9]{8}T[0-9]{6,12}Z-[0-9a-f]{8}$"  # paver.trust.model.new_version
+
+
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -26,6 +29,16 @@ class CampaignIn(BaseModel):
     regions: list[Annotated[PlainText, Field(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=50)
     threshold: Float | None = Field(default=None, ge=0, le=100)
+    #: a registered trust model version to score with (default: the active model)
+    model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
+
+
+class SelectionIn(BaseModel):
+    """Optional body of a selection run: score with this registered model version."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
 
 
 @bp.route("/campaigns", methods=["POST"])
@@ -33,19 +46,26 @@ def post_campaign() -> Response:
     require_operator()
     body = parse_body(bp, CampaignIn)
     try:
-        doc = service.create_campaign(body.name, body.regions, body.threshold)
+        doc = service.create_campaign(body.name, body.regions, body.threshold,
+                                      model_version=body.model_version)
     except service.PolicyError as exc:
         raise BadRequestError(f"threshold: {exc}") from exc
+    except service.UnknownModelVersion as exc:
+        raise BadRequestError(str(exc)) from exc
     return json_response(doc, status=201)
 
 
 @bp.route("/campaigns/{campaign_id}/selection", methods=["POST"])
 def post_selection(campaign_id: str) -> Response:
     require_operator()
+    body = parse_body(bp, SelectionIn)
     try:
-        result = service.run_selection(path_id(campaign_id, "campaign_id"))
+        result = service.run_selection(path_id(campaign_id, "campaign_id"),
+                                       model_version=body.model_version)
     except service.NotFoundError as exc:
         raise NotFoundError(str(exc)) from exc
+    except service.UnknownModelVersion as exc:
+        raise BadRequestError(str(exc)) from exc
     except service.NoModelError as exc:
         raise ConflictError(str(exc)) from exc
     except service.PolicyError as exc:

@@ -86,7 +86,8 @@ ACCESS: dict[str, Access] = {
             "Codes": GET + UPDATE + DESCRIBE,
             "Transactions": GET + PUT + DESCRIBE,
             "Benefits": QUERY + DESCRIBE,
-            "ModelRegistry": QUERY + DESCRIBE,
+            # QUERY: the active model; GET: the version a campaign chose
+            "ModelRegistry": GET + QUERY + DESCRIBE,
             "RiskScenes": QUERY + BATCH_WRITE + DESCRIBE,
             "Relations": _SCREEN_TABLES["Relations"] + DESCRIBE,
             "Accounts": _SCREEN_TABLES["Accounts"] + DESCRIBE,
@@ -112,9 +113,11 @@ ACCESS: dict[str, Access] = {
                 "MerchantMetrics": BATCH_WRITE},
         objects={("ingest", "ingest/"): S3_GET + S3_PUT},  # the file, and its report beside it
     ),
+    # Codes UPDATE: the photo moves the code to active; Idempotency: the upload request, the
+    # credential claim, the perceptual-hash index (BatchGet of its bands, ADD to their sets)
     "binding": Access(
-        tables={"Merchants": GET + UPDATE, "Codes": GET, "BindingAttempts": PUT,
-                "Benefits": PUT, "Idempotency": GET + PUT},
+        tables={"Merchants": GET + UPDATE, "Codes": GET + UPDATE, "BindingAttempts": PUT,
+                "Benefits": PUT, "Idempotency": GET + BATCH_GET + PUT + UPDATE},
         objects={("photos", "photos/"): S3_GET},
     ),
     "rollout_worker": Access(
@@ -125,8 +128,10 @@ ACCESS: dict[str, Access] = {
         # the dead-letter queue: permanent errors go there at once, with the reason
         queues={"rollout": SQS_CONSUME, "rollout-dlq": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
+    # Codes GET: a payment stored without an accrual decision is decided against its code
     "accrual": Access(
-        tables={"Merchants": GET + UPDATE, "Benefits": PUT, "Idempotency": BATCH_GET + PUT},
+        tables={"Merchants": GET + UPDATE, "Benefits": PUT, "Idempotency": BATCH_GET + PUT,
+                "Codes": GET},
         streams=("Transactions",),
     ),
     "risk_screen": Access(
@@ -135,9 +140,11 @@ ACCESS: dict[str, Access] = {
         list_buckets=("artifacts",),  # "no KB yet" must read as NoSuchKey, not AccessDenied
         streams=("Transactions",),
     ),
+    # Decisions/Transactions/Idempotency/Merchants UPDATE: the risk feed (trust/risk_feed.py)
     "rescore_partners": Access(
-        tables={"Partners": SCAN + UPDATE, "Merchants": SCAN, "MerchantMetrics": SCAN,
-                "ModelRegistry": QUERY},
+        tables={"Partners": SCAN + UPDATE, "Merchants": SCAN + UPDATE, "MerchantMetrics": SCAN,
+                "ModelRegistry": QUERY, "Decisions": SCAN, "Transactions": BATCH_GET,
+                "Idempotency": GET + PUT},
         objects={("artifacts", "models/"): S3_GET},
     ),
 }

@@ -349,6 +349,7 @@ def test_cli_writes_the_openapi_document(tmp_path: Any) -> None:
 #: One valid body per model (the field-by-field test below breaks one field at a time).
 VALID_BODIES: dict[str, dict[str, Any]] = {
     "CampaignIn": {"name": "Spring", "regions": ["east"], "threshold": 60},
+    "SelectionIn": {"model_version": "20260101T000000000000Z-0123abcd"},
     "MerchantBatch": {
         "merchants": [{"merchant_id": "M9", "partner_id": "P1", "name": "Tea", "mcc": "5812",
                        "city": "Hangzhou", "lat": 30.1, "lon": 120.2}],
@@ -357,8 +358,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "SkinChoice": {"skin": "classic"},
     "TransactionIn": {"idempotency_key": "order-0001", "merchant_id": "M1", "amount": "5.00",
                       "timestamp": "2026-11-01T10:00:00+08:00", "code_id": "code-M1",
-                      "from_account": "A1"},
-    "PhotoUploadRequest": {"content_type": "image/jpeg", "size": 1000},
+                      "scan_ref": "scan-0123456789abcdef01234567", "from_account": "A1"},
+    "PhotoUploadRequest": {"content_type": "image/jpeg", "size": 1000, "device_lat": 30.27,
+                           "device_lon": 120.15, "device_accuracy_m": 25},
     "EventIn": {"txn_id": "e1", "timestamp": "2024-03-05T10:00:00Z", "from_account": "A1",
                 "to_account": "A2", "amount": 10, "from_ip": "1.2.3.4"},
     "BuildIn": {"transactions_key": "risk/junk.csv", "labels_key": "risk/junk.csv"},

@@ -16,6 +16,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -367,11 +368,14 @@ def _photo_for(cfg: Settings, merchant_id: str) -> bytes:
 
     m = Merchant.get(merchant_id)
     payload = Code.get(code_id_for(merchant_id)).payload
-    return make_store_photo((m.lat or 30.27) + 0.0003, m.lon or 120.15, qr=qr_image(payload))
+    taken = datetime.now(timezone(timedelta(hours=8))).replace(tzinfo=None) - timedelta(minutes=5)
+    return make_store_photo((m.lat or 30.27) + 0.0003, m.lon or 120.15, qr=qr_image(payload),
+                            taken_at=taken)
 
 
 def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, recorder: Recorder,
-                                                  risk_world: Path, trust_world: Path) -> None:
+                                                  risk_world: Path, trust_world: Path,
+                                                  trust_model: Any) -> None:
     """One story through every function; each function's calls checked against its policy."""
     from functions import binding, codes, ingest, merchants, partners, risk
     from paver.aws import client
@@ -425,6 +429,10 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
             "campaign_id"]
         sel = _json(_post(api, f"/campaigns/{cid}/selection", {}))
         assert sel["selected"], sel
+        # a campaign may score with a registered version it names (not only the active one)
+        chosen = _json(_post(api, f"/campaigns/{cid}/selection",
+                             {"model_version": trust_model.version}))
+        assert chosen["model_version"] == trust_model.version
         _json(api.http.get(f"/campaigns/{cid}/partners"))
         _json(api.http.post(f"/campaigns/{cid}/rollout"), 202)
         return {"campaign_id": cid, "partner_id": sel["selected"][0]}
@@ -454,9 +462,6 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
 
     def api_story_2() -> dict[str, Any]:
         code_id = code_id_for(mid)
-        from datetime import UTC, datetime
-
-        paid_at = datetime.now(UTC).isoformat()  # payments are reported within a day of now
         _json(api.http.get(f"/campaigns/{story['campaign_id']}/progress"))
         _json(api.http.get(f"/codes/{code_id}"))
         img = api.http.get(f"/codes/{code_id}/image", headers={"Accept": "image/png"})
@@ -465,16 +470,6 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
         up = _json(_post(api, f"/merchants/{mid}/photos",
                          {"content_type": "image/jpeg", "size": len(photo)}), 201)
         _json(api.http.get(f"/merchants/{mid}/attempts"))
-        for i in range(2):
-            _json(_post(api, "/transactions", {"idempotency_key": f"order-{i:06d}",
-                                               "merchant_id": mid, "amount": "12.50",
-                                               "timestamp": paid_at}), 201)
-        replay = _json(_post(api, "/transactions", {
-            "idempotency_key": "order-000000", "merchant_id": mid, "amount": "12.50",
-            "timestamp": paid_at}))
-        assert replay["replayed"] is True
-        _json(api.http.get(f"/merchants/{mid}"))
-        _json(api.http.get(f"/merchants/{mid}/benefits"))
         return up
 
     upload = run("api_handler", api_story_2)
@@ -491,13 +486,36 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     event = {"Records": [{"s3": {"bucket": {"name": cfg.bucket_name("photos")},
                                  "object": {"key": upload["key"]}}}]}
     out = run("binding", lambda: binding.on_photo_uploaded(event, None))
-    assert out["results"][0]["outcome"] in ("bound", "refused"), out
+    assert out["results"][0]["outcome"] == "bound", out
+    assert out["results"][0]["code_status"] == "active", out
+
+    def api_story_payments() -> None:  # through the code the photo made active
+        paid_at = datetime.now(UTC).isoformat()  # payments are reported within a day of now
+        for i in range(2):
+            _json(_post(api, "/transactions", {"idempotency_key": f"order-{i:06d}",
+                                               "merchant_id": mid, "amount": "12.50",
+                                               "code_id": code_id_for(mid),
+                                               "timestamp": paid_at}), 201)
+        replay = _json(_post(api, "/transactions", {
+            "idempotency_key": "order-000000", "merchant_id": mid, "amount": "12.50",
+            "code_id": code_id_for(mid), "timestamp": paid_at}))
+        assert replay["replayed"] is True and replay["accrues"] is True
+        _json(api.http.get(f"/merchants/{mid}"))
+        _json(api.http.get(f"/merchants/{mid}/benefits"))
+
+    run("api_handler", api_story_payments)
 
     # accrual and risk_screen: the Transactions stream, as Lambda delivers it
     stream = _stream_records(cfg)
     assert len(stream) == 2
-    out = run("accrual", lambda: merchants.accrual_stream({"Records": stream}, None))
+    import copy
+
+    undecided = copy.deepcopy(stream)  # as if written by a path that did not decide accrual
+    for key in ("accrues", "accrual_code", "accrual_reason"):
+        undecided[1]["dynamodb"]["NewImage"].pop(key)
+    out = run("accrual", lambda: merchants.accrual_stream({"Records": undecided}, None))
     assert out["batchItemFailures"] == [], out
+    assert Merchant.get(mid).txn_count == 2
 
     # risk: build a knowledge base through the API, then screen (API and stream)
     s3 = client("s3", cfg)
