@@ -20,7 +20,8 @@ from paver.auth import AuthError, Principal, from_authorization_header
 from paver.storage.models import Merchant
 from paver.storage.registry import bind
 
-PUBLIC_PATHS = frozenset({"/health"})
+#: Route templates served without a token: health and the static pages (they hold no data).
+PUBLIC_PATHS = frozenset({"/health", "/console", "/console/{asset}", "/m", "/m/{asset}"})
 _CALLER_MESSAGES = frozenset({
     "missing Authorization header", "Authorization must be 'Bearer <token>'", "token expired",
     "invalid token", "invalid token claims",
