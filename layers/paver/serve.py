@@ -59,10 +59,13 @@ def _stop_on_sigterm() -> Iterator[None]:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _raise)
+    # Ctrl-C even when started with SIGINT ignored (e.g. in the background of a script).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def serve_forever(port: int = 8000, stage: str = "local", demo: Any = None,

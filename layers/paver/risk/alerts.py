@@ -98,7 +98,9 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
     if until is not None:
         c = Decision.decided_at <= until
         cond = c if cond is None else cond & c
-    rows = list(Decision.scan(filter_condition=cond))
+    # Keys and sort fields only (the explanations are large); full rows for one page only.
+    rows = list(Decision.scan(filter_condition=cond, attributes_to_get=[
+        "event_id", "decided_at", "scene", "risky"]))
     scenes = sorted({d.scene for d in rows if d.scene})
     if scene:
         rows = [d for d in rows if d.scene == scene]
@@ -108,8 +110,10 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
     if after is not None:
         rows = [d for d in rows
                 if (d.decided_at.isoformat() if d.decided_at else "", d.event_id) < after]
-    items = rows[:limit]
-    nxt = _cursor(items[-1]) if len(rows) > limit else None
+    keys = rows[:limit]
+    nxt = _cursor(keys[-1]) if len(rows) > limit else None
+    full = {d.event_id: d for d in Decision.batch_get([d.event_id for d in keys])}
+    items = [full[d.event_id] for d in keys if d.event_id in full]
     return {"items": [alert_view(d) for d in items], "cursor": nxt, "scenes": scenes,
             "total": len(rows)}
 
