@@ -95,3 +95,14 @@ def require_merchant(merchant_id: str, *, allow_merchant: bool = True) -> Mercha
     if not p.can_see_merchant(merchant.merchant_id, merchant.partner_id):
         raise ForbiddenError("not your merchant")
     return merchant
+
+
+def partner_scope(requested: str | None) -> str | None:
+    """The partner a list query may read: a partner always its own (403 for another's); an
+    operator the one requested (``None``: every partner)."""
+    p = principal()
+    if p.role != "partner":
+        return requested
+    if requested not in (None, p.id):
+        raise ForbiddenError("not your partner account")
+    return p.id

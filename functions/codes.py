@@ -15,7 +15,13 @@ from chalice import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions._auth import principal, require_merchant, require_operator, require_partner
+from functions._auth import (
+    partner_scope,
+    principal,
+    require_merchant,
+    require_operator,
+    require_partner,
+)
 from functions._http import json_response, parse_body, path_id
 from paver.console import codes as codes_list
 from paver.console import sheet
@@ -134,10 +140,7 @@ def list_codes() -> Response:
         path_id(campaign, "campaign")
     if partner is not None:
         path_id(partner, "partner")
-    if p.role == "partner":
-        if partner not in (None, p.id):
-            raise ForbiddenError("not your partner account")
-        partner = p.id
+    partner = partner_scope(partner)
     if campaign is None and partner is None:
         raise BadRequestError("campaign: give a campaign or a partner")
     try:

@@ -9,13 +9,12 @@ from chalice import (
     BadRequestError,
     Blueprint,
     ConflictError,
-    ForbiddenError,
     NotFoundError,
     Response,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions._auth import principal, require_merchant
+from functions._auth import partner_scope, principal, require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.accrual import accrual, merchants
 from paver.accrual.transactions import (
@@ -65,10 +64,7 @@ def search_merchants() -> Response:
     partner = params.get("partner") or None
     if partner is not None:
         path_id(partner, "partner")
-    if p.role == "partner":
-        if partner not in (None, p.id):
-            raise ForbiddenError("not your partner account")
-        partner = p.id
+    partner = partner_scope(partner)
     try:
         return json_response(search.search(
             q, partner_id=partner, merchant_id=p.id if p.role == "merchant" else None,
@@ -80,12 +76,7 @@ def search_merchants() -> Response:
 @bp.route("/merchants/{merchant_id}/milestones", methods=["GET"])
 def get_milestones(merchant_id: str) -> dict:
     """Each milestone's benefit, whether granted and the progress toward it."""
-    mid = path_id(merchant_id, "merchant_id")
-    require_merchant(mid)
-    try:
-        return milestones_view(mid)
-    except merchants.UnknownMerchant as exc:
-        raise NotFoundError(str(exc)) from exc
+    return _merchant_read(milestones_view, merchant_id)
 
 
 class SigninLinkIn(BaseModel):
