@@ -40,7 +40,7 @@ const TEXT = {
     benefitNames: {
       welcome_coupon_pack: "welcome coupon pack", fee_waiver_30_days: "30 days without fees",
       settlement_upgrade_t0: "same-day settlement", marketing_subsidy: "marketing subsidy",
-      level_upgrade: "level upgrade",
+      binding_upgrade_pack: "upgrade pack for binding your code",
     },
   },
   zh: {
@@ -74,7 +74,7 @@ const TEXT = {
     benefitNames: {
       welcome_coupon_pack: "新店礼券包", fee_waiver_30_days: "30 天免手续费",
       settlement_upgrade_t0: "当日到账", marketing_subsidy: "营销补贴",
-      level_upgrade: "等级提升",
+      binding_upgrade_pack: "绑定升级礼包",
     },
   },
 };
@@ -160,7 +160,10 @@ async function shop(id, enc, shopBox, benefitBox) {
     show(shopBox, el("p", { id: "shop-level" }, el("strong", { text: `${t().level} ${m.level}` }),
       ` · ${t().bindingState(m.bound)}`),
     el("p", { text: t().payments(m.totals.txn_count, m.totals.txn_amount) }));
-    show(benefitBox, el("ul", { class: "plain" }, ms.milestones.map((x) => el("li", {},
+    const granted = m.benefits.filter((b) => !b.benefit_id.startsWith("milestone#"));
+    show(benefitBox, el("ul", { class: "plain" }, granted.map((b) => el("li", {},
+      el("strong", { text: t().benefitNames[b.kind] || b.kind }), ` — ${t().granted}`)),
+    ms.milestones.map((x) => el("li", {},
       el("span", { id: `ms-${x.milestone}`, text: t().benefitNames[x.benefit] || x.benefit }),
       " — ", x.granted ? el("strong", { text: t().granted }) : t().toGo(x.progress),
       el("progress", { max: 1, value: x.progress, "aria-labelledby": `ms-${x.milestone}` })))));
