@@ -59,6 +59,12 @@ def _bucket(role: str, cfg: Settings, functions: set[str]) -> dict[str, dict[str
         "VersioningConfiguration": {"Status": "Enabled"},
         "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
     }
+    if role == "photos":
+        # The merchant page uploads the store photo from the browser by presigned POST (the
+        # signed policy, not the origin, limits what may be written).
+        props["CorsConfiguration"] = {"CorsRules": [{
+            "AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
+            "MaxAge": 3000}]}
     out: dict[str, dict[str, Any]] = {}
     bucket: dict[str, Any] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
                               "UpdateReplacePolicy": "Retain", "Properties": props}

@@ -236,16 +236,20 @@ async function rolloutPage(id) {
     show(head, el("form", { class: "inline", onsubmit: (e) => e.preventDefault() },
       el("div", {}, el("label", { for: "r-campaign", text: "Campaign" }), select), start), msg);
     if (!id) return;
+    let shown = -1; // codes in the grid; it reloads when the worker issued more
     const refresh = async () => {
       try {
         const p = await api(`/campaigns/${encodeURIComponent(id)}/progress`);
         renderProgress(progress, p.by_status, p.total,
           Number(sessionStorage.getItem(`paver.fanout.${id}`) || p.total));
+        if (p.total !== shown) {
+          shown = p.total;
+          await codeGrid(grid, `campaign=${encodeURIComponent(id)}`, id);
+        }
       } catch (err) { errorBox(progress, err); }
     };
     await refresh();
     timer = setInterval(refresh, 1500);
-    await codeGrid(grid, `campaign=${encodeURIComponent(id)}`, id);
   } else {
     await codeGrid(grid, "", null, progress);
   }
