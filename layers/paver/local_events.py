@@ -104,9 +104,19 @@ class EventPump:
     """Polls every source on its own daemon thread until :meth:`stop`."""
 
     def __init__(self, cfg: Settings, sqs: Sequence[SqsSource] = (),
-                 streams: Sequence[StreamSource] = (), s3: Sequence[S3Trigger] = ()) -> None:
+                 streams: Sequence[StreamSource] = (), s3: Sequence[S3Trigger] = (),
+                 stream_start: str = "TRIM_HORIZON") -> None:
+        """``stream_start``: where new shard iterators begin (``LATEST`` skips records that
+        were already handled, e.g. by the demo's own stages)."""
         self.cfg = cfg
         self.sqs, self.streams, self.s3 = list(sqs), list(streams), list(s3)
+        self.stream_start = stream_start
+        #: set once every stream source holds its first shard iterators
+        self.streams_ready = threading.Event()
+        self._pending_streams = len(self.streams)
+        self._lock = threading.Lock()
+        if not self.streams:
+            self.streams_ready.set()
         self.stats = PumpStats()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -124,10 +134,14 @@ class EventPump:
             self._spawn(f"stream:{stream.name}", self._run_stream, stream)
         return self
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop polling; wait up to ``timeout_s`` in all for batches in flight (the threads are
+        daemons: a batch still running is cut off with the process, and redelivered as Lambda
+        would after a timeout)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout_s
         for t in self._threads:
-            t.join(timeout_s)
+            t.join(max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
         if self._threads:
             log.warning("event pump: %d sources still busy at shutdown", len(self._threads))
@@ -236,13 +250,17 @@ class EventPump:
         arn = ddb.describe_table(TableName=src.table)["Table"]["LatestStreamArn"]
         iterators: dict[str, str | None] = {}
         retries: dict[str, int] = {}
+        start: str | None = self.stream_start  # the shards there now; later ones: from the top
         while not self._stop.is_set():
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
                 sid = shard["ShardId"]
                 if sid not in iterators:
                     iterators[sid] = streams.get_shard_iterator(
                         StreamArn=arn, ShardId=sid,
-                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                        ShardIteratorType=start or "TRIM_HORIZON")["ShardIterator"]
+            if start is not None:
+                self._stream_started()
+            start = None
             busy = False
             for sid, it in list(iterators.items()):
                 if it is None or self._stop.is_set():
@@ -263,6 +281,12 @@ class EventPump:
                         SequenceNumber=seq)["ShardIterator"]
             if not busy:
                 self._stop.wait(IDLE_WAIT_S)
+
+    def _stream_started(self) -> None:
+        with self._lock:
+            self._pending_streams -= 1
+            if self._pending_streams <= 0:
+                self.streams_ready.set()
 
     def _deliver_stream(self, src: StreamSource, records: list[dict[str, Any]],
                         retries: dict[str, int]) -> tuple[str, str] | None:

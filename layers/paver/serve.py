@@ -95,7 +95,7 @@ def serve_forever(port: int = 8000, stage: str = "local", demo: Any = None,
             sys.path.insert(0, str(root))
         if demo is not None:
             _say("loading the demo world (partners, campaign, rollout, binding, risk)…")
-            summary = load_demo_world(cfg, demo, Path(tmp))
+            summary = load_demo_world(cfg, demo, Path(tmp), quiet=False)
             _say("demo world loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
         f = factory.CLIFactory(project_dir=str(root), debug=False, environ=dict(os.environ))
         config = f.create_config_obj(chalice_stage_name=stage)
@@ -104,7 +104,10 @@ def serve_forever(port: int = 8000, stage: str = "local", demo: Any = None,
             from infra.template import S3_TRIGGERS  # the deployment's S3 wiring, reused
 
             sqs, streams, s3 = sources_from_app(config.chalice_app, cfg, S3_TRIGGERS)
-            pump = EventPump(cfg, sqs, streams, s3).start()
+            # After a demo preload its stages have consumed the stream themselves.
+            pump = EventPump(cfg, sqs, streams, s3,
+                             stream_start="LATEST" if demo is not None else "TRIM_HORIZON").start()
+            pump.streams_ready.wait(30)  # no payment may slip in before the stream is read
         server = f.create_local_server(config.chalice_app, config, LOOPBACK, port)
         _say(f"serving on http://{LOOPBACK}:{port} — console http://{LOOPBACK}:{port}/console/ "
              f"(AWS at {cfg.endpoint_url or 'real AWS'}, stage {cfg.stage}; Ctrl-C stops)")
