@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.template import private_bucket_properties
 from paver.config import Settings
 from paver.web import APPS, CONTENT_TYPES, WEB_DIR
 
@@ -50,15 +51,8 @@ def web_template(cfg: Settings) -> dict[str, Any]:
             "ApiDomain": {"Type": "String", "Description": "the API's execute-api domain"},
             "ApiStage": {"Type": "String", "Default": "api"}},
         "Resources": {
-            "WebBucket": {"Type": "AWS::S3::Bucket", "Properties": {
-                "BucketName": bucket,
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
-                    "RestrictPublicBuckets": True},
-                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-                "VersioningConfiguration": {"Status": "Enabled"},
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}},
+            "WebBucket": {"Type": "AWS::S3::Bucket",
+                          "Properties": private_bucket_properties(bucket)},
             "WebOriginAccess": {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
                 "OriginAccessControlConfig": {
                     "Name": f"{bucket}-oac", "OriginAccessControlOriginType": "s3",

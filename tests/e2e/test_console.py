@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import playwright.sync_api as playwright_api
 import pytest
 import requests
 
@@ -28,7 +29,6 @@ from paver.local_aws import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("e2e-console")]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 WORLD = {"seed": 7, "partners": 6, "merchants_per_partner": 8, "accounts": 600}
 SCREENS = Path(__file__).resolve().parents[2] / "out" / "screens"
