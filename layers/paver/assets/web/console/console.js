@@ -502,7 +502,8 @@ async function alertDetail(id) {
       el("h2", { text: "Relation groups" }), el("p", { class: "muted", text: a.relations_note }),
       groups.map(([dim, g]) => el("section", { "aria-label": `${dim} relations` },
         el("h3", { text: `${dim} (${g.elements.length} shown, ${g.omitted} omitted)` }),
-        el("table", {}, el("thead", {}, el("tr", {}, ["Source", "Target", "Attributes"].map((h) =>
+        g.elements.length === 0 ? el("p", { class: "muted", text: `No ${dim} relations.` })
+          : el("table", {}, el("thead", {}, el("tr", {}, ["Source", "Target", "Attributes"].map((h) =>
           el("th", { scope: "col", text: h })))),
         el("tbody", {}, g.elements.map((e) => el("tr", {}, el("td", { text: e.source }),
           el("td", { text: e.target }),
