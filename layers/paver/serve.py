@@ -68,6 +68,18 @@ def _stop_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous_int)
 
 
+def _quiet_disconnects(http_server: Any) -> None:
+    """A browser dropping a keep-alive connection is normal: no traceback for it."""
+    report = http_server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        report(request, client_address)
+
+    http_server.handle_error = handle_error
+
+
 def serve_forever(port: int = 8000, stage: str = "local", demo: Any = None,
                   events: bool = True) -> None:
     """Start the local system (blocking) on loopback only.
@@ -109,6 +121,7 @@ def serve_forever(port: int = 8000, stage: str = "local", demo: Any = None,
                              stream_start="LATEST" if demo is not None else "TRIM_HORIZON").start()
             pump.streams_ready.wait(30)  # no payment may slip in before the stream is read
         server = f.create_local_server(config.chalice_app, config, LOOPBACK, port)
+        _quiet_disconnects(server.server)
         _say(f"serving on http://{LOOPBACK}:{port} — console http://{LOOPBACK}:{port}/console/ "
              f"(AWS at {cfg.endpoint_url or 'real AWS'}, stage {cfg.stage}; Ctrl-C stops)")
         try:
