@@ -1,11 +1,13 @@
-"""Skinned, verified PNG codes per second on one core (target: at least 200/s).
+"""Skinned PNG codes per second on one core, each verified as text (target: at least 500/s).
 
-Each code is a distinct aggregated payload (≥ 200 characters, one per merchant) rendered on a
-shipped skin by :func:`paver.render.render_code` — EMV check, QR matrix, composition, PNG, and a
-zxing-cpp decode of the final pixels — sequentially in this process. Also measured, to justify
-the design: the QR matrix from python-qrcode, from zxing-cpp's writer with its own mask search,
-and from the writer at mask 0 plus our vectorised mask search; the decoder on the code crop
-against the whole image; and a naive styled python-qrcode render.
+Each code is a distinct aggregated payload (≥ 200 characters with a Chinese language template,
+one per merchant) rendered on a shipped skin by :func:`paver.render.render_code` — EMV check,
+QR matrix, composition, PNG, and a read of the final pixels as a wallet reads them, compared
+with the payload as text — sequentially in this process. Also measured, to justify the design:
+the QR matrix from python-qrcode, from zxing-cpp's writer with its own mask search, and from
+the writer at mask 0 plus our vectorised mask search; the decoder on the code crop against the
+whole image; a naive styled python-qrcode render; which ECI designator the four certification
+readers agree on; and the time ``paver qr certify`` takes per skin.
 
 ``python -m bench code_rendering`` or ``python bench/code_rendering.py [--quick]``.
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-TARGET_PER_S = 200.0
+TARGET_PER_S = 500.0
 
 
 def _payloads(count: int) -> list[str]:
@@ -93,7 +95,7 @@ def _encoder_comparison(payloads: list[str]) -> list[dict[str, Any]]:
         _row("matrix python-qrcode (level H)", mean_ms(pyqr, few), "ms/code"),
         _row("matrix zxing-cpp writer, its own mask search", mean_ms(zxing_auto, payloads),
              "ms/code"),
-        _row("matrix zxing-cpp mask 0 + vectorised mask search (used)",
+        _row("matrix byte-mode layout at mask 0 + vectorised mask search (used)",
              mean_ms(qr_matrix, payloads), "ms/code"),
     ]
 
@@ -152,8 +154,75 @@ def _naive_rate(payloads: list[str]) -> float:
         sheet.paste(code, (354 - code.width // 2, 424 - code.height // 2))
         buf = io.BytesIO()
         sheet.save(buf, "PNG", dpi=(300, 300))
-        assert zxingcpp.read_barcodes(sheet)[0].bytes == payload.encode("utf-8")
+        assert zxingcpp.read_barcodes(sheet)[0].bytes == payload.encode("utf-8")  # as before
     return len(payloads) / (time.perf_counter() - t0)
+
+
+def _eci_comparison() -> list[dict[str, Any]]:
+    """Readings of the exact text, per ECI designator, over the certification conditions.
+
+    A plain print of the certification payloads written three ways by zxing-cpp's writer
+    (UTF-8 bytes, mask 0): no designator, ECI 26 (UTF-8), and the writer's default for bytes
+    (ECI 899, binary). Each reader gets the 7 camera conditions: ``value`` is the number of
+    readings that returned the exact payload text, out of 7 per reader.
+    """
+    import numpy as np
+    import zxingcpp
+
+    from paver import certify
+
+    try:
+        reader_map = certify.readers()
+    except ImportError:  # the dev readers are not installed
+        return []
+    rows = []
+    for label, payload in certify.certification_payloads().items():
+        for eci, name in (("0", "none"), ("UTF8", "ECI 26"), (None, "ECI 899 (writer default)")):
+            options: dict[str, Any] = {"ec_level": "H", "data_mask": 0}
+            if eci is not None:
+                options["eci"] = eci
+            barcode = zxingcpp.create_barcode(payload.encode("utf-8"),
+                                              zxingcpp.BarcodeFormat.QRCode, **options)
+            matrix = np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
+            reads = certify.read_symbol(matrix, payload, reader_map)
+            for reader, count in reads.items():
+                rows.append(_row(f"exact text, {label} payload, designator {name}: {reader}",
+                                 count, f"of {len(certify.CONDITIONS)}"))
+    # The layout matters too: after ECI 26 OpenCV misreads some of the writer's mixed
+    # numeric/alphanumeric/byte segmentations (this payload is test_cli_qr's).
+    from paver.emv import MerchantAccount, build_aggregated_code
+    from paver.render import qr_matrix
+
+    chengdu = build_aggregated_code(
+        MerchantAccount("com.paver.platform", "P0000012345"),
+        MerchantAccount("A000000333010102", "888123456789012"), "Chengdu Hotpot House",
+        "Chengdu", "5812", store_label="Store 7", terminal_label="T-0007",
+        campaign_ref="CAMP-2026-SC", name_zh="成都老火锅", city_zh="成都")
+    barcode = zxingcpp.create_barcode(chengdu.encode("utf-8"), zxingcpp.BarcodeFormat.QRCode,
+                                      ec_level="H", eci="UTF8")
+    mixed = np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
+    for name, matrix in (("writer's mixed segments", mixed),
+                         ("one byte segment (used)", qr_matrix(chengdu))):
+        for reader, count in certify.read_symbol(matrix, chengdu, reader_map).items():
+            rows.append(_row(f"exact text, ECI 26, {name}: {reader}", count,
+                             f"of {len(certify.CONDITIONS)}"))
+    return rows
+
+
+def _certification_times(names: list[str]) -> list[dict[str, Any]]:
+    """Seconds ``paver qr certify`` spends per skin (and on the plain floor), with verdicts."""
+    from paver import certify
+
+    try:
+        reader_map = certify.readers()
+    except ImportError:
+        return []
+    rows = []
+    for name in [certify.PLAIN, *names]:
+        report = certify.certify_skin(name, reader_map)
+        rows.append(_row(f"certify skin {name} ({len(report.cells)} readings, "
+                         f"{'passed' if report.passed else 'FAILED'})", report.seconds, "s"))
+    return rows
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
@@ -176,14 +245,15 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     results = {}
     for name in names:
         r = results[name] = _render_rate(payloads, name, "png")
-        rows.append(_row(f"PNG codes/s, skin {name}", r["per_s"], "codes/s", TARGET_PER_S))
+        rows.append(_row(f"PNG codes per CPU-second (one core), skin {name}", r["per_cpu_s"],
+                         "codes/s", TARGET_PER_S))
     all_codes = len(names) * len(payloads)
     total_s = sum(len(payloads) / r["per_s"] for r in results.values())
     total_cpu = sum(len(payloads) / r["per_cpu_s"] for r in results.values())
-    rows.append(_row("PNG codes/s, all skins (wall)", all_codes / total_s, "codes/s",
-                     TARGET_PER_S))
-    rows.append(_row("PNG codes/s per CPU-second", all_codes / total_cpu, "codes/s",
-                     TARGET_PER_S))
+    # Wall time counts what other processes on a shared machine take: the target is per core.
+    rows.append(_row("PNG codes/s, all skins (wall)", all_codes / total_s, "codes/s"))
+    rows.append(_row("PNG codes per CPU-second (one core), all skins", all_codes / total_cpu,
+                     "codes/s", TARGET_PER_S))
     for part in ("encode", "compose", "serialize", "verify", "total"):
         label = {"encode": "encode (EMV check + QR matrix)", "serialize": "PNG"}.get(part, part)
         rows.append(_row(f"breakdown {label}",
@@ -194,6 +264,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     rows += _verify_comparison(payloads, "jiangnan_blue")
     rows.append(_row("naive styled python-qrcode PNG + verify", _naive_rate(
         payloads[: 10 if quick else 30]), "codes/s"))
+    rows += _eci_comparison()
+    rows += _certification_times(names)
     return rows
 
 

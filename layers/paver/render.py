@@ -2,14 +2,18 @@
 
 :func:`render_code` turns a payload into a PNG (palette image, 300 dpi metadata) or an SVG
 (vector, physical size in millimetres) of the whole sticker or stand: frame, motif, caption,
-the code at error-correction level H and the skin's logo over cleared centre modules. Before
-returning, every code is decoded with a real decoder (zxing-cpp): the PNG from its final pixels,
-the SVG after rasterising the SVG text itself (resvg; without it, by parsing the SVG back and
-drawing its shapes). A code that does not read back exactly raises
-:class:`ScanVerificationError`.
+the code at error-correction level H (the payload's UTF-8 bytes in one byte-mode segment, an
+ECI 26 designator when it is not ASCII: the form all four certification readers return as the
+exact text) and the skin's logo over cleared centre modules. Captions are drawn with the shipped
+CJK font (``assets/fonts``), never a system font. Before returning, every code is read back as a
+wallet reads it (:func:`paver.qr_reader.read_payloads`, zxing-cpp's text result) and compared
+with the payload as text: the PNG from its final pixels, the SVG after rasterising the SVG text
+itself (resvg; without it, by parsing the SVG back and drawing its shapes). A code whose text
+does not read back exactly raises :class:`ScanVerificationError`.
 
-Speed (see ``bench/code_rendering.py``): the QR matrix comes from zxing-cpp's writer (about
-1 ms against about 19 ms for python-qrcode at level H); everything that does not depend on the
+Speed (see ``bench/code_rendering.py``): the QR matrix is laid out here with numpy
+(:mod:`paver.qr_symbol`, about 0.2 ms against about 19 ms for python-qrcode at level H) and
+masked with a vectorised penalty search; everything that does not depend on the
 payload — frame, caption, logo tile, the PNG rows above and below the code, already deflated —
 is cached per skin and code size, so a code costs one matrix, one band of rows to deflate and
 one decode.
@@ -19,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import math
-import os
 import re
 import struct
 import time
@@ -29,14 +33,16 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-from xml.sax.saxutils import escape, quoteattr
+from typing import Any, Protocol
+from xml.sax.saxutils import escape
 
 import numpy as np
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from paver import emv
+from paver.qr_reader import read_payloads
+from paver.qr_symbol import byte_mode_symbol, function_modules
 from paver.skins import Skin, get_skin
 
 __all__ = [
@@ -59,16 +65,11 @@ MIN_MODULE_PX = 3
 #: memLevel makes each compressor cheaper to set up and costs < 1 % in size.
 PNG_LEVEL = 1
 PNG_MEM_LEVEL = 5
-SVG_FONTS = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
-_CJK_FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-)
+#: The shipped font (a subset of Noto Sans SC Bold, OFL-1.1, see assets/fonts): loaded
+#: explicitly, never a system font, so a skin prints the same on a laptop, in CI and on Lambda;
+#: SVG prints carry its outlines as paths.
+CJK_FONT = Path(__file__).resolve().parent / "assets" / "fonts" / "NotoSansSC-Bold-subset.ttf"
+CJK_OUTLINES = CJK_FONT.with_suffix(".glyphs.json")
 
 
 class RenderError(ValueError):
@@ -90,7 +91,7 @@ class RenderedCode:
     content_type
         ``image/png`` or ``image/svg+xml``.
     verified
-        Always ``True``: the code was decoded back to the payload with zxing-cpp.
+        Always ``True``: the code was read back as exactly the payload text (zxing-cpp).
     timings
         Milliseconds spent in ``encode`` (QR matrix), ``compose``, ``serialize`` (PNG/SVG),
         ``verify`` and ``total``.
@@ -127,50 +128,33 @@ class RenderedCode:
 # QR matrix
 # --------------------------------------------------------------------------------------------
 
-def _writer_symbol(payload: str, data_mask: int | None) -> np.ndarray:
-    options: dict[str, object] = {"ec_level": "H"}
-    if data_mask is not None:
-        options["data_mask"] = data_mask
+def _symbol(payload: str) -> np.ndarray:
+    """The payload's symbol at level H, mask 0: its UTF-8 bytes in one byte-mode segment.
+
+    Measured with four readers (``paver qr certify``, bench/code_rendering.py): ASCII payloads
+    read everywhere without an ECI designator; UTF-8 payloads need ECI 26 for OpenCV's
+    QRCodeDetector, which returns nothing for non-ASCII bytes without one. zxing-cpp's writer
+    is not used for the data: given bytes it adds an ECI 899 ("binary") designator, and then
+    zxing-cpp returns Latin-1 mojibake and the WeChat engine nothing; given text it may pick
+    Kanji mode; either way it splits the payload into mixed segments, which OpenCV misreads
+    after an ECI designator (see :mod:`paver.qr_symbol`).
+    """
+    data = payload.encode("utf-8")
     try:
-        # Bytes, not text: given text the writer may pick Kanji mode (Shift_JIS) for CJK
-        # characters, and EMV needs the UTF-8 bytes in byte mode (no ECI header).
-        barcode = zxingcpp.create_barcode(payload.encode("utf-8"), zxingcpp.BarcodeFormat.QRCode,
-                                          **options)
-    except Exception as exc:  # zxing raises plain exceptions for oversize content
+        return byte_mode_symbol(data, eci=not payload.isascii())
+    except ValueError as exc:
         raise RenderError(f"cannot encode payload as QR at level H: {exc}") from exc
-    if barcode.ec_level != "H":
-        raise RenderError(f"QR writer used error correction {barcode.ec_level}, need H")
-    return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
-
-
-def _alignment_centres(version: int) -> list[int]:
-    """Row/column centres of the alignment patterns (ISO/IEC 18004 annex E)."""
-    if version == 1:
-        return []
-    count, size = version // 7 + 2, 4 * version + 17
-    step = 26 if version == 32 else (version * 4 + count * 2 + 1) // (count * 2 - 2) * 2
-    return [6, *sorted(size - 7 - i * step for i in range(count - 1))]
 
 
 @functools.cache
 def _data_masks(n: int) -> np.ndarray:
     """The eight mask patterns (8, n, n), restricted to the data modules of an n×n symbol."""
-    function = np.zeros((n, n), bool)
-    function[:9, :9] = function[:9, n - 8:] = function[n - 8:, :9] = True  # finders, format
-    function[6, :] = function[:, 6] = True  # timing
-    centres = _alignment_centres((n - 17) // 4)
-    for r in centres:
-        for c in centres:
-            if (r, c) not in ((6, 6), (6, n - 7), (n - 7, 6)):
-                function[r - 2:r + 3, c - 2:c + 3] = True
-    if n >= 45:  # version information from version 7
-        function[:6, n - 11:n - 8] = function[n - 11:n - 8, :6] = True
     i, j = np.indices((n, n))
     patterns = np.stack([(i + j) % 2 == 0, i % 2 == 0, j % 3 == 0, (i + j) % 3 == 0,
                          (i // 2 + j // 3) % 2 == 0, (i * j) % 2 + (i * j) % 3 == 0,
                          ((i * j) % 2 + (i * j) % 3) % 2 == 0,
                          ((i + j) % 2 + (i * j) % 3) % 2 == 0])
-    out = patterns & ~function
+    out = patterns & ~function_modules(n)
     out.flags.writeable = False
     return out
 
@@ -178,13 +162,18 @@ def _data_masks(n: int) -> np.ndarray:
 @functools.cache
 def _format_modules() -> np.ndarray:
     """Format information (level H, masks 0–7) as the writer draws it, on a version-1 symbol."""
-    out = np.stack([_writer_symbol("A", k) for k in range(8)])
+    def writer(mask: int) -> np.ndarray:
+        barcode = zxingcpp.create_barcode(b"A", zxingcpp.BarcodeFormat.QRCode, ec_level="H",
+                                          version=1, data_mask=mask, eci="0")
+        return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
+
+    out = np.stack([writer(k) for k in range(8)])
     out.flags.writeable = False
     return out
 
 
 def _mask_candidates(symbol0: np.ndarray) -> np.ndarray:
-    """All eight masked variants (8, n, n) of a symbol the writer drew with mask 0."""
+    """All eight masked variants (8, n, n) of a symbol drawn with mask 0."""
     n = symbol0.shape[0]
     masks = _data_masks(n)
     candidates = (symbol0 ^ masks[0])[None] ^ masks
@@ -248,17 +237,18 @@ def _mask_penalties(candidates: np.ndarray) -> np.ndarray:
 def qr_matrix(payload: str) -> np.ndarray:
     """QR symbol at error-correction level H as a boolean matrix (``True`` = dark module).
 
-    zxing-cpp's writer lays out the symbol with mask 0 (the UTF-8 bytes in byte mode, no ECI
-    header); the eight masks are then applied and scored here with the ISO/IEC 18004 penalty
-    rules, vectorised — the writer's own mask search costs about five times more. Each
-    variant equals what the writer draws when asked for that mask (tested for all versions).
+    The UTF-8 bytes in one byte-mode segment, with an ECI 26 designator only when the payload
+    is not ASCII (:func:`_symbol`), laid out with mask 0; the eight masks are then applied and
+    scored here with the ISO/IEC 18004 penalty rules, vectorised — the writer's own mask
+    search costs about five times more. Each variant equals what zxing-cpp's writer draws for
+    that mask when it writes the same segment (tested for all versions).
 
     Raises
     ------
     RenderError
         The payload does not fit a QR code at level H.
     """
-    candidates = _mask_candidates(_writer_symbol(payload, 0))
+    candidates = _mask_candidates(_symbol(payload))
     return candidates[int(np.argmin(_mask_penalties(candidates)))]
 
 
@@ -296,24 +286,15 @@ class _Palette:
 
 
 @functools.cache
-def _latin_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    """The shipped font at ``size`` px (every caption and subtitle, CJK or Latin)."""
+    return ImageFont.truetype(str(CJK_FONT), size)
 
 
 @functools.cache
-def _cjk_font_path() -> str | None:
-    env = os.environ.get("PAVER_CJK_FONT")
-    bundled = sorted((Path(__file__).resolve().parent / "assets" / "fonts").glob("*.[ot]t[fc]"))
-    for candidate in [env, *map(str, bundled), *_CJK_FONT_CANDIDATES]:
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-@functools.cache
-def _cjk_font(size: int) -> ImageFont.FreeTypeFont | None:
-    path = _cjk_font_path()
-    return ImageFont.truetype(path, size) if path else None
+def _outlines() -> dict[str, Any]:
+    """The shipped font's glyphs as SVG outlines (font units, y up) and advances."""
+    return json.loads(CJK_OUTLINES.read_text(encoding="utf-8"))
 
 
 class _RasterPainter:
@@ -340,17 +321,10 @@ class _RasterPainter:
 
     def text(self, cx: float, cy: float, text: str, latin: str, size: float,
              color: str, width: float) -> None:
-        font: ImageFont.FreeTypeFont | ImageFont.ImageFont | None = None
-        if not text.isascii():
-            font = _cjk_font(max(8, round(size)))
-        if font is None:
-            text = latin
-            font = _latin_font(max(8, round(size)))
+        font = _font(max(8, round(size)))
         length = self.draw.textlength(text, font=font)
         if length > width:  # shrink to fit the material's width
-            size = size * width / length
-            font = (_latin_font(max(8, round(size))) if text.isascii()
-                    else _cjk_font(max(8, round(size))) or _latin_font(max(8, round(size))))
+            font = _font(max(8, round(size * width / length)))
         self.draw.text((round(cx), round(cy)), text, fill=self.palette[color], font=font,
                        anchor="mm")
 
@@ -381,13 +355,27 @@ class _SvgPainter:
 
     def text(self, cx: float, cy: float, text: str, latin: str, size: float,
              color: str, width: float) -> None:
-        # CJK glyphs are about 1 em wide, Latin capitals about 0.7 em.
-        em = sum(1.0 if not ch.isascii() else 0.7 for ch in text) or 1.0
-        size = min(size, width / em)
+        # The glyphs' own outlines, sized and centred as the raster painter draws them (anchor
+        # "mm": the middle between ascender and descender on cy), so every viewer shows the
+        # same caption without any font installed.
+        font = _outlines()
+        upm, glyphs = font["units_per_em"], font["glyphs"]
+        shapes = [glyphs[ch] for ch in text if ch in glyphs]
+        advance = sum(g["advance"] for g in shapes) or 1
+        px = max(8, round(size))
+        if advance * px / upm > width:
+            px = max(8, round(px * width / (advance * px / upm)))
+        k = px / upm
+        x0 = cx - advance * k / 2
+        baseline = cy + (font["ascender"] + font["descender"]) / 2 * k
+        paths, pen = [], 0
+        for g in shapes:
+            if g["d"]:
+                paths.append(f'<path transform="translate({pen})" d="{g["d"]}"/>')
+            pen += g["advance"]
         self.parts.append(
-            f'<text x="{self._n(cx)}" y="{self._n(cy)}" font-size="{self._n(size)}" '
-            f'font-family={quoteattr(SVG_FONTS)} font-weight="bold" fill="{color}" '
-            f'text-anchor="middle" dominant-baseline="central">{escape(text)}</text>')
+            f'<g fill="{color}" transform="translate({self._n(x0)} {self._n(baseline)}) '
+            f'scale({k:.5g} {-k:.5g})"><title>{escape(text)}</title>{"".join(paths)}</g>')
 
 
 # --------------------------------------------------------------------------------------------
@@ -779,30 +767,39 @@ class _RasterPlan:
     png: _PngTemplate
     palette: _Palette
     logo: np.ndarray | None
-    verify_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the decoder's crop
-    verify_step: int  # the decoder sees every verify_step-th pixel (about 4 px per module)
-    verify_grey: np.ndarray  # static grey crop, subsampled (code area to be overwritten)
+    verify_grey: np.ndarray  # the decoder's view of the static artwork (code area overwritten)
+    verify_at: tuple[slice, slice]  # the part of the view that falls on the symbol
+    sample_at: tuple[np.ndarray, np.ndarray]  # ... and the symbol's rows and columns it samples
+
+
+#: Samples per module the renderer's own verification reads (a phone sees 3-5 px per module).
+VERIFY_SAMPLES = 3
 
 
 @functools.lru_cache(maxsize=256)
 def _raster_plan(skin: Skin, n: int) -> _RasterPlan:
     layout = _layout(skin, n)
     pixels, pal = _raster_frame(skin)
-    span = n * layout.s
+    s, span = layout.s, n * layout.s
     png = _PngTemplate(pixels, (layout.x0, layout.y0, layout.x0 + span, layout.y0 + span), pal)
-    # The decoder sees the symbol, its quiet zone and one more module of what surrounds it, at
-    # about 4 px per module (a phone sees 3-5): every ``step``-th pixel of the real artwork.
-    margin = (skin.quiet_zone_modules + 1) * layout.s
+    # The decoder sees the symbol, its quiet zone and one more module of what surrounds it,
+    # sampled from the real artwork at VERIFY_SAMPLES points per module (nearest pixel; every
+    # pixel when modules are that small already).
+    k = min(VERIFY_SAMPLES, s)
+    margin = skin.quiet_zone_modules + 1
+    offsets = ((np.arange(-margin * k, (n + margin) * k) + 0.5) * s / k).astype(np.intp)
     h, w = pixels.shape
-    box = (max(0, layout.x0 - margin), max(0, layout.y0 - margin),
-           min(w, layout.x0 + span + margin), min(h, layout.y0 + span + margin))
-    step = max(1, layout.s // 4)
-    if (layout.x0 - box[0]) % step or (layout.y0 - box[1]) % step:
-        step = 1
-    grey = np.take(pal.grey, pixels[box[1]:box[3]:step, box[0]:box[2]:step])
+    rows = offsets + layout.y0
+    cols = offsets + layout.x0
+    rows, cols = rows[(rows >= 0) & (rows < h)], cols[(cols >= 0) & (cols < w)]
+    grey = np.take(pal.grey, pixels[np.ix_(rows, cols)])
     grey.flags.writeable = False
-    return _RasterPlan(layout, png, pal, _raster_logo(skin, layout.logo_modules, layout.s),
-                       box, step, grey)
+    on_r = np.nonzero((rows >= layout.y0) & (rows < layout.y0 + span))[0]
+    on_c = np.nonzero((cols >= layout.x0) & (cols < layout.x0 + span))[0]
+    sample = (rows[on_r] - layout.y0, cols[on_c] - layout.x0)
+    view = (slice(int(on_r[0]), int(on_r[-1]) + 1), slice(int(on_c[0]), int(on_c[-1]) + 1))
+    return _RasterPlan(layout, png, pal, _raster_logo(skin, layout.logo_modules, s), grey,
+                       view, sample)
 
 
 def _module_pixels(matrix: np.ndarray, layout: _Layout, dark: int, light: int,
@@ -823,12 +820,14 @@ def _module_pixels(matrix: np.ndarray, layout: _Layout, dark: int, light: int,
 # --------------------------------------------------------------------------------------------
 
 def _verify(grey: np.ndarray, payload: str, what: str) -> None:
-    """Decode ``grey`` with zxing-cpp; raise unless exactly one QR reads back as ``payload``."""
-    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode,
-                                   try_rotate=False, try_downscale=False, try_invert=False)
-    expected = payload.encode("utf-8")
-    if len(found) != 1 or found[0].bytes != expected:
-        got = [f.text[:40] for f in found]
+    """Read ``grey`` as a wallet would; raise unless exactly one QR reads back as ``payload``.
+
+    The text is compared, not the bytes: a print whose text a reader gets wrong is never
+    stored.
+    """
+    found = read_payloads(grey, thorough=False)
+    if found != [payload]:
+        got = [f[:40] for f in found]
         raise ScanVerificationError(
             f"{what} did not scan back to the payload (decoded {len(found)} code(s): {got})")
 
@@ -995,12 +994,10 @@ def render_code(payload: str, skin: Skin | str, fmt: str = "png", *,
         t2 = time.perf_counter()
         data = png.encode(segment)
         t3 = time.perf_counter()
-        step, (bx0, by0, _, _) = plan.verify_step, plan.verify_box
         grey = plan.verify_grey.copy()
-        gy, gx = (layout.y0 - by0) // step, (layout.x0 - bx0) // step
-        off = layout.x0 - png.xa  # the decoder reads the composed pixels that were packed
-        seen = np.take(pal.grey, segment[::step, off:off + block.shape[1]:step])
-        grey[gy:gy + seen.shape[0], gx:gx + seen.shape[1]] = seen
+        (on_r, on_c), (sr, sc) = plan.verify_at, plan.sample_at
+        # The decoder reads the composed pixels that were packed (the block, as placed).
+        grey[on_r, on_c] = np.take(pal.grey, block.take(sr, axis=0).take(sc, axis=1))
         _verify(grey, payload, f"PNG on skin {skin.name!r}")
     else:
         layout = _layout(skin, n)
@@ -1041,19 +1038,11 @@ def decode_image(image: str | Path | Image.Image) -> list[str]:
     Returns
     -------
     list[str]
-        Decoded payloads, in zxing-cpp's order; empty when none is found.
+        Payload texts as a wallet reads them (:func:`paver.qr_reader.read_payloads`), in
+        zxing-cpp's order; empty when none is found.
     """
     if not isinstance(image, Image.Image):
         _register_heif()
         with Image.open(image) as opened:
-            image = ImageOps.exif_transpose(opened).convert("L")
-    else:
-        image = ImageOps.exif_transpose(image).convert("L")
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-    out = []
-    for barcode in found:
-        try:  # EMV payloads are UTF-8 without an ECI header: do not let zxing guess
-            out.append(barcode.bytes.decode("utf-8"))
-        except UnicodeDecodeError:
-            out.append(barcode.text)
-    return out
+            return read_payloads(ImageOps.exif_transpose(opened).convert("L"))
+    return read_payloads(ImageOps.exif_transpose(image).convert("L"))

@@ -11,6 +11,7 @@ server, then the event sources, then the embedded AWS.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -24,9 +25,27 @@ from typing import Any
 
 from paver.config import Settings
 from paver.local_aws import LOOPBACK, aws_environment
+from paver.logs import mask
 from paver.project import project_root
 
 log = logging.getLogger(__name__)
+
+
+def masked_handler_class() -> type:
+    """Chalice's request handler with its access log masked (``paver.logs.mask``).
+
+    ``BaseHTTPRequestHandler`` prints the request line, query string included, to stderr:
+    phone numbers, account ids, credentials and bearer tokens put in a URL would land in the
+    terminal and any log collector reading it.
+    """
+    from chalice.local import ChaliceRequestHandler
+
+    class MaskedRequestHandler(ChaliceRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            sys.stderr.write(mask(f"{self.address_string()} - - [{self.log_date_time_string()}]"
+                                  f" {format % args}") + "\n")
+
+    return MaskedRequestHandler
 
 
 def _say(msg: str) -> None:
@@ -121,6 +140,9 @@ def serve_forever(port: int = 8000, stage: str = "local", demo: Any = None,
                              stream_start="LATEST" if demo is not None else "TRIM_HORIZON").start()
             pump.streams_ready.wait(30)  # no payment may slip in before the stream is read
         server = f.create_local_server(config.chalice_app, config, LOOPBACK, port)
+        # the same handler chalice builds, with the masked access log
+        server.server.RequestHandlerClass = functools.partial(
+            masked_handler_class(), app_object=server.app_object, config=config)
         _quiet_disconnects(server.server)
         _say(f"serving on http://{LOOPBACK}:{port} — console http://{LOOPBACK}:{port}/console/ "
              f"(AWS at {cfg.endpoint_url or 'real AWS'}, stage {cfg.stage}; Ctrl-C stops)")

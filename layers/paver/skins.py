@@ -169,9 +169,10 @@ class Caption:
     Attributes
     ----------
     text
-        The caption (may be Chinese; used where a CJK font is available, and in SVG).
+        The caption (may be Chinese: drawn with the shipped CJK font, see ``assets/fonts``).
     text_latin
-        ASCII fallback drawn in PNG when no CJK font is installed.
+        ASCII rendition of the caption (for readers of the data; the PNG draws ``text`` with
+        the shipped CJK font).
     subtitle
         Optional ASCII line under the code (e.g. "Scan with any payment app").
     size_mm

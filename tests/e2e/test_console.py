@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -339,7 +339,7 @@ def test_a_payment_is_screened_and_shows_in_risk_alerts(server: str, session: An
                          headers={"Authorization": f"Bearer {op}"},
                          json={"idempotency_key": f"e2e-payment-{time.time_ns()}",
                                "merchant_id": f"{OTHER_PARTNER}-M00001", "amount": "4980.00",
-                               "timestamp": "2026-12-04T02:10:00+08:00",
+                               "timestamp": datetime.now(UTC).isoformat(),
                                "from_account": "A000010"})
     assert resp.status_code in (200, 201), resp.text
     txn = resp.json()["txn_id"]

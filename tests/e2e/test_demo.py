@@ -41,6 +41,7 @@ def test_demo_writes_summary_and_report(demo_run: tuple[Path, str]) -> None:
     html = (out / "report.html").read_text()
     for title in ("Synthetic world", "Aggregated codes", "Merchant binding and benefits"):
         assert title in html
+    assert "Skin certification" in html and summary["skins_certified"] >= 6
     assert "<script" not in html.lower()
 
 

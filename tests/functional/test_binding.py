@@ -84,6 +84,17 @@ def test_invalid_or_taken_credential_is_refused(aws: Settings, uscc_pair) -> Non
     assert [r["code"] for r in out.reasons] == ["uscc_invalid"]
 
 
+def test_one_credential_written_two_ways_is_claimed_once(aws: Settings, uscc_pair) -> None:
+    code = uscc_pair[0]
+    grouped = f"{code[:4]}-{code[4:8]}-{code[8:12]} {code[12:]}".lower()  # as printed
+    p1 = _merchant("M1", code)
+    p2 = _merchant("M2", grouped)
+    assert service.bind_from_photo("M1", "1" * 32,
+                                   make_store_photo(*HANGZHOU, qr=qr_image(p1))).outcome == "bound"
+    out = service.bind_from_photo("M2", "2" * 32, make_store_photo(*HANGZHOU, qr=qr_image(p2)))
+    assert [r["code"] for r in out.reasons] == ["credential_taken"]
+
+
 def test_presigned_upload_then_notification_binds(api, aws: Settings, uscc_pair) -> None:
     payload = _merchant("M1", uscc_pair[0])
     photo = make_store_photo(*HANGZHOU, qr=qr_image(payload))
@@ -168,3 +179,46 @@ def test_a_payload_that_merely_names_the_merchant_is_not_its_code(aws: Settings,
     out = service.bind_from_photo("M6", "6" * 32,
                                   make_store_photo(*HANGZHOU, qr=qr_image(forged)))
     assert [r["code"] for r in out.reasons] == ["qr_other_merchant"]
+
+
+def test_photo_of_the_served_print_binds_its_merchant_only(api, aws: Settings,
+                                                           uscc_pair) -> None:
+    """A phone photo of the real print (``GET /codes/{id}/image``, Chinese name, ECI 26) in a
+    real scene, with perspective, scale and JPEG: it binds its merchant, and nobody else."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    from paver.rollout import service as rollout
+    from paver.storage.models import Partner
+
+    Partner(partner_id="P1", name="Hangzhou City Bank", kind="city_bank", region="east",
+            guid="cn.hzbank.pay").save()
+    for mid, uscc in (("M1", uscc_pair[0]), ("M2", uscc_pair[1])):
+        Merchant(merchant_id=mid, partner_id="P1", name=f"Tea shop {mid}", mcc="5814",
+                 city="Hangzhou", name_zh=f"西湖龙井茶社{mid}", city_zh="杭州",
+                 lat=HANGZHOU[0], lon=HANGZHOU[1], datum="WGS-84", uscc=uscc).save()
+    assert rollout.issue_codes("C1", "P1", ["M1", "M2"], aws).issued == ["M1", "M2"]
+    served = api.http.get(f"/codes/{code_id_for('M1')}/image", headers={"Accept": "image/png"})
+    assert served.status_code == 200 and served.headers["Content-Type"] == "image/png"
+    print_png = served.body
+    photo = make_store_photo(HANGZHOU[0] + 0.0004, HANGZHOU[1], printed=print_png, seed=3,
+                             quality=75)
+    with Image.open(io.BytesIO(photo)) as opened:
+        assert opened.size == (1600, 1200) and opened.format == "JPEG"
+
+    other = service.bind_from_photo("M2", "c" * 32, photo)
+    assert other.outcome == "refused"
+    assert [r["code"] for r in other.reasons] == ["qr_other_merchant"]
+    assert other.evidence["qr_merchants"] == ["M1"]
+
+    own = service.bind_from_photo("M1", "d" * 32, photo)
+    assert own.outcome == "bound", own.reasons
+    assert own.evidence["qr_matches"] and own.level == 1
+
+    with Image.open(io.BytesIO(print_png)) as sheet:
+        smudged = sheet.convert("RGB").filter(ImageFilter.GaussianBlur(9))
+    unreadable = make_store_photo(*HANGZHOU, printed=smudged, seed=4)
+    out = service.bind_from_photo("M2", "e" * 32, unreadable)
+    assert [r["code"] for r in out.reasons] == ["qr_not_found"]
+    assert not Merchant.get("M2").bound

@@ -135,3 +135,33 @@ def test_decode_unreadable_file_exits_2(runner: CliRunner, tmp_path: Path) -> No
     junk.write_bytes(b"not an image")
     assert runner.invoke(group, ["decode", str(junk)]).exit_code == 2
     assert runner.invoke(group, ["decode", str(tmp_path / "missing.png")]).exit_code == 2
+
+
+def test_certify_json_passes_a_shipped_skin(runner: CliRunner) -> None:
+    result = runner.invoke(group, ["certify", "--skin", "lingnan_red", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) == {"passed", "readers", "conditions", "skins", "matrix"}
+    assert out["passed"] and out["readers"] == ["zxing", "wechat", "opencv", "zbar"]
+    assert [s["skin"] for s in out["skins"]] == ["plain", "lingnan_red"]
+    assert all(s["passed"] and s["misses"] == [] for s in out["skins"])
+    assert len(out["matrix"]) == 2 * 2 * len(out["conditions"]) * 4
+    assert set(out["matrix"][0]) == {"skin", "payload", "condition", "reader", "ok", "got",
+                                     "module_px"}
+
+
+def test_certify_exits_1_on_any_miss(runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+                                     ) -> None:
+    from paver import certify
+
+    blind = {"zxing": certify.readers()["zxing"], "blind": lambda grey: []}
+    monkeypatch.setattr(certify, "readers", lambda: blind)
+    result = runner.invoke(group, ["certify", "--skin", "sichuan_spicy"])
+    assert result.exit_code == 1
+    assert "MISS" in result.output and "FAILED" in result.output
+    assert "sichuan_spicy" in result.output
+
+
+def test_certify_unknown_skin_exits_2(runner: CliRunner) -> None:
+    result = runner.invoke(group, ["certify", "--skin", "vaporwave"])
+    assert result.exit_code == 2 and "unknown skin 'vaporwave'" in result.output

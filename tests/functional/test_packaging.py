@@ -30,8 +30,10 @@ with mock_aws():
     auth = {"Authorization": "Bearer " + issue_token("partner", "P1"),
             "Content-Type": "application/json"}
     txn = {"idempotency_key": "k-00000001", "merchant_id": "M1", "amount": "9.90"}
+    ops = {"Authorization": "Bearer " + issue_token("operator", "ops")}
     with Client(packaged.app) as client:
-        resp = client.http.get("/health")
+        live = json.loads(client.http.get("/health").body)
+        resp = client.http.get("/health", headers=ops)
         paid = client.http.post("/transactions", headers=auth, body=json.dumps(txn))
         anon = client.http.get("/merchants/M1")
         js = client.http.get("/console/console.js")
@@ -39,7 +41,7 @@ with mock_aws():
         bound = client.lambda_.invoke("binding", {"Records": [{"s3": {
             "bucket": {"name": "b"}, "object": {"key": "photos/../x"}}}]}).payload
     import paver, functions
-    print(json.dumps({"status": resp.status_code, "body": json.loads(resp.body),
+    print(json.dumps({"status": resp.status_code, "body": json.loads(resp.body), "live": live,
                       "paid": paid.status_code, "anon": anon.status_code, "binding": bound,
                       "js": [js.status_code, js.headers.get("Content-Type"),
                              js.body[:600].decode()],
@@ -76,6 +78,7 @@ def test_package_unzips_imports_and_answers_health(packaged: dict, tmp_path: Pat
     assert out["status"] == 200
     assert out["paid"] == 201 and out["anon"] == 401  # a route with auth, storage, validation
     assert out["binding"]["results"][0]["outcome"] == "rejected"  # the S3-triggered function
+    assert out["live"] == {"status": "ok"}  # no detail without an operator token
     assert out["body"]["stage"] == "dev"
     # the console and the merchant page are served from the package itself, without a token
     assert out["js"][0] == 200 and out["js"][1].startswith("text/javascript")

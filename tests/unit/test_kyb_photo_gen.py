@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import piexif
 import pytest
 from hypothesis import given, settings
@@ -98,3 +99,44 @@ def test_large_qr_is_scaled_into_the_scene_and_still_scans() -> None:
     assert big.height > 480 * 0.4
     data = make_store_photo(22.5431, 114.0579, qr=big, seed=11)
     assert decode_qr_payloads(open_photo(data)) == [payload]
+
+
+# ------------------------------------------------------------------ photos of real prints
+
+def test_photo_of_a_real_print_in_a_real_scene_reads_back() -> None:
+    """The rendered print, tilted and scaled into a real photo, JPEG: position and payload."""
+    import io
+
+    from PIL import Image
+
+    from paver import emv
+    from paver.kyb.photo_gen import PHOTO_SIZE, REAL_PHOTOS, photo_of_print
+    from paver.render import render_code
+
+    assert len(REAL_PHOTOS) >= 2
+    payload = emv.build_aggregated_code(
+        emv.MerchantAccount("com.paver.pay", "M1"), emv.MerchantAccount("cn.bank.pay", "B1"),
+        "Noodle Bar", "Lanzhou", "5812", name_zh="兰州牛肉面", city_zh="兰州")
+    for seed, skin in enumerate(["xinjiang_desert", "neutral_stand", "jiangnan_blue"]):
+        printed = render_code(payload, skin).data
+        data = make_store_photo(36.0611, 103.8343, printed=printed, seed=seed, quality=70)
+        photo = open_photo(data)
+        assert photo.size == PHOTO_SIZE
+        assert decode_qr_payloads(photo) == [payload], skin
+        point = photo_position(data)
+        assert abs(point.lat - 36.0611) < 1e-5 and abs(point.lon - 103.8343) < 1e-5
+    # Around the print the picture is one of the real photos, pixel for pixel (before JPEG).
+    scene = np.asarray(photo_of_print(render_code(payload, "lingnan_red").data, seed=0,
+                                      height_fraction=0.5))
+    backgrounds = []
+    for path in REAL_PHOTOS:
+        with Image.open(path) as real:
+            backgrounds.append(np.asarray(real.convert("RGB").resize(PHOTO_SIZE,
+                                                                     Image.Resampling.BICUBIC)))
+    corners = [(slice(0, 30), slice(0, 30)), (slice(-30, None), slice(-30, None)),
+               (slice(0, 30), slice(-30, None)), (slice(-30, None), slice(0, 30))]
+    assert any((scene[c] == bg[c]).all() for c in corners for bg in backgrounds)
+    assert not any((scene == bg).all() for bg in backgrounds)  # the print is in it
+    with pytest.raises(ValueError, match="height_fraction"):
+        photo_of_print(io.BytesIO(render_code(payload, "lingnan_red").data).getvalue(),
+                       height_fraction=1.2)

@@ -1,4 +1,9 @@
-"""Demo stage: store photos uploaded over presigned POSTs, binding decided, payments accrued."""
+"""Demo stage: store photos uploaded over presigned POSTs, binding decided, payments accrued.
+
+Each store photo is a real photo with the merchant's actual print composited into it: the PNG
+the API serves for the code (``GET /codes/{id}/image``, :func:`paver.rollout.service.code_image`),
+photographed with perspective, scale, uneven light and JPEG compression.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from paver.accrual.transactions import TransactionIn, record_transaction
 from paver.aws import client
 from paver.binding import service
 from paver.demo.context import DemoContext, ReportSection
-from paver.kyb.photo_gen import make_store_photo, qr_image
+from paver.kyb.photo_gen import make_store_photo
+from paver.rollout.service import code_image
 from paver.storage.models import Benefit, Code, Merchant, Transaction
 
 #: How the demo's photos go wrong, with weights (the rest are good photos at the shop).
@@ -27,16 +33,19 @@ def _scenario(rng: random.Random) -> str:
     return rng.choices([s for s, _ in SCENARIOS], weights=[w for _, w in SCENARIOS])[0]
 
 
-def _photo(rng: random.Random, scenario: str, merchant: Merchant, own: str, other: str) -> bytes:
+def _photo(rng: random.Random, scenario: str, merchant: Merchant, own: bytes,
+           other: bytes) -> bytes:
+    """A phone photo of a served print (``own`` or ``other`` PNG) for one scenario."""
     lat, lon = float(merchant.lat), float(merchant.lon)
     jitter = (rng.uniform(-4e-4, 4e-4), rng.uniform(-4e-4, 4e-4))  # a few tens of metres
+    seed, quality = rng.randrange(999), rng.randrange(70, 90)
     if scenario == "far_away":
-        return make_store_photo(lat + 0.05, lon + 0.05, qr=qr_image(own), seed=rng.randrange(999))
+        return make_store_photo(lat + 0.05, lon + 0.05, printed=own, seed=seed, quality=quality)
     if scenario == "no_gps":
-        return make_store_photo(None, None, qr=qr_image(own), seed=rng.randrange(999))
-    payload = other if scenario == "other_code" else own
-    return make_store_photo(lat + jitter[0], lon + jitter[1], qr=qr_image(payload),
-                            seed=rng.randrange(999))
+        return make_store_photo(None, None, printed=own, seed=seed, quality=quality)
+    printed = other if scenario == "other_code" else own
+    return make_store_photo(lat + jitter[0], lon + jitter[1], printed=printed, seed=seed,
+                            quality=quality)
 
 
 def _upload(ctx: DemoContext, merchant_id: str, photo: bytes) -> str:
@@ -75,8 +84,9 @@ def run_demo_stage(ctx: DemoContext) -> None:
         for i, code in enumerate(codes):
             merchant = Merchant.get(code.merchant_id)
             scenario = _scenario(rng) if len(codes) > 1 else "good"
-            other = codes[(i + 1) % len(codes)].payload
-            photo = _photo(rng, scenario, merchant, code.payload, other)
+            own = code_image(code, "png", ctx.cfg)[0]
+            other = code_image(codes[(i + 1) % len(codes)], "png", ctx.cfg)[0]
+            photo = _photo(rng, scenario, merchant, own, other)
             key = _upload(ctx, merchant.merchant_id, photo)
             outcomes.append((merchant.merchant_id, scenario, service.handle_uploaded(
                 ctx.cfg.bucket_name("photos"), key, ctx.cfg)))
@@ -116,7 +126,9 @@ def _html(outcomes: list[tuple[str, str, Any]], accrued: list[str], duplicates: 
     kinds = Counter(b.kind for b in benefits)
     ben = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in kinds.most_common())
     return (
-        f"<p>{len(outcomes)} store photos uploaded through presigned POSTs: "
+        f"<p>{len(outcomes)} store photos — real photos with the merchant's served print "
+        "composited in perspective, scaled, unevenly lit and JPEG-compressed — uploaded through "
+        "presigned POSTs: "
         f"{counts.get('bound', 0)} bound, {counts.get('refused', 0)} refused. Each refusal names "
         "the binding rule that fired (<code>rules/binding.yaml</code>).</p>"
         "<table><tr><th>merchant</th><th>photo scenario</th><th>outcome</th>"

@@ -10,6 +10,10 @@ Contract (other tools depend on it):
 - ``paver qr skins [--json]`` lists the shipped skins.
 - ``paver qr decode IMAGE`` prints each payload read from a photo or scan, one per line;
   exit 1 when none is found.
+- ``paver qr certify [--skin NAME] [--json]`` reads a long Chinese and a long ASCII payload on
+  each skin (default: every shipped skin), and on a plain symbol (the floor), under each camera
+  condition with four readers; prints the matrix (``--json``: one object, see below) and exits
+  1 on any miss, 2 for an unknown skin or a missing reader (dev dependency).
 """
 
 from __future__ import annotations
@@ -112,3 +116,39 @@ def decode_cmd(image: Path) -> None:
         sys.exit(1)
     for payload in payloads:
         click.echo(payload)
+
+
+@group.command("certify")
+@click.option("--skin", "skin_names", multiple=True,
+              help="Skin to certify (repeatable); default: every shipped skin.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {passed, readers, conditions, skins: [{skin, passed, seconds, "
+                   "cells, misses}], matrix: [{skin, payload, condition, reader, ok, got}]}.")
+def certify_cmd(skin_names: tuple[str, ...], as_json: bool) -> None:
+    """Certify skins: every reader reads them under phone-camera conditions."""
+    from paver.skins import SkinError, get_skin, load_skins
+
+    try:
+        from paver import certify
+        reader_map = certify.readers()
+    except ImportError as exc:
+        raise click.UsageError(f"certification needs the dev readers ({exc}); "
+                               "install requirements-dev.txt") from exc
+    names = list(skin_names) or sorted(load_skins())
+    for name in names:
+        try:
+            get_skin(name)
+        except SkinError as exc:
+            raise click.BadParameter(str(exc), param_hint="--skin") from exc
+    reports = [certify.certify_skin(n, reader_map) for n in [certify.PLAIN, *names]]
+    passed = all(r.passed for r in reports)
+    if as_json:
+        click.echo(json.dumps({
+            "passed": passed, "readers": list(reader_map),
+            "conditions": {c.name: c.description for c in certify.CONDITIONS},
+            "skins": [r.to_dict() for r in reports],
+            "matrix": [c.to_dict() for r in reports for c in r.cells]},
+            ensure_ascii=False, indent=2))
+    else:
+        click.echo(certify.format_matrix(reports))
+    sys.exit(0 if passed else 1)

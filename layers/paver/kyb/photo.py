@@ -15,8 +15,10 @@ import warnings
 from typing import BinaryIO, Literal
 
 import pillow_heif
-import zxingcpp
 from PIL import Image
+
+# The project's one QR reader (text as a wallet reads it), re-exported for the binding path.
+from paver.qr_reader import read_payloads as decode_qr_payloads  # noqa: F401
 
 pillow_heif.register_heif_opener()
 
@@ -204,29 +206,3 @@ def open_photo(
     if image.format not in _OPENED_AS[kind]:
         raise PhotoError("unsupported_type", f"decoded as {image.format}, expected {expected}")
     return image
-
-
-def decode_qr_payloads(image: Image.Image) -> list[str]:
-    """Find the text payloads of all QR codes visible in a photo.
-
-    Parameters
-    ----------
-    image : PIL.Image.Image
-        A decoded photo (e.g. from :func:`open_photo`).
-
-    Returns
-    -------
-    list of str
-        Distinct payloads in the order zxing-cpp reports them; empty when none is readable.
-    """
-    gray = image if image.mode == "L" else image.convert("RGB").convert("L")
-    found = zxingcpp.read_barcodes(
-        gray,
-        formats=zxingcpp.BarcodeFormat.QRCode,
-        text_mode=zxingcpp.TextMode.Plain,
-    )
-    payloads: list[str] = []
-    for barcode in found:
-        if barcode.valid and barcode.text not in payloads:
-            payloads.append(barcode.text)
-    return payloads

@@ -1,21 +1,29 @@
 """Generate synthetic store photos for tests and demos.
 
-A photo is a cheap drawn storefront (wall, sign, door, counter, sensor noise) saved as JPEG
-(or PNG, WebP, HEIF) with EXIF written by piexif: camera make/model, capture time and — unless
-told otherwise — a GPS block (WGS-84) for the given coordinates. Optionally a QR code image
-(e.g. the merchant's aggregated code) is pasted on the counter so that the binding step can
-read it back with :func:`paver.kyb.photo.decode_qr_payloads`.
+A photo is saved as JPEG (or PNG, WebP, HEIF) with EXIF written by piexif: camera make/model,
+capture time and — unless told otherwise — a GPS block (WGS-84) for the given coordinates. Its
+picture is either
+
+- a real photo (``assets/photos``, CC BY-SA 4.0) with a real print composited into it
+  (:func:`photo_of_print`): the print-ready PNG the API serves for a code, scaled, tilted in
+  perspective, rotated, lit unevenly and JPEG-compressed as a phone camera would, or
+- a cheap drawn storefront (:func:`store_scene`) with a plain QR image pasted on the counter.
+
+Binding reads the code back with the project's reader (:mod:`paver.qr_reader`).
 """
 
 from __future__ import annotations
 
 import io
 import random
+from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import piexif
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from paver.kyb.photo import PIL_FORMATS
 
@@ -24,6 +32,11 @@ PhotoFormat = Literal["jpeg", "png", "webp", "heif"]
 #: Seconds are stored as a rational with this denominator (1e-4 s ≈ 3 mm of latitude).
 SECONDS_DENOMINATOR = 10_000
 _DEFAULT_TAKEN_AT = datetime(2026, 1, 15, 10, 30, 0)
+#: Real photos the prints are composited into (CC BY-SA 4.0, see assets/photos/README.md).
+REAL_PHOTOS = tuple(sorted((Path(__file__).resolve().parent.parent / "assets" / "photos")
+                           .glob("*.jpg")))
+#: A phone frame (4:3); the real photos are upscaled to it as the scene.
+PHOTO_SIZE = (1600, 1200)
 
 
 def to_dms_rationals(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -186,11 +199,102 @@ def store_scene(
     return scene
 
 
+def perspective_coeffs(src: Sequence[tuple[float, float]],
+                       dst: Sequence[tuple[float, float]]) -> list[float]:
+    """PIL PERSPECTIVE coefficients mapping output points ``dst`` to input points ``src``."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
+
+
+def photo_of_print(
+    printed: bytes | Image.Image,
+    *,
+    seed: int = 0,
+    height_fraction: float | None = None,
+    tilt: float = 0.07,
+    rotation_deg: float | None = None,
+) -> Image.Image:
+    """Photograph a print (e.g. ``GET /codes/{id}/image``) standing in a real scene.
+
+    The print is scaled to ``height_fraction`` of the frame (random 0.55–0.75 by default: a
+    merchant holding the phone about 30 cm from a counter sticker), its corners moved in
+    perspective by up to ``tilt`` of its width, rotated, lit with a soft gradient and slightly
+    defocused, then composited into one of :data:`REAL_PHOTOS` upscaled to :data:`PHOTO_SIZE`.
+    JPEG compression happens when the photo is saved (:func:`make_store_photo`).
+
+    Parameters
+    ----------
+    printed
+        The print's image file (PNG/JPEG bytes) or a PIL image.
+    seed
+        Chooses the background photo, the placement, the perspective and the light.
+    height_fraction
+        Height of the print in the frame (0.2–0.95); random 0.55–0.75 when ``None``.
+    tilt
+        Largest corner displacement, as a fraction of the print's width.
+    rotation_deg
+        In-plane rotation; random ±8° when ``None``.
+
+    Returns
+    -------
+    PIL.Image.Image
+        An RGB photo of :data:`PHOTO_SIZE`.
+    """
+    rng = random.Random(seed)
+    if isinstance(printed, bytes | bytearray):
+        with Image.open(io.BytesIO(printed)) as opened:
+            sheet = opened.convert("RGB")
+    else:
+        sheet = printed.convert("RGB")
+    frame_w, frame_h = PHOTO_SIZE
+    with Image.open(REAL_PHOTOS[rng.randrange(len(REAL_PHOTOS))]) as bg:
+        scene = bg.convert("RGB").resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
+    fraction = height_fraction if height_fraction is not None else rng.uniform(0.55, 0.75)
+    if not 0.2 <= fraction <= 0.95:
+        raise ValueError(f"height_fraction {fraction} is outside 0.2..0.95")
+    h = round(frame_h * fraction)
+    w = round(sheet.width * h / sheet.height)
+    sheet = sheet.resize((w, h), Image.Resampling.LANCZOS)
+    # Perspective: each corner moves inwards/outwards by up to ``tilt`` of the width.
+    jitter = [(rng.uniform(-tilt, tilt) * w, rng.uniform(-tilt, tilt) * w) for _ in range(4)]
+    pad = round(tilt * w) + 2
+    corners = [(pad + dx, pad + dy) for dx, dy in
+               ((0 + jitter[0][0], 0 + jitter[0][1]), (w + jitter[1][0], jitter[1][1]),
+                (w + jitter[2][0], h + jitter[2][1]), (jitter[3][0], h + jitter[3][1]))]
+    size = (w + 2 * pad, h + 2 * pad)
+    coeffs = perspective_coeffs([(0, 0), (w, 0), (w, h), (0, h)], corners)
+    warped = sheet.transform(size, Image.Transform.PERSPECTIVE, coeffs,
+                             Image.Resampling.BICUBIC)
+    mask = Image.new("L", sheet.size, 255).transform(size, Image.Transform.PERSPECTIVE, coeffs,
+                                                     Image.Resampling.BICUBIC)
+    angle = rotation_deg if rotation_deg is not None else rng.uniform(-8, 8)
+    warped = warped.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+    mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+    # Light: brighter on one side, as from a shop window; a touch of defocus.
+    light = np.linspace(1.0, rng.uniform(0.7, 0.9), warped.width, dtype=np.float32)
+    if rng.random() < 0.5:
+        light = light[::-1]
+    lit = np.asarray(warped, np.float32) * light[None, :, None]
+    warped = Image.fromarray(np.clip(lit, 0, 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(0.6))
+    if warped.width > frame_w or warped.height > frame_h:
+        raise ValueError("the print does not fit the frame; lower height_fraction")
+    x = rng.randrange(0, frame_w - warped.width + 1)
+    y = rng.randrange(0, frame_h - warped.height + 1)
+    scene.paste(warped, (x, y), mask)
+    return scene
+
+
 def make_store_photo(
     lat: float | None,
     lon: float | None,
     *,
     qr: Image.Image | None = None,
+    printed: bytes | Image.Image | None = None,
     size: tuple[int, int] = (640, 480),
     seed: int = 0,
     altitude_m: float | None = None,
@@ -205,9 +309,12 @@ def make_store_photo(
     lat, lon : float or None
         WGS-84 position written to EXIF GPS; pass both None for a photo without GPS.
     qr : PIL.Image.Image, optional
-        QR code image to show in the scene (see :func:`qr_image`).
+        QR code image to show in a drawn scene (see :func:`qr_image`).
+    printed : bytes or PIL.Image.Image, optional
+        A real print (e.g. the PNG of ``GET /codes/{id}/image``) to photograph in a real
+        scene (:func:`photo_of_print`); ``size`` and ``qr`` are then ignored.
     size, seed
-        Scene size and seed (see :func:`store_scene`).
+        Scene size and seed (see :func:`store_scene`, :func:`photo_of_print`).
     altitude_m : float, optional
         GPS altitude.
     taken_at : datetime
@@ -223,7 +330,8 @@ def make_store_photo(
         The encoded file.
     """
     exif = exif_bytes(lat, lon, altitude_m=altitude_m, taken_at=taken_at)
-    scene = store_scene(size, seed=seed, qr=qr)
+    scene = (photo_of_print(printed, seed=seed) if printed is not None
+             else store_scene(size, seed=seed, qr=qr))
     out = io.BytesIO()
     params: dict[str, Any] = {"exif": exif}
     if fmt != "png":
