@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.binding import service
+from paver.console.attempts import attempts_view
 from paver.fields import Float, Int
 
 bp = Blueprint(__name__)
@@ -84,3 +85,11 @@ def on_photo_uploaded(event: dict[str, Any], context: Any) -> dict[str, Any]:
             log.error("binding: %s", exc)  # not retryable: the key or merchant is wrong
             results.append({"key": key, "outcome": "rejected", "error": str(exc)})
     return {"results": results}
+
+
+@bp.route("/merchants/{merchant_id}/binding", methods=["GET"])
+def binding_view(merchant_id: str) -> dict:
+    """Every binding attempt with its reasons in words, distance and store photo link."""
+    mid = path_id(merchant_id, "merchant_id")
+    require_merchant(mid)
+    return {"merchant_id": mid, "attempts": attempts_view(mid)}

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
+from paver.console import overrides
 from paver.fields import Float, PlainText
 from paver.trust import service
 
@@ -80,3 +81,33 @@ def get_partners(campaign_id: str) -> Response:
         return json_response(service.campaign_partners(path_id(campaign_id, "campaign_id")))
     except service.NotFoundError as exc:
         raise NotFoundError(str(exc)) from exc
+
+
+@bp.route("/campaigns", methods=["GET"])
+def list_campaigns() -> Response:
+    """Every campaign, newest first."""
+    require_operator()
+    return json_response({"items": service.list_campaigns()})
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    selected: bool
+    note: str = Field(min_length=3, max_length=overrides.MAX_NOTE_CHARS)
+
+
+@bp.route("/campaigns/{campaign_id}/partners/{partner_id}/override", methods=["POST"])
+def post_override(campaign_id: str, partner_id: str) -> Response:
+    """Override a partner's selection decision with a note (kept in the audit trail)."""
+    operator = require_operator()
+    body = parse_body(bp, OverrideIn)
+    try:
+        doc = overrides.override(path_id(campaign_id, "campaign_id"),
+                                 path_id(partner_id, "partner_id"), body.selected, body.note,
+                                 by=operator.id)
+    except overrides.OverrideNotFound as exc:
+        raise NotFoundError(str(exc)) from exc
+    except overrides.OverrideConflict as exc:
+        raise ConflictError(str(exc)) from exc
+    return json_response(doc)

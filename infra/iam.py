@@ -81,9 +81,9 @@ ACCESS: dict[str, Access] = {
             "Partners": GET + BATCH_GET + SCAN + DESCRIBE,
             "Merchants": GET + UPDATE + BATCH_GET + BATCH_WRITE + SCAN + DESCRIBE,
             "MerchantMetrics": QUERY + BATCH_WRITE + SCAN + DESCRIBE,
-            "Campaigns": GET + PUT + DESCRIBE,
-            "Selections": QUERY + BATCH_WRITE + DESCRIBE,
-            "Codes": GET + UPDATE + DESCRIBE,
+            "Campaigns": GET + PUT + SCAN + DESCRIBE,
+            "Selections": GET + UPDATE + QUERY + BATCH_WRITE + DESCRIBE,
+            "Codes": GET + UPDATE + BATCH_GET + DESCRIBE,
             "Transactions": GET + PUT + DESCRIBE,
             "Benefits": QUERY + DESCRIBE,
             # QUERY: the active model; GET: the version a campaign chose
@@ -91,7 +91,8 @@ ACCESS: dict[str, Access] = {
             "RiskScenes": QUERY + BATCH_WRITE + DESCRIBE,
             "Relations": _SCREEN_TABLES["Relations"] + DESCRIBE,
             "Accounts": _SCREEN_TABLES["Accounts"] + DESCRIBE,
-            "Decisions": _SCREEN_TABLES["Decisions"] + DESCRIBE,
+            # the console's Risk alerts read the stored decisions
+            "Decisions": _SCREEN_TABLES["Decisions"] + GET + SCAN + BATCH_GET + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
             "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
         },
@@ -103,9 +104,11 @@ ACCESS: dict[str, Access] = {
             # POST /risk/scenes/build reads its dataset from here: keys must be under risk/
             ("ingest", "risk/"): S3_GET,
             # POST /merchants/{id}/photos presigns the upload with this role's credentials
-            ("photos", "photos/"): S3_PUT,
+            # ... and the console's store-photo links (presigned GETs)
+            ("photos", "photos/"): S3_PUT + S3_GET,
         },
-        list_buckets=("artifacts",),  # KB versions listing; "no KB yet" must stay a 404
+        # KB versions listing ("no KB yet" must stay a 404); a merchant's store photos
+        list_buckets=("artifacts", "photos"),
         queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
     "ingest": Access(

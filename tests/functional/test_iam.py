@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -118,8 +119,23 @@ class Recorder:
                 rec.calls.append(("s3:PutObject", f"arn:aws:s3:::{bucket}/{fields['key']}"))
             return real_post(self, request_dict, fields, conditions, **kw)
 
+        real_url = botocore.signers.RequestSigner.generate_presigned_url
+
+        def presigned_url(self: Any, request_dict: dict, operation_name: str,
+                          *args: Any, **kw: Any) -> Any:
+            # a presigned GET (e.g. a store photo link) is signed with the role's credentials
+            if rec.active and operation_name == "GetObject":
+                url = urllib.parse.urlsplit(request_dict["url"])
+                host_bucket = url.hostname.split(".s3.")[0] if ".s3." in (
+                    url.hostname or "") else ""
+                path = urllib.parse.unquote(url.path).lstrip("/")
+                resource = f"{host_bucket}/{path}" if host_bucket else path
+                rec.calls.append(("s3:GetObject", f"arn:aws:s3:::{resource}"))
+            return real_url(self, request_dict, operation_name, *args, **kw)
+
         mp.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
         mp.setattr(botocore.signers.S3PostPresigner, "generate_presigned_post", presigned_post)
+        mp.setattr(botocore.signers.RequestSigner, "generate_presigned_url", presigned_url)
 
     def run(self, fn: Callable[[], Any]) -> Any:
         self.active = True
@@ -433,7 +449,14 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
         chosen = _json(_post(api, f"/campaigns/{cid}/selection",
                              {"model_version": trust_model.version}))
         assert chosen["model_version"] == trust_model.version
-        _json(api.http.get(f"/campaigns/{cid}/partners"))
+        ranked = _json(api.http.get(f"/campaigns/{cid}/partners"))["partners"]
+        _json(api.http.get("/campaigns"))
+        out = next((p for p in ranked if not p["selected"]), None)
+        if out is not None:  # the console's override, audited
+            _json(_post(api, f"/campaigns/{cid}/partners/{out['partner_id']}/override",
+                        {"selected": False, "note": "kept out"}), 409)
+            _json(_post(api, f"/campaigns/{cid}/partners/{out['partner_id']}/override",
+                        {"selected": True, "note": "pilot approved"}))
         _json(api.http.post(f"/campaigns/{cid}/rollout"), 202)
         return {"campaign_id": cid, "partner_id": sel["selected"][0]}
 
@@ -470,6 +493,16 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
         up = _json(_post(api, f"/merchants/{mid}/photos",
                          {"content_type": "image/jpeg", "size": len(photo)}), 201)
         _json(api.http.get(f"/merchants/{mid}/attempts"))
+        # the console's reads
+        _json(api.http.get("/merchants?q=shop&limit=5"))
+        _json(api.http.get(f"/merchants?partner={story['partner_id']}&limit=5"))
+        _json(api.http.get(f"/codes?campaign={story['campaign_id']}&limit=5"))
+        _json(api.http.get(f"/codes?partner={story['partner_id']}&limit=5"))
+        sheet = api.http.get(f"/campaigns/{story['campaign_id']}/partners/"
+                             f"{story['partner_id']}/sheet", headers={"Accept": "application/pdf"})
+        assert sheet.status_code == 200
+        _json(api.http.get(f"/merchants/{mid}/milestones"))
+        _json(_post(api, f"/merchants/{mid}/signin-link", {}), 201)
         return up
 
     upload = run("api_handler", api_story_2)
@@ -488,6 +521,9 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     out = run("binding", lambda: binding.on_photo_uploaded(event, None))
     assert out["results"][0]["outcome"] == "bound", out
     assert out["results"][0]["code_status"] == "active", out
+
+    seen = run("api_handler", lambda: _json(api.http.get(f"/merchants/{mid}/binding")))
+    assert seen["attempts"][0]["photo_url"], seen
 
     def api_story_payments() -> None:  # through the code the photo made active
         paid_at = datetime.now(UTC).isoformat()  # payments are reported within a day of now
@@ -532,6 +568,13 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
                                           "amount": 18000, "from_device": "DX"}))
 
     run("api_handler", api_story_3)
+
+    def api_story_4() -> None:  # the console's Risk alerts
+        alerts = _json(api.http.get("/risk/alerts?status=all"))
+        assert alerts["items"], alerts
+        _json(api.http.get(f"/risk/alerts/{alerts['items'][0]['event_id']}"))
+
+    run("api_handler", api_story_4)
     from paver.risk import service as risk_service
 
     risk_service.reset_cache()  # the stream function has its own cold start

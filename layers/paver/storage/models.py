@@ -145,6 +145,8 @@ class Selection(Model):
     explanation = JSONAttribute(null=True)
     model_version = UnicodeAttribute(null=True)
     decided_at = UTCDateTimeAttribute(null=True)
+    # audit trail of operator overrides: [{"at", "by", "selected_before", "selected", "note"}]
+    overrides = JSONAttribute(null=True)
 
 
 class CodesByCampaign(GlobalSecondaryIndex["Code"]):

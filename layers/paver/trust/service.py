@@ -115,6 +115,14 @@ def campaign_doc(c: Campaign) -> dict[str, Any]:
     }
 
 
+def list_campaigns(cfg: Settings | None = None) -> list[dict[str, Any]]:
+    """Every campaign, newest first."""
+    bind(cfg)
+    rows = sorted(Campaign.scan(), key=lambda c: (c.created_at is None, c.created_at),
+                  reverse=True)
+    return [campaign_doc(c) for c in rows]
+
+
 def run_selection(campaign_id: str, cfg: Settings | None = None,
                   frames: store.Frames | None = None,
                   model_version: str | None = None) -> dict[str, Any]:
@@ -176,7 +184,7 @@ def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str
             "selected": bool(s.selected), "trust_score": float(s.trust_score),
             "scores": s.scores, "reasons": list(s.reasons or []),
             "rules_fired": list(s.rules_fired or []), "explanation": s.explanation,
-            "model_version": s.model_version,
+            "model_version": s.model_version, "overrides": list(s.overrides or []),
         } for s in rows],
     }
 
