@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from paver.risk.events import DIMENSIONS
+from paver.risk.events import DIMENSIONS, scene_key
 from paver.risk.features import (
     FEATURE_MEANINGS,
     FEATURE_NAMES,
@@ -133,7 +133,7 @@ class Matcher:
         self._grid = rules.new_grid(S)
         self._dim_rows = np.arange(len(DIMENSIONS)) * k_max
         self._meta = [rules.meta(kb.scenes[s]) for s in range(S)]
-        self._rule_names = [f"scene_{kb.scenes[s]}" for s in range(S)]
+        self._rule_names = [f"scene_{scene_key(kb.scenes[s])}" for s in range(S)]
 
     # ---------------------------------------------------------------- batched matching
     def scaled(self, X: np.ndarray) -> np.ndarray:

@@ -28,6 +28,17 @@ Into it, instances of known **risk scenes** are injected; each instance is one `
     victims add a fresh "customer service" account as a contact minutes to hours before paying
     it (social link); the scammer sweeps the money on.
 
+With ``scene_set="amlworld"`` the injected scenes are instead the eight laundering typologies
+of IBM's AMLworld (Altman et al., *Realistic Synthetic Financial Transactions for Anti-Money
+Laundering Models*, NeurIPS 2023 datasets track), labelled as that paper writes them
+(:data:`TYPOLOGIES`): ``fan-out`` (one account pays many), ``fan-in`` (many pay one),
+``cycle`` (an amount travels a loop of 3–6 accounts back to its origin), ``random`` (an amount
+takes a random walk of 3–6 hops that does not return), ``bipartite`` (a set of origins pays a
+set of destinations, several edges each), ``stack`` (two bipartite layers on top of each other:
+origins → intermediates → destinations), ``scatter-gather`` (one source → intermediates → one
+sink) and ``gather-scatter`` (many → one hub → many). Laundering hops keep most of the amount
+(a small cut per hop) and follow one another within hours to days.
+
 Files written by :meth:`TransferWorld.write`
 --------------------------------------------
 ``transactions.csv``
@@ -70,6 +81,12 @@ SCENES: tuple[str, ...] = (
     "fan_in", "fan_out", "cycle", "scatter_gather", "gather_scatter",
     "shared_device_mule_ring", "account_takeover_new_device", "fake_customer_service_scam",
 )
+#: AMLworld's laundering typologies, labelled as users write them (``scene_set="amlworld"``).
+TYPOLOGIES: tuple[str, ...] = (
+    "fan-out", "fan-in", "cycle", "random", "bipartite", "stack", "scatter-gather",
+    "gather-scatter",
+)
+SCENE_SETS: dict[str, tuple[str, ...]] = {"paver": SCENES, "amlworld": TYPOLOGIES}
 
 
 @dataclass
@@ -480,8 +497,106 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
     return counts
 
 
+def _inject_typologies(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str, int]:
+    """AMLworld's eight typologies (see the module docstring), ``per_scene`` instances each."""
+    rng = w.rng
+    personal = pop["personal"]
+    counts: dict[str, int] = {}
+    gid = 0
+
+    def existing(t: float) -> int:
+        for _ in range(50):
+            acc = personal[int(rng.integers(len(personal)))]
+            if w.created[acc] < t - 30 * DAY:
+                return acc
+        return personal[0]
+
+    def either(t: float, p_new: float = 0.5) -> int:
+        return w.fresh(t, max_age_days=120) if rng.random() < p_new else existing(t)
+
+    def gap() -> float:  # hours between laundering hops
+        return float(rng.uniform(0.5, 36)) * HOUR
+
+    def cut() -> float:  # what a hop keeps
+        return 1.0 - float(rng.uniform(0.005, 0.05))
+
+    for scene in TYPOLOGIES:
+        counts[scene] = per_scene
+        for _ in range(per_scene):
+            gid += 1
+            g = f"G{gid:04d}"
+            t0 = START + float(rng.uniform(2, DAYS - 6)) * DAY + float(rng.uniform(0, 24)) * HOUR
+
+            def send(ts: float, a: int, b: int, amt: float, scene: str = scene,
+                     g: str = g) -> None:
+                w.send(ts, a, b, amt, "transfer", scene, g)
+
+            amount = float(rng.lognormal(np.log(12000), 0.6))
+            if scene == "fan-out":
+                s = either(t0)
+                k = int(rng.integers(4, 13))
+                for _ in range(k):
+                    send(t0 + float(rng.uniform(0, 48)) * HOUR, s, either(t0, 0.6),
+                         amount / k * float(rng.uniform(0.8, 1.2)))
+            elif scene == "fan-in":
+                c = either(t0)
+                k = int(rng.integers(4, 13))
+                for _ in range(k):
+                    send(t0 + float(rng.uniform(0, 48)) * HOUR, either(t0, 0.6), c,
+                         amount / k * float(rng.uniform(0.8, 1.2)))
+            elif scene in ("cycle", "random"):
+                n = int(rng.integers(3, 7))
+                path = [either(t0) for _ in range(n + (scene == "random"))]
+                ts, amt = t0, amount
+                for i in range(n):
+                    b = path[(i + 1) % n] if scene == "cycle" else path[i + 1]
+                    send(ts, path[i], b, amt)
+                    ts += gap()
+                    amt *= cut()
+            elif scene == "bipartite":
+                src = [either(t0) for _ in range(int(rng.integers(2, 5)))]
+                dst = [either(t0, 0.6) for _ in range(int(rng.integers(2, 5)))]
+                for a in src:
+                    for b in dst:
+                        if rng.random() < 0.8:
+                            send(t0 + float(rng.uniform(0, 48)) * HOUR, a, b,
+                                 amount / len(dst) * float(rng.uniform(0.8, 1.2)))
+            elif scene == "stack":
+                layers = [[either(t0) for _ in range(int(rng.integers(2, 4)))] for _ in range(3)]
+                ts = t0
+                for lo, hi in ((layers[0], layers[1]), (layers[1], layers[2])):
+                    for a in lo:
+                        for b in hi:
+                            send(ts + float(rng.uniform(0, 24)) * HOUR, a, b,
+                                 amount / len(hi) * float(rng.uniform(0.85, 1.0)))
+                    ts += float(rng.uniform(24, 48)) * HOUR
+            elif scene == "scatter-gather":
+                s, sink = either(t0), either(t0, 0.6)
+                k = int(rng.integers(3, 9))
+                for _ in range(k):
+                    m = either(t0, 0.7)
+                    ts = t0 + float(rng.uniform(0, 12)) * HOUR
+                    part = amount / k * float(rng.uniform(0.9, 1.1))
+                    send(ts, s, m, part)
+                    send(ts + gap(), m, sink, part * cut())
+            elif scene == "gather-scatter":
+                hub = either(t0, 0.6)
+                k = int(rng.integers(3, 9))
+                total = 0.0
+                for _ in range(k):
+                    part = amount / k * float(rng.uniform(0.8, 1.2))
+                    send(t0 + float(rng.uniform(0, 24)) * HOUR, either(t0), hub, part)
+                    total += part
+                m = int(rng.integers(3, 9))
+                t1 = t0 + float(rng.uniform(25, 48)) * HOUR
+                for _ in range(m):
+                    send(t1 + float(rng.uniform(0, 24)) * HOUR, hub, either(t0, 0.6),
+                         total / m * cut())
+    return counts
+
+
 def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
-             instances_per_scene: int | None = None) -> TransferWorld:
+             instances_per_scene: int | None = None, scene_set: str = "paver") -> TransferWorld:
     """Generate a world of ``n_accounts`` ordinary accounts plus the injected scenes' accounts.
 
     Parameters
@@ -493,7 +608,11 @@ def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
         unless ``instances_per_scene`` is given.
     days
         Kept for the signature's stability; the window is :data:`DAYS` days.
+    scene_set
+        ``paver`` (:data:`SCENES`) or ``amlworld`` (:data:`TYPOLOGIES`).
     """
+    if scene_set not in SCENE_SETS:
+        raise ValueError(f"scene_set: one of {', '.join(SCENE_SETS)}, got {scene_set!r}")
     if n_accounts < 50:
         raise ValueError(f"n_accounts: at least 50, got {n_accounts}")
     del days
@@ -501,7 +620,8 @@ def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
     pop = _normal(w, n_accounts)
     per_scene = (instances_per_scene if instances_per_scene is not None
                  else max(3, n_accounts // 250))
-    scene_counts = _inject(w, pop, per_scene)
+    inject = _inject if scene_set == "paver" else _inject_typologies
+    scene_counts = inject(w, pop, per_scene)
     # order by time, assign ids
     w.tx.sort(key=lambda r: (r[0], r[1], r[2]))
     acc_id = [f"A{i + 1:06d}" for i in range(len(w.kind))]
