@@ -138,7 +138,8 @@ def test_budget_marks_partial_and_keeps_hop_one(small_world: tuple[InMemoryStore
     assert cut.partial and cut.hops_done == 1
     hop1 = [i for i, n in enumerate(FEATURE_NAMES)
             if n not in ("transaction.back_path", "transaction.scatter_converge",
-                         "transaction.gather_common_source")]
+                         "transaction.gather_common_source", "transaction.closes_loop",
+                         "transaction.co_payers")]
     np.testing.assert_allclose(cut.features[hop1], full.features[hop1])
     groups = full.groups
     assert set(groups) == {"transaction", "device", "behaviour", "social"}
@@ -187,3 +188,22 @@ def test_store_aggregates_follow_the_transfer_log() -> None:
     assert st_.out_amount_total("B") == 0.0
     assert st_.first_transfer_ts("A", "B") == T0 + 1.0
     assert st_.first_transfer_ts("B", "A") is None
+
+
+def test_layering_depth_and_bipartite_overlap() -> None:
+    # s → m1 → m2 → m3 with 1-3 % cut per hop within hours (a layered path), plus a K2,2:
+    # p1, p2 both pay q1 and q2
+    h = 3600.0
+    st_, table = _store([("s", "m1", 10000.0, 0.0), ("m1", "m2", 9800.0, 2 * h),
+                         ("m2", "m3", 9650.0, 5 * h), ("m3", "z", 2000.0, 6 * h),
+                         ("p1", "q1", 50.0, 0.0), ("p1", "q2", 50.0, h),
+                         ("p2", "q1", 50.0, 2 * h), ("p2", "q2", 50.0, 3 * h)])
+    batch, single = _both(st_, table)
+    np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-6)
+    col = {n.split(".")[1]: i for i, n in enumerate(FEATURE_NAMES)}
+    assert batch[2, col["layer_depth_in"]] == 2  # m2 → m3 traces back m1 → m2, s → m1
+    assert batch[2, col["layer_ratio_in"]] == pytest.approx(9650 / 9800)
+    assert batch[0, col["layer_depth_out"]] == 2  # s → m1 is passed on twice
+    assert batch[3, col["layer_depth_in"]] == 0  # 2000 is not 90-100 % of what m3 got
+    assert batch[7, col["co_payers"]] == pytest.approx(np.log1p(1))  # p1 also pays q1
+    assert batch[0, col["co_payers"]] == 0

@@ -18,7 +18,15 @@ contacts of the receiver 7 days.
     168) · ``scatter_converge`` accounts x ∈ N+(a)∖{b} with N+(x) ∩ N+(b) ≠ ∅ ·
     ``gather_common_source`` accounts x ∈ N-(b)∖{a} with N-(x) ∩ N-(a) ≠ ∅ ·
     ``b_in_amount_cv`` / ``a_out_amount_cv`` coefficient of variation of b's incoming / a's
-    outgoing amounts in t±24h (0 below two transfers, capped at 3).
+    outgoing amounts in t±24h (0 below two transfers, capped at 3) · ``closes_loop`` 1 when a
+    back path b ⇝ a of length ≤ 5 exists (the event closes a cycle of 2–6 accounts) ·
+    ``layer_depth_in`` layering depth upstream: how many times the money can be followed back
+    — the latest transfer into the payer within 72 h before that kept 90–100 % of the amount
+    (amount decay along a path), up to 5 hops · ``layer_ratio_in`` x / the amount of that first
+    upstream transfer (0 if none) · ``layer_depth_out`` the same downstream: b's earliest
+    transfer within 72 h after t of 90–100 % of x, then onwards (up to 5) ·
+    ``co_payers`` bipartite overlap: accounts x ∈ N-(b)∖{a} that also pay another of a's payees
+    (N+(x) ∩ N+(a)∖{b} ≠ ∅); 0 when b has more than 64 payers (a hub: bounded search).
 ``device`` (account → device / IP, edge = usage record)
     ``a_device_known`` the initiating device is given · ``a_device_new`` it was first used by a
     in the 24 h before t · ``a_device_accounts`` / ``b_device_accounts`` other accounts that used
@@ -60,7 +68,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
         "log_amount", "a_out_degree", "a_in_degree", "b_in_degree", "b_out_degree",
         "a_out_burst", "b_in_burst", "pair_count", "back_path", "b_forward_ratio",
         "b_forward_delay", "a_fund_delay", "scatter_converge", "gather_common_source",
-        "b_in_amount_cv", "a_out_amount_cv",
+        "b_in_amount_cv", "a_out_amount_cv", "closes_loop", "layer_depth_in",
+        "layer_ratio_in", "layer_depth_out", "co_payers",
     ),
     "device": (
         "a_device_known", "a_device_new", "a_device_accounts", "b_device_accounts",
@@ -97,6 +106,11 @@ MEANINGS: dict[str, str] = {
     "gather_common_source": "receiver's other payers funded from the sender's sources",
     "b_in_amount_cv": "how uneven the amounts reaching the receiver are",
     "a_out_amount_cv": "how uneven the sender's outgoing amounts are",
+    "closes_loop": "this payment closes a loop back to the sender (2-6 accounts)",
+    "layer_depth_in": "hops the money can be traced back with almost the same amount",
+    "layer_ratio_in": "this amount against what the sender just received",
+    "layer_depth_out": "hops the money is passed on with almost the same amount",
+    "co_payers": "other payers of the receiver that also pay the sender's other payees",
     "a_device_known": "the paying device is known",
     "a_device_new": "the sender uses a device first seen in the last day",
     "a_device_accounts": "other accounts using the sender's device",
@@ -151,6 +165,10 @@ MAX_PATH = FORWARD_HOPS + BACKWARD_HOPS
 DEFAULT_AGE_DAYS = 1000.0
 CV_CAP = 3.0
 FORWARD_RATIO_CAP = 3.0
+CHAIN_WINDOW = 72 * HOUR
+CHAIN_DECAY = 0.9  # a laundering hop keeps at least this share of the amount
+MAX_CHAIN = 5
+CO_PAYERS_CAP = 64
 QR_CHANNELS = frozenset({"qr", "code", "code_payment"})
 _MARGIN = 8 * DAY  # larger than every window
 
@@ -241,6 +259,54 @@ class _Sorted:
         return lo, hi
 
 
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, position) of every index in the ranges ``[lo, hi)``."""
+    n = hi - lo
+    owner = np.repeat(np.arange(len(lo)), n)
+    pos = np.repeat(lo, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    return owner, pos
+
+
+def _chain_match(S: _Sorted, acc: np.ndarray, t: np.ndarray, x: np.ndarray, upstream: bool
+                 ) -> np.ndarray:
+    """Per query: the index in ``S`` of the next laundering hop (``-1``: none).
+
+    ``upstream`` (``S`` = transfers by receiver): the latest transfer into ``acc`` in
+    ``[t − CHAIN_WINDOW, t]`` with amount in ``[x, x / CHAIN_DECAY]``; else (``S`` = transfers
+    by sender) ``acc``'s earliest in ``[t, t + CHAIN_WINDOW]`` with amount in
+    ``[CHAIN_DECAY · x, x]`` — as :func:`paver.risk.relations.chain_up` / ``chain_down``.
+    """
+    res = np.full(len(acc), -1, dtype=np.int64)
+    if upstream:
+        lo, hi = S.window(acc, t - CHAIN_WINDOW, t)
+        amin, amax = x, x / CHAIN_DECAY
+    else:
+        lo, hi = S.window(acc, t, t + CHAIN_WINDOW)
+        amin, amax = CHAIN_DECAY * x, x
+    owner, pos = _ranges(lo, hi)
+    amt = S.amount[pos]
+    ok = (amt >= amin[owner]) & (amt <= amax[owner])
+    if upstream:
+        np.maximum.at(res, owner[ok], pos[ok])
+    else:
+        big = np.iinfo(np.int64).max
+        first = np.full(len(acc), big, dtype=np.int64)
+        np.minimum.at(first, owner[ok], pos[ok])
+        res = np.where(first == big, -1, first)
+    return res
+
+
+def _chain_depths(S: _Sorted, upstream: bool) -> np.ndarray:
+    """Per transfer of ``S``: how many further hops its chain has (at most MAX_CHAIN)."""
+    nxt = _chain_match(S, S.cp, S.ts, S.amount, upstream)
+    depth = np.zeros(len(nxt), dtype=np.float64)
+    has = nxt >= 0
+    safe = np.where(has, nxt, 0)
+    for _ in range(MAX_CHAIN):
+        depth = np.where(has, np.minimum(MAX_CHAIN, 1.0 + depth[safe]), 0.0)
+    return depth
+
+
 def _expand(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray]:
     """For CSR rows ``rows``: (position in ``rows``, column) of every stored entry."""
@@ -307,6 +373,8 @@ class BatchRelationBuilder:
         span = (t1 - t0) + 4 * _MARGIN + 1.0
         self.out = _Sorted(src, ts, amount, dst, t0, span)
         self.inn = _Sorted(dst, ts, amount, src, t0, span)
+        self.depth_in = _chain_depths(self.inn, upstream=True)
+        self.depth_out = _chain_depths(self.out, upstream=False)
         # distinct pairs: counts and first time; binary adjacency
         code = src * n + dst
         order = np.lexsort((ts, code))
@@ -406,7 +474,7 @@ class BatchRelationBuilder:
         t1 = time.perf_counter()
         # multi-hop features once per distinct pair, pairs grouped by receiver
         by_b, inv = np.unique(b * n + a, return_inverse=True)
-        graph = np.zeros((len(by_b), 3))
+        graph = np.zeros((len(by_b), 4))
         step = max(1, self.chunk * 2)
         for s in range(0, len(by_b), step):
             part = by_b[s : s + step]
@@ -474,10 +542,24 @@ class BatchRelationBuilder:
         F[:, 8] = graph[:, 0]
         F[:, 12] = np.log1p(graph[:, 1])
         F[:, 13] = np.log1p(graph[:, 2])
+        F[:, 16] = graph[:, 0] > 0
+        up = _chain_match(i_, a, t, x, upstream=True)
+        has = up >= 0
+        safe = np.where(has, up, 0)
+        F[:, 17] = np.where(has, np.minimum(MAX_CHAIN, 1.0 + self.depth_in[safe]), 0.0)
+        y = i_.amount[safe] if len(i_.amount) else np.zeros(len(a))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            F[:, 18] = np.where(has, np.where(y > 0, x / np.where(y > 0, y, 1.0), 1.0), 0.0)
+        down = _chain_match(o, b, t, x, upstream=False)
+        has = down >= 0
+        safe = np.where(has, down, 0)
+        F[:, 19] = np.where(has, np.minimum(MAX_CHAIN, 1.0 + self.depth_out[safe]), 0.0)
+        F[:, 20] = np.log1p(graph[:, 3])
         return F
 
-    def _graph(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """back_path, scatter_converge and gather_common_source of distinct pairs."""
+    def _graph(self, a: np.ndarray, b: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """back_path, scatter_converge, gather_common_source and co_payers of distinct pairs."""
         from scipy import sparse
 
         n = self.n_accounts
@@ -531,7 +613,20 @@ class BatchRelationBuilder:
         _, hit = _lookup(self.pair_code, xs * n + b[pp])
         uniq = np.unique(pp[hit] * n + xs[hit])
         gath = np.bincount(uniq // n, minlength=m).astype(np.float64)
-        return back, scat, gath
+        # co_payers: x ∈ N-(b)∖{a} with N+(x) ∩ N+(a)∖{b} ≠ ∅, for b with few payers
+        rows = np.flatnonzero(self.in_deg[b] <= CO_PAYERS_CAP)
+        p, xs = _expand(AT.indptr, AT.indices, b[rows])
+        p = rows[p]
+        keep = xs != a[p]
+        p, xs = p[keep], xs[keep]
+        q, cs = _expand(A.indptr, A.indices, xs)
+        pq = p[q]
+        keep = cs != b[pq]
+        _, hit = _lookup(self.pair_code, a[pq[keep]] * n + cs[keep])
+        hit_x = np.zeros(len(p), dtype=bool)
+        hit_x[q[keep][hit]] = True
+        co = np.bincount(p[hit_x], minlength=m).astype(np.float64)
+        return back, scat, gath, co
 
     def _device(self, table: TransferTable, lo: int, hi: int, a: np.ndarray, b: np.ndarray,
                 t: np.ndarray) -> np.ndarray:
