@@ -26,7 +26,11 @@ contacts of the receiver 7 days.
     upstream transfer (0 if none) · ``layer_depth_out`` the same downstream: b's earliest
     transfer within 72 h after t of 90–100 % of x, then onwards (up to 5) ·
     ``co_payers`` bipartite overlap: accounts x ∈ N-(b)∖{a} that also pay another of a's payees
-    (N+(x) ∩ N+(a)∖{b} ≠ ∅); 0 when b has more than 64 payers (a hub: bounded search).
+    (N+(x) ∩ N+(a)∖{b} ≠ ∅); 0 when b has more than 64 payers (a hub: bounded search) ·
+    ``chain_loop`` 1 when the layering chain closes on the event's parties (b among the payers
+    met upstream of a, or a among the payees met downstream of b): the amount went round ·
+    ``a_in_recent`` transfers into a in [t−72h, t] · ``b_out_soon`` transfers out of b in
+    [t, t+72h] (gather then scatter around a hub).
 ``device`` (account → device / IP, edge = usage record)
     ``a_device_known`` the initiating device is given · ``a_device_new`` it was first used by a
     in the 24 h before t · ``a_device_accounts`` / ``b_device_accounts`` other accounts that used
@@ -69,7 +73,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
         "a_out_burst", "b_in_burst", "pair_count", "back_path", "b_forward_ratio",
         "b_forward_delay", "a_fund_delay", "scatter_converge", "gather_common_source",
         "b_in_amount_cv", "a_out_amount_cv", "closes_loop", "layer_depth_in",
-        "layer_ratio_in", "layer_depth_out", "co_payers",
+        "layer_ratio_in", "layer_depth_out", "co_payers", "chain_loop", "a_in_recent",
+        "b_out_soon",
     ),
     "device": (
         "a_device_known", "a_device_new", "a_device_accounts", "b_device_accounts",
@@ -111,6 +116,9 @@ MEANINGS: dict[str, str] = {
     "layer_ratio_in": "this amount against what the sender just received",
     "layer_depth_out": "hops the money is passed on with almost the same amount",
     "co_payers": "other payers of the receiver that also pay the sender's other payees",
+    "chain_loop": "the money goes round: traced along near-equal amounts back to a party",
+    "a_in_recent": "payments the sender received in the 3 days before",
+    "b_out_soon": "payments the receiver made in the 3 days after",
     "a_device_known": "the paying device is known",
     "a_device_new": "the sender uses a device first seen in the last day",
     "a_device_accounts": "other accounts using the sender's device",
@@ -296,15 +304,32 @@ def _chain_match(S: _Sorted, acc: np.ndarray, t: np.ndarray, x: np.ndarray, upst
     return res
 
 
-def _chain_depths(S: _Sorted, upstream: bool) -> np.ndarray:
-    """Per transfer of ``S``: how many further hops its chain has (at most MAX_CHAIN)."""
+def _chain_depths(S: _Sorted, upstream: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per transfer of ``S``: its next hop (``-1``: none) and how many further hops its chain
+    has (at most MAX_CHAIN)."""
     nxt = _chain_match(S, S.cp, S.ts, S.amount, upstream)
     depth = np.zeros(len(nxt), dtype=np.float64)
     has = nxt >= 0
     safe = np.where(has, nxt, 0)
     for _ in range(MAX_CHAIN):
         depth = np.where(has, np.minimum(MAX_CHAIN, 1.0 + depth[safe]), 0.0)
-    return depth
+    return nxt, depth
+
+
+def _chain_meets(S: _Sorted, nxt: np.ndarray, first: np.ndarray, target: np.ndarray
+                 ) -> np.ndarray:
+    """Whether the chain starting at ``first`` meets ``target`` as a counterparty within
+    MAX_CHAIN hops."""
+    found = np.zeros(len(first), dtype=bool)
+    cur = first.copy()
+    for _ in range(MAX_CHAIN):
+        live = cur >= 0
+        if not live.any():
+            break
+        safe = np.where(live, cur, 0)
+        found |= live & (S.cp[safe] == target)
+        cur = np.where(live, nxt[safe], -1)
+    return found
 
 
 def _expand(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray
@@ -373,8 +398,8 @@ class BatchRelationBuilder:
         span = (t1 - t0) + 4 * _MARGIN + 1.0
         self.out = _Sorted(src, ts, amount, dst, t0, span)
         self.inn = _Sorted(dst, ts, amount, src, t0, span)
-        self.depth_in = _chain_depths(self.inn, upstream=True)
-        self.depth_out = _chain_depths(self.out, upstream=False)
+        self.next_in, self.depth_in = _chain_depths(self.inn, upstream=True)
+        self.next_out, self.depth_out = _chain_depths(self.out, upstream=False)
         # distinct pairs: counts and first time; binary adjacency
         code = src * n + dst
         order = np.lexsort((ts, code))
@@ -555,6 +580,12 @@ class BatchRelationBuilder:
         safe = np.where(has, down, 0)
         F[:, 19] = np.where(has, np.minimum(MAX_CHAIN, 1.0 + self.depth_out[safe]), 0.0)
         F[:, 20] = np.log1p(graph[:, 3])
+        F[:, 21] = (_chain_meets(i_, self.next_in, up, b)
+                    | _chain_meets(o, self.next_out, down, a))
+        lo, hi = i_.window(a, t - CHAIN_WINDOW, t)
+        F[:, 22] = np.log1p(hi - lo)
+        lo, hi = o.window(b, t, t + CHAIN_WINDOW)
+        F[:, 23] = np.log1p(hi - lo)
         return F
 
     def _graph(self, a: np.ndarray, b: np.ndarray

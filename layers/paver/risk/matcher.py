@@ -104,7 +104,7 @@ class Matcher:
         dw = kb.dim_weights / kb.dim_weights.sum(-1, keepdims=True)
         self._dw = dw
         self._dwT = np.ascontiguousarray(dw.T, dtype=dtype)  # (4, S)
-        self._inv_rho0 = dtype(1.0 / kb.rho0)
+        self._inv_rho = (1.0 / kb.degree_scale()).astype(dtype)
         self._center = kb.center.astype(dtype)
         self._inv_scale = (1.0 / kb.scale).astype(dtype)
         self._slices = [SLICES[d] for d in DIMENSIONS]
@@ -162,7 +162,7 @@ class Matcher:
         t0 = time.perf_counter()
         dim_d2 = self.distances(X)
         d2 = np.einsum("njs,js->ns", dim_d2, self._dwT)
-        degree = 1.0 / (1.0 + d2 * self._inv_rho0)
+        degree = 1.0 / (1.0 + d2 * self._inv_rho)
         t1 = time.perf_counter()
         n, S = degree.shape
         k = self.top_k

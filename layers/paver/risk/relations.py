@@ -136,11 +136,13 @@ def _step(frontier: Iterable[str], nbrs: Any, visited: set[str]) -> set[str]:
     return new
 
 
-def chain_up(store: AssociatedDataStore, acc: str, t: float, x: float) -> tuple[int, float]:
+def chain_up(store: AssociatedDataStore, acc: str, t: float, x: float,
+             seen: set[str] | None = None) -> tuple[int, float]:
     """Layering depth upstream of ``x`` paid by ``acc`` at ``t`` and the first hop's ratio.
 
     Each hop is the latest transfer into the current payer within :data:`CHAIN_WINDOW` before
-    it that kept 90–100 % of the amount; at most :data:`MAX_CHAIN` hops.
+    it that kept 90–100 % of the amount; at most :data:`MAX_CHAIN` hops. The payers met are
+    added to ``seen``.
     """
     depth, ratio = 0, 0.0
     while depth < MAX_CHAIN:
@@ -157,10 +159,13 @@ def chain_up(store: AssociatedDataStore, acc: str, t: float, x: float) -> tuple[
             ratio = x / amounts[k] if amounts[k] > 0 else 1.0
         depth += 1
         acc, t, x = log.counterparty[k], log.ts[k], amounts[k]
+        if seen is not None:
+            seen.add(acc)
     return depth, ratio
 
 
-def chain_down(store: AssociatedDataStore, acc: str, t: float, x: float) -> int:
+def chain_down(store: AssociatedDataStore, acc: str, t: float, x: float,
+               seen: set[str] | None = None) -> int:
     """Layering depth downstream: ``acc``'s earliest transfer within :data:`CHAIN_WINDOW`
     after ``t`` of 90–100 % of ``x``, then onwards (at most :data:`MAX_CHAIN` hops)."""
     depth = 0
@@ -176,6 +181,8 @@ def chain_down(store: AssociatedDataStore, acc: str, t: float, x: float) -> int:
             break
         depth += 1
         acc, t, x = log.counterparty[k], log.ts[k], amounts[k]
+        if seen is not None:
+            seen.add(acc)
     return depth
 
 
@@ -259,8 +266,15 @@ class RelationBuilder:
         k = bisect_right(la_in.ts, t) - 1
         delay = (t - la_in.ts[k]) / HOUR if k >= 0 else DELAY_CAP_H
         T[11] = log1p(min(DELAY_CAP_H, delay))
-        T[17], T[18] = chain_up(st, a, t, x)
-        T[19] = chain_down(st, b, t, x)
+        ups: set[str] = set()
+        downs: set[str] = set()
+        T[17], T[18] = chain_up(st, a, t, x, ups)
+        T[19] = chain_down(st, b, t, x, downs)
+        T[21] = 1.0 if b in ups or a in downs else 0.0
+        i, j = _window(la_in, t - CHAIN_WINDOW, t)
+        T[22] = log1p(j - i)
+        i, j = _window(lb_out, t, t + CHAIN_WINDOW)
+        T[23] = log1p(j - i)
 
         # back path b ⇝ a: hop 1 knows every node within one step forward of b and one step
         # backward of a, i.e. every path of length ≤ 2
