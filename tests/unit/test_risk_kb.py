@@ -118,6 +118,7 @@ def test_explanation_names_drivers_and_exemplar(kb: KnowledgeBase, rules: SceneR
 
     for drv in ex["drivers"]:  # every driver says in words what it measures
         assert drv["meaning"] == MEANINGS[drv["feature"].split(".", 1)[1]]
+        assert drv["text"].startswith(drv["meaning"]) and "typical for beta" in drv["text"]
     assert ex["exemplar"]["scene"] == "beta" and ex["exemplar"]["txn_id"] in ids
     assert ex["rule"] == "scene_beta"
 

@@ -121,10 +121,14 @@ def build_command(transactions: Path, labels: Path, side_dir: Path | None, kb_di
 @click.option("--kb-version", default=None, help="A stored version [default: the latest].")
 @_rules
 @click.option("--only-risky", is_flag=True, help="Print risky decisions only.")
+@click.option("--text", "as_text", is_flag=True,
+              help="Print each decision's explanation as text (the API's texts) instead of JSON.")
 @_fail_on_input
 def screen_command(transactions: Path, side_dir: Path | None, kb_dir: Path,
-                   kb_version: str | None, rules_path: Path | None, only_risky: bool) -> None:
+                   kb_version: str | None, rules_path: Path | None, only_risky: bool,
+                   as_text: bool) -> None:
     """Screen every transaction of T.csv; one JSON decision per line on stdout."""
+    from paver.risk.explain import decision_lines
     from paver.risk.kb import LocalKBRepository
     from paver.risk.matcher import Matcher
     from paver.risk.screening import batch_features, load_dataset, screen_table
@@ -138,7 +142,10 @@ def screen_command(transactions: Path, side_dir: Path | None, kb_dir: Path,
     for d in screen_table(matcher, X, ds.table):
         if only_risky and not d["risky"]:
             continue
-        out.write(json.dumps(d, ensure_ascii=False) + "\n")
+        if as_text:
+            out.write("\n".join(decision_lines(d)) + "\n")
+        else:
+            out.write(json.dumps(d, ensure_ascii=False) + "\n")
 
 
 @group.command("evaluate")

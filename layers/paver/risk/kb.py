@@ -515,6 +515,7 @@ def build_knowledge_base(
         "feature_weights": ({name: np.round(w, 4).tolist() for name, w in
                              zip(names, learned, strict=True)} if WEIGHTING == "learned"
                             else None),
+        "population_mean": np.round(X.mean(axis=0), 6).tolist(),
         "seed": seed, "training_rows": len(X), "normal_rows": int((scene_arr == "").sum()),
         "dropped_scenes": dropped, "build_seconds": round(time.perf_counter() - t_start, 3),
         "sigma_floor": SIGMA_FLOOR, "k_max": K_MAX,

@@ -94,3 +94,26 @@ def realtime_features(table: TransferTable, side: InMemoryStore | None = None,
         store.record_transfer(e)
         X[i] = builder.build(e, with_elements=False).features
     return X, time.perf_counter() - t0
+
+
+def past_store(table: TransferTable, side: InMemoryStore, row: int) -> InMemoryStore:
+    """A store with what existed just before event ``row`` of ``table`` (in replay order):
+    account attributes, side data up to its time and every earlier event — not the event."""
+    store = InMemoryStore()
+    for acc, attrs in side.accounts_items().items():
+        store._accounts[acc] = dict(attrs)
+    t = float(table.ts[row])
+    for s in side_timeline(side):
+        if s.ts > t:
+            break
+        if s.kind == "device":
+            store.record_device(s.account, s.other, None, s.ts)
+        elif s.kind == "ip":
+            store.record_device(s.account, None, s.other, s.ts, s.network)
+        else:
+            store.add_contact(s.account, s.other, s.ts)
+    for i in np.argsort(table.ts, kind="stable").tolist():
+        if i == row:
+            break
+        store.record_transfer(table.event(i))
+    return store

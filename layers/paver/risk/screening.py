@@ -111,7 +111,8 @@ def screen_table(matcher: Matcher, features: np.ndarray, table: TransferTable,
         res = matcher.match(features[part])
         for k, r in enumerate(part):
             if explain:
-                yield matcher.decision(res, k, features[r], table.txn_id[int(r)])
+                yield matcher.decision(res, k, features[r], table.txn_id[int(r)],
+                                       currency=table.currency[int(r)])
             else:
                 yield {"event_id": table.txn_id[int(r)], "risky": bool(res.risky[k]),
                        "scene": matcher.kb.scenes[int(res.best[k])],
@@ -137,7 +138,8 @@ class Screener:
         rel = self.builder.build(event, with_elements=with_relations)
         t2 = time.perf_counter()
         res = self.matcher.match(rel.features[None])
-        out = self.matcher.decision(res, 0, rel.features, event.txn_id, partial=rel.partial)
+        out = self.matcher.decision(res, 0, rel.features, event.txn_id, partial=rel.partial,
+                                    currency=event.currency)
         t3 = time.perf_counter()
         out["hops_done"] = rel.hops_done
         out["timings_ms"] = {"record": round((t1 - t0) * 1e3, 3),
