@@ -207,3 +207,31 @@ def test_layering_depth_and_bipartite_overlap() -> None:
     assert batch[3, col["layer_depth_in"]] == 0  # 2000 is not 90-100 % of what m3 got
     assert batch[7, col["co_payers"]] == pytest.approx(np.log1p(1))  # p1 also pays q1
     assert batch[0, col["co_payers"]] == 0
+
+
+def test_addresses_as_places() -> None:
+    from paver.risk.places import haversine_km, region_distance_km
+
+    assert haversine_km((31.2304, 121.4737), (39.9042, 116.4074)) == pytest.approx(1067, abs=5)
+    assert region_distance_km("east", "unknown-place") == 0.0
+    st_ = InMemoryStore()
+    for acc, home in (("a", "north"), ("b", "north"), ("c", "north")):
+        st_.put_account(acc, {"region": home})
+    st_.record_device("a", "DA", None, T0 - 86400, region="north")
+    st_.record_device("a", "DX", None, T0 - 600, region="south")  # a new phone far away
+    st_.record_device("b", "DB", None, T0 - 86400, region="north")
+    st_.record_device("c", "DC", None, T0 - 86400, region="east")
+    events = [TransferEvent("t0", T0, "a", "b", 10.0, from_device="DA", to_device="DB"),
+              TransferEvent("t1", T0 + 60, "a", "c", 10.0, from_device="DX", to_device="DC")]
+    for e in events:
+        st_.record_transfer(e)
+    table = TransferTable.from_events(events)
+    batch, single = _both(st_, table)
+    np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-6)
+    mism, dist, away = (_idx("device.region_mismatch"), _idx("device.region_distance_km"),
+                        _idx("device.a_region_unusual"))
+    assert batch[0, [mism, dist, away]].tolist() == [0.0, 0.0, 0.0]
+    assert batch[1, mism] == 1.0 and batch[1, away] == 1.0  # south phone, north home, east payee
+    km = np.expm1(batch[1, dist])
+    assert km == pytest.approx(region_distance_km("south", "east"))
+    assert 1000 < km < 1400

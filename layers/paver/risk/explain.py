@@ -38,7 +38,7 @@ def to_user(feature: str, raw: float) -> float:
     """The raw value of ``feature`` (bare name) in its user unit (see :data:`UNITS`)."""
     unit = UNITS.get(feature, "number")
     if unit in ("count", "days", "hours", "amount", "km"):
-        return max(0.0, math.expm1(raw)) if unit != "km" else max(0.0, raw)
+        return max(0.0, math.expm1(raw))
     if unit == "share":
         return 100.0 * raw
     if unit == "flag":

@@ -38,7 +38,11 @@ contacts of the receiver 7 days.
     on the initiating / receiving IP · ``shared_device_ab`` a and b used a common device ·
     ``a_device_count`` devices a used · ``a_ip_new`` the initiating IP was first used by a in
     the 24 h before t · ``a_net_risky`` / ``b_net_risky`` the network type of the initiating /
-    receiving IP is proxy, vpn, tor or hosting.
+    receiving IP is proxy, vpn, tor or hosting · addresses as places (the region a device
+    reports, :mod:`paver.risk.places`): ``region_mismatch`` the initiating and receiving devices
+    report different regions · ``region_distance_km`` log1p(km between their regions' centres)
+    · ``a_region_unusual`` the initiating device reports another region than the sender's home
+    (``accounts.csv`` ``region``); 0 when a region is unknown.
 ``behaviour`` (account → behaviour state, edge = how this event compares with the habit)
     ``night`` UTC hour < 6 · ``a_account_age`` / ``b_account_age`` log1p(days since the account
     was created; 1000 when unknown) · ``a_amount_ratio`` log((x+1)/(mean amount a sends+1)) ·
@@ -79,7 +83,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "device": (
         "a_device_known", "a_device_new", "a_device_accounts", "b_device_accounts",
         "a_ip_accounts", "b_ip_accounts", "shared_device_ab", "a_device_count", "a_ip_new",
-        "a_net_risky", "b_net_risky",
+        "a_net_risky", "b_net_risky", "region_mismatch", "region_distance_km",
+        "a_region_unusual",
     ),
     "behaviour": (
         "night", "a_account_age", "b_account_age", "a_amount_ratio", "new_payee", "channel_qr",
@@ -130,6 +135,9 @@ MEANINGS: dict[str, str] = {
     "a_ip_new": "the sender's IP address is new in the last day",
     "a_net_risky": "the sender is on a proxy, VPN, Tor or hosting network",
     "b_net_risky": "the receiver is on a proxy, VPN, Tor or hosting network",
+    "region_mismatch": "sender's and receiver's devices report different regions",
+    "region_distance_km": "distance between the sender's and the receiver's device regions",
+    "a_region_unusual": "the sender's device reports a region other than the sender's home",
     "night": "paid between midnight and 6 am (UTC)",
     "a_account_age": "age of the sender's account",
     "b_account_age": "age of the receiver's account",
@@ -439,6 +447,21 @@ class BatchRelationBuilder:
         self.ip_risky = np.array([nets.get(ip) in RISKY_NETWORKS for ip in self.ip_index],
                                  dtype=bool)
         self.dev_count = np.diff(self.D.indptr).astype(np.float64)
+        # places: region code per device and per account's home, distances between regions
+        from paver.risk.places import region_distance_km
+
+        regions = st.device_regions()
+        names_r = sorted(set(regions.values()) | {str(v["region"]) for v in accs.values()
+                                                  if v.get("region")})
+        code_of = {r: i for i, r in enumerate(names_r)}
+        self.dev_region = np.array([code_of.get(regions.get(d), -1) for d in self.dev_index],
+                                   dtype=np.int64)
+        self.home_region = np.full(n, -1, dtype=np.int64)
+        if accs:
+            self.home_region[ai] = [code_of.get(str(v.get("region") or ""), -1)
+                                    for v in accs.values()]
+        self.region_km = np.array([[region_distance_km(r1, r2) for r2 in names_r]
+                                   for r1 in names_r]).reshape(len(names_r), len(names_r))
         # contacts: symmetric adjacency, since per pair, sorted since per account
         r: list[str] = []
         c: list[str] = []
@@ -687,6 +710,15 @@ class BatchRelationBuilder:
         if len(self.ip_risky):
             F[:, 9] = has_fi & self.ip_risky[fi]
             F[:, 10] = has_ti & self.ip_risky[ti]
+        if len(self.dev_region) and self.region_km.size:
+            rf = np.where(has_fd, self.dev_region[fd], -1)
+            rt = np.where(has_td, self.dev_region[td], -1)
+            both = (rf >= 0) & (rt >= 0)
+            F[:, 11] = both & (rf != rt)
+            F[:, 12] = np.where(both, np.log1p(self.region_km[np.maximum(rf, 0),
+                                                              np.maximum(rt, 0)]), 0.0)
+            home = self.home_region[a]
+            F[:, 13] = (rf >= 0) & (home >= 0) & (rf != home)
         return F
 
     def _behaviour(self, table: TransferTable, lo: int, hi: int, a: np.ndarray, b: np.ndarray,

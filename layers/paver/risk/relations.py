@@ -51,6 +51,7 @@ from paver.risk.features import (
     cv,
     kyc,
 )
+from paver.risk.places import region_distance_km
 from paver.risk.store import RISKY_NETWORKS, AssociatedDataStore, TransferLog
 
 #: Hops of the full plan (see the module docstring).
@@ -402,6 +403,17 @@ class RelationBuilder:
             D[10] = 1.0 if net in RISKY_NETWORKS else 0.0
             if cap:
                 gd.add(cap, b, ti, role="receiving_address", network=net)
+        reg_f = st.device_region(fd) if fd else None
+        reg_t = st.device_region(td) if td else None
+        if reg_f and reg_t:
+            D[11] = 1.0 if reg_f != reg_t else 0.0
+            D[12] = log1p(region_distance_km(reg_f, reg_t))
+        home = (st.account(a) or {}).get("region")
+        if reg_f and home:
+            D[13] = 1.0 if reg_f != str(home) else 0.0
+        if cap and (reg_f or reg_t):
+            gd.add(cap, a, b, role="places", sender_region=reg_f, receiver_region=reg_t,
+                   distance_km=round(region_distance_km(reg_f, reg_t), 1))
         small_d, big_d = (devs_a, devs_b) if len(devs_a) < len(devs_b) else (devs_b, devs_a)
         shared = [d for d in small_d if d in big_d]
         D[6] = 1.0 if shared else 0.0

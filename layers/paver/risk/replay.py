@@ -35,13 +35,15 @@ class SideEvent:
     account: str
     other: str
     network: str | None = None
+    region: str | None = None
 
 
 def side_timeline(store: InMemoryStore) -> list[SideEvent]:
     """Device/IP usage records (at first seen) and contacts (at since) of a loaded store."""
     out: list[SideEvent] = []
     for acc, devs in store.device_usage_items().items():
-        out.extend(SideEvent(u.first_seen, "device", acc, d) for d, u in devs.items())
+        out.extend(SideEvent(u.first_seen, "device", acc, d, region=store.device_region(d))
+                   for d, u in devs.items())
     nets = store.ip_networks()
     for acc, ips in store.ip_usage_items().items():
         out.extend(SideEvent(u.first_seen, "ip", acc, ip, nets.get(ip)) for ip, u in ips.items())
@@ -85,7 +87,7 @@ def realtime_features(table: TransferTable, side: InMemoryStore | None = None,
         while k < len(timeline) and timeline[k].ts <= e.ts:
             s = timeline[k]
             if s.kind == "device":
-                store.record_device(s.account, s.other, None, s.ts)
+                store.record_device(s.account, s.other, None, s.ts, region=s.region)
             elif s.kind == "ip":
                 store.record_device(s.account, None, s.other, s.ts, s.network)
             else:
@@ -107,7 +109,7 @@ def past_store(table: TransferTable, side: InMemoryStore, row: int) -> InMemoryS
         if s.ts > t:
             break
         if s.kind == "device":
-            store.record_device(s.account, s.other, None, s.ts)
+            store.record_device(s.account, s.other, None, s.ts, region=s.region)
         elif s.kind == "ip":
             store.record_device(s.account, None, s.other, s.ts, s.network)
         else:

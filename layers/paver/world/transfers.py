@@ -53,8 +53,8 @@ Files written by :meth:`TransferWorld.write`
     ``created_at`` (ISO-8601), ``kyc_level`` (1–3), ``region``.
 ``devices.csv``
     ``account_id``, ``device_id`` (``D000001``…), ``ip``, ``network_type`` (``wifi`` |
-    ``cellular`` | ``proxy`` | ``vpn``), ``first_seen``, ``last_seen`` (ISO-8601): one usage
-    record of a device on an IP by an account.
+    ``cellular`` | ``proxy`` | ``vpn``), ``first_seen``, ``last_seen`` (ISO-8601), ``region``
+    (the region the device reports): one usage record of a device on an IP by an account.
 ``contacts.csv``
     ``account_id``, ``contact_id``, ``since`` (ISO-8601): an address-book link.
 
@@ -96,6 +96,7 @@ class _Device:
     network: str
     first_seen: float
     last_seen: float
+    region: str = ""
 
 
 @dataclass
@@ -124,7 +125,8 @@ class TransferWorld:
             ("accounts.csv", self.accounts,
              ("account_id", "kind", "created_at", "kyc_level", "region")),
             ("devices.csv", self.devices,
-             ("account_id", "device_id", "ip", "network_type", "first_seen", "last_seen")),
+             ("account_id", "device_id", "ip", "network_type", "first_seen", "last_seen",
+              "region")),
             ("contacts.csv", self.contacts, ("account_id", "contact_id", "since")),
         ):
             with (out / name).open("w", newline="", encoding="utf-8") as fh:
@@ -164,14 +166,16 @@ class _Builder:
         return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
     def device(self, acc: int, first: float, network: str | None = None,
-               ip: str | None = None, device_id: str | None = None) -> _Device:
+               ip: str | None = None, device_id: str | None = None,
+               region: str | None = None) -> _Device:
         if device_id is None:
             self.n_dev += 1
             device_id = f"D{self.n_dev:06d}"
         if network is None:
             r = self.rng.random()
             network = "wifi" if r < 0.6 else "cellular" if r < 0.985 else "vpn"
-        d = _Device(device_id, ip or self.ip(), network, first, first)
+        d = _Device(device_id, ip or self.ip(), network, first, first,
+                    region or self.region[acc])
         self.devs[acc].append(d)
         return d
 
@@ -253,9 +257,11 @@ def _normal(w: _Builder, n_accounts: int) -> dict[str, list[int]]:
             other = mates[int(rng.integers(len(mates)))]
             if other != acc and w.devs[other]:
                 d = w.devs[other][0]
-                w.device(acc, max(d.first_seen, w.created[acc]), d.network, d.ip, d.device_id)
-        if rng.random() < 0.08:  # a legitimately new phone during the window
-            w.device(acc, START + float(rng.uniform(0, DAYS)) * DAY)
+                w.device(acc, max(d.first_seen, w.created[acc]), d.network, d.ip, d.device_id,
+                         d.region)
+        if rng.random() < 0.08:  # a legitimately new phone during the window (some travel)
+            away = REGIONS[int(rng.integers(len(REGIONS)))] if rng.random() < 0.15 else None
+            w.device(acc, START + float(rng.uniform(0, DAYS)) * DAY, region=away)
     # contacts: mostly within the community
     for acc, c in zip(personal, communities, strict=True):
         mates = by_comm[int(c)]
@@ -446,10 +452,11 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
                     w.n_dev += 1
                     phones.append(f"D{w.n_dev:06d}")
                 mules = []
+                ring_region = REGIONS[int(rng.integers(len(REGIONS)))]
                 for _ in range(n):
                     acc = w.account("personal", created + float(rng.uniform(0, 2)) * DAY, 1)
                     for p in phones:
-                        w.device(acc, w.created[acc], net, ip, p)
+                        w.device(acc, w.created[acc], net, ip, p, ring_region)
                     mules.append(acc)
                 boss = either(t0, 0.5)
                 for mule in mules:
@@ -472,7 +479,8 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
                     rng.uniform(9, 22))
                 ta = day0 + hour * HOUR
                 net = str(rng.choice(["proxy", "vpn", "cellular"], p=[0.45, 0.25, 0.3]))
-                dev = w.device(victim, ta - float(rng.uniform(1, 40)) * 60, net)
+                far = REGIONS[int(rng.integers(len(REGIONS)))] if rng.random() < 0.6 else None
+                dev = w.device(victim, ta - float(rng.uniform(1, 40)) * 60, net, region=far)
                 total = float(rng.uniform(3000, 30000))
                 parts = int(rng.integers(1, 4))
                 for i in range(parts):
@@ -647,7 +655,8 @@ def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
     ]
     devices = [
         {"account_id": acc_id[i], "device_id": d.device_id, "ip": d.ip, "network_type": d.network,
-         "first_seen": format_timestamp(d.first_seen), "last_seen": format_timestamp(d.last_seen)}
+         "first_seen": format_timestamp(d.first_seen), "last_seen": format_timestamp(d.last_seen),
+         "region": d.region}
         for i in range(len(w.kind)) for d in w.devs[i]
     ]
     contacts = [
