@@ -49,14 +49,14 @@ RELEVANCE_PRIOR = 1.0
 RELEVANCE_OTHERS = 8.0
 RELEVANCE_CAP = 25.0
 SHRINK = 2.0
-K_MAX = 4
+K_MAX = 8
 MIN_SILHOUETTE = 0.25
 MAX_EXEMPLARS = 200
 MAX_CALIBRATION_NORMALS = 20000
 #: ``learned``: per-scene feature weights fitted to separate the scene's samples from every
 #: other training row (see :func:`learn_weights`); ``fisher``: the closed-form relevance.
 WEIGHTING = "learned"
-LEARN_C = 0.5
+LEARN_C = 0.1
 TERM_CAP = 25.0
 WEIGHT_FLOOR = 0.05
 MAX_LEARNING_NORMALS = 20000
