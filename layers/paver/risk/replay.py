@@ -53,6 +53,16 @@ def side_timeline(store: InMemoryStore) -> list[SideEvent]:
     return out
 
 
+def _apply(store: InMemoryStore, s: SideEvent) -> None:
+    """Record one piece of side data into ``store``."""
+    if s.kind == "device":
+        store.record_device(s.account, s.other, None, s.ts, region=s.region)
+    elif s.kind == "ip":
+        store.record_device(s.account, None, s.other, s.ts, s.network)
+    else:
+        store.add_contact(s.account, s.other, s.ts)
+
+
 def realtime_features(table: TransferTable, side: InMemoryStore | None = None,
                       accounts: InMemoryStore | None = None) -> tuple[np.ndarray, float]:
     """Feature rows of ``table`` (in table order), each from the past and itself only.
@@ -85,13 +95,7 @@ def realtime_features(table: TransferTable, side: InMemoryStore | None = None,
     for i in order.tolist():
         e = table.event(i)
         while k < len(timeline) and timeline[k].ts <= e.ts:
-            s = timeline[k]
-            if s.kind == "device":
-                store.record_device(s.account, s.other, None, s.ts, region=s.region)
-            elif s.kind == "ip":
-                store.record_device(s.account, None, s.other, s.ts, s.network)
-            else:
-                store.add_contact(s.account, s.other, s.ts)
+            _apply(store, timeline[k])
             k += 1
         store.record_transfer(e)
         X[i] = builder.build(e, with_elements=False).features
@@ -108,12 +112,7 @@ def past_store(table: TransferTable, side: InMemoryStore, row: int) -> InMemoryS
     for s in side_timeline(side):
         if s.ts > t:
             break
-        if s.kind == "device":
-            store.record_device(s.account, s.other, None, s.ts, region=s.region)
-        elif s.kind == "ip":
-            store.record_device(s.account, None, s.other, s.ts, s.network)
-        else:
-            store.add_contact(s.account, s.other, s.ts)
+        _apply(store, s)
     for i in np.argsort(table.ts, kind="stable").tolist():
         if i == row:
             break

@@ -345,6 +345,15 @@ def _normal(w: _Builder, n_accounts: int) -> dict[str, list[int]]:
     return {"personal": personal, "merchants": merchants, "business": business}
 
 
+def _existing(w: _Builder, personal: list[int], t: float) -> int:
+    """A personal account opened at least 30 days before ``t`` (drawn at random)."""
+    for _ in range(50):
+        acc = personal[int(w.rng.integers(len(personal)))]
+        if w.created[acc] < t - 30 * DAY:
+            return acc
+    return personal[0]
+
+
 def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str, int]:
     rng = w.rng
     personal = pop["personal"]
@@ -353,11 +362,7 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
     gid = 0
 
     def existing(t: float) -> int:
-        for _ in range(50):
-            acc = personal[int(rng.integers(len(personal)))]
-            if w.created[acc] < t - 30 * DAY:
-                return acc
-        return personal[0]
+        return _existing(w, personal, t)
 
     def either(t: float, p_new: float) -> int:
         return w.fresh(t) if rng.random() < p_new else existing(t)
@@ -513,11 +518,7 @@ def _inject_typologies(w: _Builder, pop: dict[str, list[int]], per_scene: int) -
     gid = 0
 
     def existing(t: float) -> int:
-        for _ in range(50):
-            acc = personal[int(rng.integers(len(personal)))]
-            if w.created[acc] < t - 30 * DAY:
-                return acc
-        return personal[0]
+        return _existing(w, personal, t)
 
     def either(t: float, p_new: float = 0.5) -> int:
         return w.fresh(t, max_age_days=120) if rng.random() < p_new else existing(t)
