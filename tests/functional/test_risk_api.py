@@ -157,7 +157,7 @@ def test_demo_stage(aws: Settings, world: Path, tmp_path: Path) -> None:
     dropped = S3KBRepository(aws).load(v).meta["dropped_scenes"]  # < 3 training samples
     assert RiskScene.count(v) + len(dropped) == len(transfers.SCENES)
     assert {"retrospective", "realtime"} <= {m.split("_")[0] for m in ctx.state["risk"]}
-    assert "realtime" in html and "retrospective" in html and "false positive" in html
+    assert "realtime" in html and "retrospective" in html and "<b>correct</b>" in html
     service.reset_cache()
 
 
