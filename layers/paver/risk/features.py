@@ -26,7 +26,7 @@ contacts of the receiver 7 days.
     upstream transfer (0 if none) · ``layer_depth_out`` the same downstream: b's earliest
     transfer within 72 h after t of 90–100 % of x, then onwards (up to 5) ·
     ``co_payers`` bipartite overlap: accounts x ∈ N-(b)∖{a} that also pay another of a's payees
-    (N+(x) ∩ N+(a)∖{b} ≠ ∅); 0 when b has more than 64 payers (a hub: bounded search) ·
+    (N+(x) ∩ N+(a)∖{b} ≠ ∅); 0 when b has more than 16 payers (a hub: bounded search) ·
     ``chain_loop`` 1 when the layering chain closes on the event's parties (b among the payers
     met upstream of a, or a among the payees met downstream of b): the amount went round ·
     ``a_in_recent`` transfers into a in [t−72h, t] · ``b_out_soon`` transfers out of b in
@@ -184,7 +184,7 @@ FORWARD_RATIO_CAP = 3.0
 CHAIN_WINDOW = 72 * HOUR
 CHAIN_DECAY = 0.9  # a laundering hop keeps at least this share of the amount
 MAX_CHAIN = 5
-CO_PAYERS_CAP = 64
+CO_PAYERS_CAP = 16
 QR_CHANNELS = frozenset({"qr", "code", "code_payment"})
 _MARGIN = 8 * DAY  # larger than every window
 
@@ -301,14 +301,14 @@ def _chain_match(S: _Sorted, acc: np.ndarray, t: np.ndarray, x: np.ndarray, upst
         amin, amax = CHAIN_DECAY * x, x
     owner, pos = _ranges(lo, hi)
     amt = S.amount[pos]
-    ok = (amt >= amin[owner]) & (amt <= amax[owner])
-    if upstream:
-        np.maximum.at(res, owner[ok], pos[ok])
-    else:
-        big = np.iinfo(np.int64).max
-        first = np.full(len(acc), big, dtype=np.int64)
-        np.minimum.at(first, owner[ok], pos[ok])
-        res = np.where(first == big, -1, first)
+    hit = np.flatnonzero((amt >= amin[owner]) & (amt <= amax[owner]))
+    if len(hit):
+        # owners are non-decreasing and positions increase within an owner: the last (first)
+        # hit of each owner's run is its latest (earliest) match
+        own = owner[hit]
+        edge = own[1:] != own[:-1]
+        keep = np.r_[edge, True] if upstream else np.r_[True, edge]
+        res[own[keep]] = pos[hit[keep]]
     return res
 
 
@@ -668,10 +668,11 @@ class BatchRelationBuilder:
         uniq = np.unique(pp[hit] * n + xs[hit])
         gath = np.bincount(uniq // n, minlength=m).astype(np.float64)
         # co_payers: x ∈ N-(b)∖{a} with N+(x) ∩ N+(a)∖{b} ≠ ∅, for b with few payers
-        rows = np.flatnonzero(self.in_deg[b] <= CO_PAYERS_CAP)
+        # (exact shortcuts: a needs another payee, x another payee than b)
+        rows = np.flatnonzero((self.in_deg[b] <= CO_PAYERS_CAP) & (self.out_deg[a] >= 2))
         p, xs = _expand(AT.indptr, AT.indices, b[rows])
         p = rows[p]
-        keep = xs != a[p]
+        keep = (xs != a[p]) & (self.out_deg[xs] >= 2)
         p, xs = p[keep], xs[keep]
         q, cs = _expand(A.indptr, A.indices, xs)
         pq = p[q]
