@@ -193,7 +193,8 @@ def evaluate_command(transactions: Path, labels: Path, side_dir: Path | None,
                f"F1 {d['f1']:.4f}  (tp {d['tp']}, fp {d['fp']}, fn {d['fn']}, tn {d['tn']})")
     sec = res["seconds"]
     click.echo(f"timing: features {sec['features']:.2f} s, knowledge base {sec['build']:.2f} s, "
-               f"screening {sec['screen']:.2f} s, total {sec['total']:.2f} s (one process)")
+               f"screening {sec['screen']:.2f} s, total {sec['total']:.2f} s wall clock, "
+               f"{sec['cpu_total']:.2f} s CPU (one process)")
 
 
 @group.command("world")
