@@ -60,6 +60,9 @@ LEARN_C = 0.1
 TERM_CAP = 25.0
 WEIGHT_FLOOR = 0.05
 MAX_LEARNING_NORMALS = 20000
+#: A normal event below a scene's boundary is flagged whichever scene flags it, so every scene's
+#: boundary is set as if each of its false positives counted this many times.
+NEG_WEIGHT = 2.0
 FORMAT = 2
 
 
@@ -373,14 +376,15 @@ def _pack(fits: Sequence[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
     return cents, sprs, valid
 
 
-def _best_f1_cut(pos: np.ndarray, neg: np.ndarray) -> float:
-    """The distance cut (``d ≤ cut`` is positive) with the best F1."""
+def _best_f1_cut(pos: np.ndarray, neg: np.ndarray, neg_weight: float = 1.0) -> float:
+    """The distance cut (``d ≤ cut`` is positive) with the best F1 (each negative below the
+    cut counting ``neg_weight`` false positives)."""
     vals = np.concatenate([pos, neg])
     is_pos = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
     order = np.argsort(vals, kind="stable")
     v, p = vals[order], is_pos[order]
     tp = np.cumsum(p)
-    fp = np.cumsum(~p)
+    fp = np.cumsum(~p) * neg_weight
     last = np.r_[v[1:] != v[:-1], True]  # cut after a run of equal values
     f1 = np.where(last, 2 * tp / (tp + fp + len(pos)), -1)
     i = int(np.argmax(f1))
@@ -492,7 +496,7 @@ def build_knowledge_base(
         pos = _oof_distances(Z, rows, group_arr[rows], kb, s, fits[s], seed, calibration_folds,
                              refs[name], binary, scale, learned[s])
         if neg_d2 is not None:
-            rho2[s] = _best_f1_cut(pos, neg_d2[:, s])
+            rho2[s] = _best_f1_cut(pos, neg_d2[:, s], NEG_WEIGHT)
         else:
             rho2[s] = 1.5 * float(np.quantile(pos, 0.95))
     kb.rho2 = np.maximum(rho2, 1e-6)
