@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +110,51 @@ def test_convert_amlsim_then_evaluate(tmp_path: Path) -> None:
     got = json.loads(ev.output)
     assert set(got["per_scene"]) == {"fan_in", "cycle"}
     assert got["detection"]["f1"] > 0.9
+
+
+#: Scene labels as users write them (hyphen, space and capitals, Chinese).
+USER_LABELS = {"fan_out": "fan-out", "gather_scatter": "Gather Scatter",
+               "scatter_gather": "分散转入"}
+
+
+def relabel(world: Path, out: Path) -> Path:
+    """A copy of ``world`` whose labels.csv names some scenes as users write them."""
+    shutil.copytree(world, out)
+    rows = list(csv.reader((world / "labels.csv").open(encoding="utf-8")))
+    with (out / "labels.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(rows[0])
+        for txn, scene, grp in rows[1:]:
+            w.writerow([txn, f"  {USER_LABELS.get(scene, scene)} " if scene else "", grp])
+    return out
+
+
+def test_labels_as_users_write_them_end_to_end(world: Path, tmp_path: Path) -> None:
+    d = relabel(world, tmp_path / "w")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nscenes:\n  分散转入:\n    title: 分散转入 (scatter then gather)\n"
+                     "    severity: critical\n    action: block\n    threshold: 0.01\n"
+                     "  Gather Scatter:\n    action: hold\n", encoding="utf-8")
+    kb = tmp_path / "kb"
+    res = _run(["build", "--transactions", str(d / "transactions.csv"), "--labels",
+                str(d / "labels.csv"), "--kb", str(kb), "--rules", str(rules)])
+    assert res.exit_code == 0, res.output
+    names = {s["scene"] for s in json.loads(res.output)["scenes"]}
+    assert set(USER_LABELS.values()) <= names and "fan_out" not in names
+    res = _run(["screen", "--transactions", str(d / "transactions.csv"), "--kb", str(kb),
+                "--rules", str(rules), "--only-risky"])
+    decisions = [json.loads(x) for x in res.output.strip().splitlines()]
+    by_scene = {x["scene"]: x for x in decisions}
+    assert set(USER_LABELS.values()) <= set(by_scene)
+    # the rules file refers to scenes by label: its threshold and action apply
+    assert by_scene["分散转入"]["threshold"] == 0.01 and by_scene["分散转入"]["action"] == "block"
+    assert by_scene["Gather Scatter"]["action"] == "hold"
+    assert by_scene["fan-out"]["explanation"]["top_scenes"][0]["scene"] == "fan-out"
+    ev = _run(["evaluate", "--transactions", str(d / "transactions.csv"), "--labels",
+               str(d / "labels.csv"), "--seed", "2", "--json"])
+    assert ev.exit_code == 0, ev.output
+    got = json.loads(ev.output)
+    assert set(USER_LABELS.values()) <= set(got["per_scene"]) and got["mode"] == "retrospective"
+    table = _run(["evaluate", "--transactions", str(d / "transactions.csv"), "--labels",
+                  str(d / "labels.csv"), "--seed", "2"])
+    assert "分散转入" in table.output and "Gather Scatter" in table.output

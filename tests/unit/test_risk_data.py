@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from paver.risk.events import (
     parse_timestamp,
     read_labels,
     read_transactions,
+    scene_key,
 )
 from paver.risk.screening import Dataset
 from paver.risk.store import InMemoryStore
@@ -60,8 +62,13 @@ def test_missing_columns_and_labels(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match=r":1: missing column\(s\): from_account"):
         read_transactions(p)
     lab = tmp_path / "l.csv"
-    lab.write_text("txn_id,scene,group\nt1,Fan In,g1\n", encoding="utf-8")
-    with pytest.raises(InputFileError, match=r"l.csv:2: scene"):
+    # labels as users write them are kept as written (trimmed); control characters are not
+    lab.write_text("txn_id,scene,group\nt1, Gather Scatter ,g1\nt2,分散转入,g2\n"
+                   "t3,fan-out,g3\n", encoding="utf-8")
+    assert [v.scene for v in read_labels(lab).values()] == ["Gather Scatter", "分散转入",
+                                                            "fan-out"]
+    lab.write_text("txn_id,scene,group\nt1,fan\x07in,g1\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"l.csv:2: scene: .* control characters"):
         read_labels(lab)
     lab.write_text("txn_id,scene,group\nt1,fan_in,\n", encoding="utf-8")
     with pytest.raises(InputFileError, match=r":2: group: a risky row needs a group"):
@@ -154,6 +161,24 @@ def test_split_never_puts_a_group_on_both_sides(rows: list[tuple[str | None, int
         gs = {g for g, sc in zip(groups, scenes, strict=True) if sc == s}
         if len(gs) >= 2:
             assert tr & gs and te & gs
+
+
+def test_scene_keys_are_distinct_and_stable() -> None:
+    labels = ["fan_in", "fan-in", "Fan In", "fan in", "分散转入", "分散转出", "Gather Scatter"]
+    keys = [scene_key(x) for x in labels]
+    assert keys[0] == "fan_in"  # a label that already is a key stays itself
+    assert len(set(keys)) == len(labels)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]{0,63}", k) for k in keys)
+    assert keys == [scene_key(x) for x in labels]
+
+
+def test_flagged_normals_count_against_the_scene() -> None:
+    # 2 fan-out events found, and 2 normal events flagged as fan-out: precision 0.5, not 1.0
+    m = identification_metrics(["fan-out", "fan-out", None, None, None],
+                               ["fan-out", "fan-out", "fan-out", "fan-out", None])
+    assert m["per_scene"]["fan-out"]["precision"] == 0.5
+    assert m["per_scene"]["fan-out"]["recall"] == 1.0
+    assert m["accuracy"] == 1.0
 
 
 def test_identification_metrics() -> None:

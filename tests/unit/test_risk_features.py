@@ -138,7 +138,8 @@ def test_budget_marks_partial_and_keeps_hop_one(small_world: tuple[InMemoryStore
     assert cut.partial and cut.hops_done == 1
     hop1 = [i for i, n in enumerate(FEATURE_NAMES)
             if n not in ("transaction.back_path", "transaction.scatter_converge",
-                         "transaction.gather_common_source")]
+                         "transaction.gather_common_source", "transaction.closes_loop",
+                         "transaction.co_payers")]
     np.testing.assert_allclose(cut.features[hop1], full.features[hop1])
     groups = full.groups
     assert set(groups) == {"transaction", "device", "behaviour", "social"}
@@ -187,3 +188,50 @@ def test_store_aggregates_follow_the_transfer_log() -> None:
     assert st_.out_amount_total("B") == 0.0
     assert st_.first_transfer_ts("A", "B") == T0 + 1.0
     assert st_.first_transfer_ts("B", "A") is None
+
+
+def test_layering_depth_and_bipartite_overlap() -> None:
+    # s → m1 → m2 → m3 with 1-3 % cut per hop within hours (a layered path), plus a K2,2:
+    # p1, p2 both pay q1 and q2
+    h = 3600.0
+    st_, table = _store([("s", "m1", 10000.0, 0.0), ("m1", "m2", 9800.0, 2 * h),
+                         ("m2", "m3", 9650.0, 5 * h), ("m3", "z", 2000.0, 6 * h),
+                         ("p1", "q1", 50.0, 0.0), ("p1", "q2", 50.0, h),
+                         ("p2", "q1", 50.0, 2 * h), ("p2", "q2", 50.0, 3 * h)])
+    batch, single = _both(st_, table)
+    np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-6)
+    col = {n.split(".")[1]: i for i, n in enumerate(FEATURE_NAMES)}
+    assert batch[2, col["layer_depth_in"]] == 2  # m2 → m3 traces back m1 → m2, s → m1
+    assert batch[2, col["layer_ratio_in"]] == pytest.approx(9650 / 9800)
+    assert batch[0, col["layer_depth_out"]] == 2  # s → m1 is passed on twice
+    assert batch[3, col["layer_depth_in"]] == 0  # 2000 is not 90-100 % of what m3 got
+    assert batch[7, col["co_payers"]] == pytest.approx(np.log1p(1))  # p1 also pays q1
+    assert batch[0, col["co_payers"]] == 0
+
+
+def test_addresses_as_places() -> None:
+    from paver.risk.places import haversine_km, region_distance_km
+
+    assert haversine_km((31.2304, 121.4737), (39.9042, 116.4074)) == pytest.approx(1067, abs=5)
+    assert region_distance_km("east", "unknown-place") == 0.0
+    st_ = InMemoryStore()
+    for acc, home in (("a", "north"), ("b", "north"), ("c", "north")):
+        st_.put_account(acc, {"region": home})
+    st_.record_device("a", "DA", None, T0 - 86400, region="north")
+    st_.record_device("a", "DX", None, T0 - 600, region="south")  # a new phone far away
+    st_.record_device("b", "DB", None, T0 - 86400, region="north")
+    st_.record_device("c", "DC", None, T0 - 86400, region="east")
+    events = [TransferEvent("t0", T0, "a", "b", 10.0, from_device="DA", to_device="DB"),
+              TransferEvent("t1", T0 + 60, "a", "c", 10.0, from_device="DX", to_device="DC")]
+    for e in events:
+        st_.record_transfer(e)
+    table = TransferTable.from_events(events)
+    batch, single = _both(st_, table)
+    np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-6)
+    mism, dist, away = (_idx("device.region_mismatch"), _idx("device.region_distance_km"),
+                        _idx("device.a_region_unusual"))
+    assert batch[0, [mism, dist, away]].tolist() == [0.0, 0.0, 0.0]
+    assert batch[1, mism] == 1.0 and batch[1, away] == 1.0  # south phone, north home, east payee
+    km = np.expm1(batch[1, dist])
+    assert km == pytest.approx(region_distance_km("south", "east"))
+    assert 1000 < km < 1400

@@ -92,7 +92,7 @@ def test_matcher_products_equal_reference_distances(kb: KnowledgeBase,
     ref = dimension_distances(kb, kb.scaled(X))
     np.testing.assert_allclose(res.dim_d2.transpose(0, 2, 1), ref, rtol=1e-6, atol=1e-8)
     d2 = scene_distance(kb, ref)
-    np.testing.assert_allclose(res.degree, 1 / (1 + d2 / kb.rho0), rtol=1e-6)
+    np.testing.assert_allclose(res.degree, 1 / (1 + d2 / kb.degree_scale()[None]), rtol=1e-6)
     assert (np.diff(res.top_degree, axis=1) <= 0).all()  # ranked best first
     assert res.best[450] == 0 and res.best[-1] == 1
     assert res.risky[450:].mean() > 0.9 and res.risky[:400].mean() < 0.1
@@ -111,12 +111,14 @@ def test_explanation_names_drivers_and_exemplar(kb: KnowledgeBase, rules: SceneR
     assert [s["scene"] for s in ex["top_scenes"]] == ["beta", "alpha"]
     assert ex["margin"] == pytest.approx(ex["top_scenes"][0]["match_degree"]
                                          - ex["top_scenes"][1]["match_degree"], abs=1e-3)
-    assert ex["dimensions"][0]["dimension"] == "transaction"  # the nearest dimension first
+    dist = [r["distance"] for r in ex["dimensions"]]
+    assert dist == sorted(dist)  # the nearest dimension first
     assert ex["drivers"] and ex["drivers"][0]["feature"].startswith("transaction.")
     from paver.risk.features import MEANINGS
 
     for drv in ex["drivers"]:  # every driver says in words what it measures
         assert drv["meaning"] == MEANINGS[drv["feature"].split(".", 1)[1]]
+        assert drv["text"].startswith(drv["meaning"]) and "typical for beta" in drv["text"]
     assert ex["exemplar"]["scene"] == "beta" and ex["exemplar"]["txn_id"] in ids
     assert ex["rule"] == "scene_beta"
 

@@ -8,9 +8,13 @@ Contract (other tools parse it):
 - ``paver risk screen --transactions T.csv [--kb DIR]`` prints one JSON decision per line
   (``event_id``, ``risky``, ``scene``, ``match_degree``, ``threshold``, ``action``,
   ``kb_version``, ``explanation`` …), in file order.
-- ``paver risk evaluate --transactions T.csv --labels L.csv --train-fraction F --seed S --json``
-  prints ``accuracy``, ``macro_f1``, ``per_scene`` and ``detection`` (see
-  :mod:`paver.risk.evaluate`).
+- ``paver risk evaluate --transactions T.csv --labels L.csv --train-fraction F --seed S
+  [--mode retrospective|realtime] --json`` prints ``mode``, ``accuracy``, ``macro_f1``,
+  ``per_scene`` and ``detection`` (see :mod:`paver.risk.evaluate`; normal events flagged as a
+  scene count against it); the table output ends with the timing.
+- ``paver risk world --seed S --accounts N [--scene-set paver|amlworld] --out DIR`` writes a
+  synthetic window with injected scenes (``amlworld``: the eight AMLworld typologies, labelled
+  ``fan-out``, ``fan-in`` … as written there).
 - ``paver risk convert-amlsim --nodes N.csv --transactions T.csv --out DIR`` (options may repeat
   to merge several samples) writes ``transactions.csv``/``labels.csv``/``accounts.csv``.
 
@@ -117,10 +121,14 @@ def build_command(transactions: Path, labels: Path, side_dir: Path | None, kb_di
 @click.option("--kb-version", default=None, help="A stored version [default: the latest].")
 @_rules
 @click.option("--only-risky", is_flag=True, help="Print risky decisions only.")
+@click.option("--text", "as_text", is_flag=True,
+              help="Print each decision's explanation as text (the API's texts) instead of JSON.")
 @_fail_on_input
 def screen_command(transactions: Path, side_dir: Path | None, kb_dir: Path,
-                   kb_version: str | None, rules_path: Path | None, only_risky: bool) -> None:
+                   kb_version: str | None, rules_path: Path | None, only_risky: bool,
+                   as_text: bool) -> None:
     """Screen every transaction of T.csv; one JSON decision per line on stdout."""
+    from paver.risk.explain import decision_lines
     from paver.risk.kb import LocalKBRepository
     from paver.risk.matcher import Matcher
     from paver.risk.screening import batch_features, load_dataset, screen_table
@@ -134,7 +142,10 @@ def screen_command(transactions: Path, side_dir: Path | None, kb_dir: Path,
     for d in screen_table(matcher, X, ds.table):
         if only_risky and not d["risky"]:
             continue
-        out.write(json.dumps(d, ensure_ascii=False) + "\n")
+        if as_text:
+            out.write("\n".join(decision_lines(d)) + "\n")
+        else:
+            out.write(json.dumps(d, ensure_ascii=False) + "\n")
 
 
 @group.command("evaluate")
@@ -144,11 +155,15 @@ def screen_command(transactions: Path, side_dir: Path | None, kb_dir: Path,
 @_side
 @click.option("--train-fraction", type=float, default=0.5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--mode", type=click.Choice(["retrospective", "realtime"]),
+              default="retrospective", show_default=True,
+              help="retrospective: features over the whole window; realtime: each event from "
+                   "the past and itself only (events replayed in time order).")
 @_rules
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @_fail_on_input
 def evaluate_command(transactions: Path, labels: Path, side_dir: Path | None,
-                     train_fraction: float, seed: int, rules_path: Path | None,
+                     train_fraction: float, seed: int, mode: str, rules_path: Path | None,
                      as_json: bool) -> None:
     """Split by pattern instance, build on the training side, screen and score the rest."""
     from paver.risk.evaluate import evaluate_dataset
@@ -161,12 +176,14 @@ def evaluate_command(transactions: Path, labels: Path, side_dir: Path | None,
     ds = load_dataset(transactions, labels, side_dir)
     if not any(lab.scene for lab in ds.labels.values()):
         raise InputError(f"{labels}: no risky rows (every scene is empty)")
-    res = evaluate_dataset(ds, rules, train_fraction, seed)
+    res = evaluate_dataset(ds, rules, train_fraction, seed, mode=mode)
     if as_json:
-        click.echo(json.dumps(res, indent=2))
+        click.echo(json.dumps(res, indent=2, ensure_ascii=False))
         return
-    click.echo(f"scene identification (risky test transactions): accuracy {res['accuracy']:.4f}"
-               f"  macro-F1 {res['macro_f1']:.4f}")
+    click.echo(f"mode {res['mode']}, {res['data']['rows']} transactions, split by pattern "
+               f"instance (train fraction {train_fraction}, seed {seed})")
+    click.echo(f"scene identification (flagged normals count against their scene): accuracy "
+               f"{res['accuracy']:.4f}  macro-F1 {res['macro_f1']:.4f}")
     click.echo(f"{'scene':<32}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for s, m in res["per_scene"].items():
         click.echo(f"{s:<32}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}"
@@ -174,6 +191,33 @@ def evaluate_command(transactions: Path, labels: Path, side_dir: Path | None,
     d = res["detection"]
     click.echo(f"detection: precision {d['precision']:.4f}  recall {d['recall']:.4f}  "
                f"F1 {d['f1']:.4f}  (tp {d['tp']}, fp {d['fp']}, fn {d['fn']}, tn {d['tn']})")
+    sec = res["seconds"]
+    click.echo(f"timing: features {sec['features']:.2f} s, knowledge base {sec['build']:.2f} s, "
+               f"screening {sec['screen']:.2f} s, total {sec['total']:.2f} s wall clock, "
+               f"{sec['cpu_total']:.2f} s CPU (one process)")
+
+
+@group.command("world")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--accounts", type=click.IntRange(50, 2_000_000), default=3000, show_default=True,
+              help="Ordinary accounts.")
+@click.option("--instances", type=click.IntRange(1, 100_000), default=None,
+              help="Instances per scene [default: accounts // 250, at least 3].")
+@click.option("--scene-set", type=click.Choice(["paver", "amlworld"]), default="paver",
+              show_default=True, help="amlworld: the eight AMLworld laundering typologies.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+def world_command(seed: int, accounts: int, instances: int | None, scene_set: str,
+                  out_dir: Path) -> None:
+    """Write a synthetic transfer window with injected, labelled risk scenes."""
+    import numpy as np
+
+    from paver.world import transfers
+
+    w = transfers.generate(np.random.default_rng(seed), accounts,
+                           instances_per_scene=instances, scene_set=scene_set)
+    counts = w.write(out_dir)
+    click.echo(json.dumps({"out": str(out_dir), "seed": seed, "scene_set": scene_set,
+                           "files": counts, "scenes": w.scenes}, indent=2, ensure_ascii=False))
 
 
 @group.command("convert-amlsim")

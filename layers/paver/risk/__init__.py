@@ -7,8 +7,13 @@ dimension type and their feature vectors (:mod:`paver.risk.relations`,
 labelled risky samples (:mod:`paver.risk.kb`, :mod:`paver.risk.matcher`), and let the scene
 rules decide (:mod:`paver.risk.scenes`, ``rules/risk_scenes.yaml``).
 
+Scenes are labels as users write them (``fan-out``, ``Gather Scatter``, ``分散转入``), kept as
+written; :func:`paver.risk.events.scene_key` derives internal keys.
+
 Entry points: :mod:`paver.risk.screening` (batch and per-event screening),
-:mod:`paver.risk.evaluate` (held-out evaluation), :mod:`paver.risk.service` (API and stream),
+:mod:`paver.risk.evaluate` (held-out evaluation, ``retrospective`` or ``realtime``),
+:mod:`paver.risk.replay` (point-in-time replay), :mod:`paver.risk.explain` (explanations in
+user units), :mod:`paver.risk.places` (device regions), :mod:`paver.risk.service` (API and stream),
 :mod:`paver.risk.amlsim` (IBM AMLSim conversion), :mod:`paver.risk.demo` (demo stage).
 Modules import scikit-learn, scipy and pandas lazily.
 """

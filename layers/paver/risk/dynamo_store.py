@@ -53,7 +53,7 @@ class DynamoStore:
 
         bind(cfg)
         self._parts: dict[str, _Partition] = {}
-        self._sets: dict[str, tuple[set[str], str | None]] = {}
+        self._sets: dict[str, tuple[set[str], str | None, str | None]] = {}
         self._accounts: dict[str, Mapping[str, Any]] = {}
         self.queries = 0
 
@@ -120,8 +120,8 @@ class DynamoStore:
 
     @staticmethod
     def _device_updates(account_id: str, device_id: str | None, ip: str | None, ts: float,
-                        network_type: str | None = None,
-                        last_seen: float | None = None) -> list[tuple[Any, list[Any]]]:
+                        network_type: str | None = None, last_seen: float | None = None,
+                        region: str | None = None) -> list[tuple[Any, list[Any]]]:
         """The Relation updates (both directions) for one use of a device and/or an IP."""
         from paver.storage.models import Relation
 
@@ -138,19 +138,21 @@ class DynamoStore:
 
         net = {"network": network_type} if network_type else None
         out = []
+        place = {"region": region} if region else None
         if device_id:
-            out.append(touch(f"acct:{account_id}", f"device#{device_id}", device_id, None))
-            out.append(touch(f"device:{device_id}", f"account#{account_id}", account_id, None))
+            out.append(touch(f"acct:{account_id}", f"device#{device_id}", device_id, place))
+            out.append(touch(f"device:{device_id}", f"account#{account_id}", account_id, place))
         if ip:
             out.append(touch(f"acct:{account_id}", f"address#{ip}", ip, net))
             out.append(touch(f"ip:{ip}", f"account#{account_id}", account_id, net))
         return out
 
     def record_device(self, account_id: str, device_id: str | None, ip: str | None, ts: float,
-                      network_type: str | None = None, last_seen: float | None = None) -> None:
+                      network_type: str | None = None, last_seen: float | None = None,
+                      region: str | None = None) -> None:
         """Record device/IP usage outside an event (loading a data environment; not retried)."""
         for model, actions in self._device_updates(account_id, device_id, ip, ts, network_type,
-                                                   last_seen):
+                                                   last_seen, region):
             model.update(actions=actions)
         self._sets.pop(f"device:{device_id}", None)
         self._sets.pop(f"ip:{ip}", None)
@@ -203,7 +205,9 @@ class DynamoStore:
                 ):
                     for thing, u in usage.items():
                         net = mem.ip_network(thing) if kind == "address" else None
-                        extra = {"attrs": {"network": net}} if net else {}
+                        reg = mem.device_region(thing) if kind == "device" else None
+                        extra = ({"attrs": {"network": net}} if net
+                                 else {"attrs": {"region": reg}} if reg else {})
                         batch.save(Relation(
                             node_id=f"acct:{acc}", rel_key=f"{kind}#{thing}", dimension="device",
                             target=thing, first_seen=u.first_seen, last_seen=u.last_seen,
@@ -261,7 +265,7 @@ class DynamoStore:
         self._parts[account_id] = p
         return p
 
-    def _members(self, node: str) -> tuple[set[str], str | None]:
+    def _members(self, node: str) -> tuple[set[str], str | None, str | None]:
         got = self._sets.get(node)
         if got is not None:
             return got
@@ -270,11 +274,13 @@ class DynamoStore:
         self.queries += 1
         members: set[str] = set()
         network: str | None = None
+        region: str | None = None
         for item in Relation.query(node):
             members.add(item.target)
             network = (item.attrs or {}).get("network") or network
-        self._sets[node] = (members, network)
-        return members, network
+            region = (item.attrs or {}).get("region") or region
+        self._sets[node] = (members, network, region)
+        return members, network, region
 
     def account(self, account_id: str) -> Mapping[str, Any]:
         got = self._accounts.get(account_id)
@@ -320,6 +326,9 @@ class DynamoStore:
 
     def ip_network(self, ip: str) -> str | None:
         return self._members(f"ip:{ip}")[1]
+
+    def device_region(self, device_id: str) -> str | None:
+        return self._members(f"device:{device_id}")[2]
 
     def contacts(self, account_id: str) -> Mapping[str, float]:
         return self._part(account_id).contacts

@@ -3,18 +3,31 @@
 Split: for every scene, its groups (pattern instances) are shuffled with the seed and a
 ``train_fraction`` of them goes to training (at least one group on each side when the scene has
 two or more); a group is never on both sides. Normal rows (empty scene, or absent from the labels
-file) are split by the same fraction. Features are computed once over the whole window (they use
-no labels), the knowledge base is built from the training rows only, and the test rows are
-screened.
+file) are split by the same fraction. Features use no labels; the knowledge base is built from
+the training rows only, and the test rows are screened.
 
-Metrics
--------
-``accuracy`` / ``macro_f1`` / ``per_scene``
-    Scene identification over the **risky test transactions**: the prediction of a transaction
-    is its best scene when the rules call it risky and ``normal`` otherwise (a miss counts as an
-    error); macro-F1 averages the per-scene F1 over the scenes present in the test side.
+Modes (the JSON says which one, ``mode``)
+-----------------------------------------
+``retrospective``
+    Features over the whole window at once: an event's relation groups see the window's
+    transfers before *and after* it (what an AML team's daily monitoring of a closed window sees).
+``realtime``
+    Events replayed in timestamp order; each event's relation groups come only from what happened
+    before it and the event itself (:mod:`paver.risk.replay`) — what the stream handler delivers.
+
+Metrics (over the **test** side; ``normal`` = not flagged)
+----------------------------------------------------------
+``per_scene``
+    Per labelled scene: precision counts **every** test event decided as that scene, normal
+    events included (a flagged normal is a false positive of the scene it was flagged as);
+    recall over the scene's risky test events (a miss — decided normal or another scene — is a
+    false negative).
+``macro_f1``
+    Mean of the per-scene F1 over the scenes present in the test side.
+``accuracy``
+    Share of the risky test events decided as their own scene.
 ``detection``
-    Risky vs normal over all test transactions (precision, recall, F1 and the counts).
+    Risky vs normal over all test events (precision, recall, F1 and the counts).
 """
 
 from __future__ import annotations
@@ -27,7 +40,10 @@ import numpy as np
 
 from paver.risk.matcher import Matcher
 from paver.risk.scenes import SceneRules
-from paver.risk.screening import Dataset, batch_features, build_kb_from_rows
+from paver.risk.screening import Dataset, build_kb_from_rows, dataset_features
+
+#: How an event that is not flagged is shown in confusion matrices.
+NORMAL = "normal"
 
 
 def split_rows(ds: Dataset, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +91,14 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, f
 
 
-def identification_metrics(y_true: list[str], y_pred: list[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 and per-scene P/R/F1 over risky transactions (labels = true scenes)."""
-    scenes = sorted(set(y_true))
+def identification_metrics(y_true: list[str | None], y_pred: list[str | None]
+                           ) -> dict[str, Any]:
+    """Accuracy, macro-F1 and per-scene P/R/F1 (``None`` = normal, in truth or decision).
+
+    Pass **every** screened event: a normal event decided as a scene counts against that
+    scene's precision. Scenes are the labelled scenes present in ``y_true``.
+    """
+    scenes = sorted({t for t in y_true if t is not None})
     per: dict[str, dict[str, float]] = {}
     for s in scenes:
         tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == s and p == s)
@@ -86,46 +107,57 @@ def identification_metrics(y_true: list[str], y_pred: list[str]) -> dict[str, An
         p, r, f = _prf(tp, fp, fn)
         per[s] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
                   "support": sum(1 for t in y_true if t == s)}
-    acc = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == p) / max(1, len(y_true))
+    risky = [(t, p) for t, p in zip(y_true, y_pred, strict=True) if t is not None]
+    acc = sum(1 for t, p in risky if t == p) / max(1, len(risky))
     macro = float(np.mean([v["f1"] for v in per.values()])) if per else 0.0
     return {"accuracy": round(acc, 4), "macro_f1": round(macro, 4), "per_scene": per}
 
 
-def confusion(y_true: list[str], y_pred: list[str]) -> dict[str, dict[str, int]]:
+def confusion(y_true: list[str | None], y_pred: list[str | None]) -> dict[str, dict[str, int]]:
+    """``{true: {decided: count}}`` with ``normal`` for ``None`` (rows and columns)."""
     out: dict[str, dict[str, int]] = {}
     for t, p in zip(y_true, y_pred, strict=True):
-        row = out.setdefault(t, {})
-        row[p] = row.get(p, 0) + 1
+        row = out.setdefault(NORMAL if t is None else t, {})
+        k = NORMAL if p is None else p
+        row[k] = row.get(k, 0) + 1
     return out
 
 
 def evaluate_dataset(ds: Dataset, rules: SceneRules, train_fraction: float = 0.5, seed: int = 0,
-                     features: np.ndarray | None = None) -> dict[str, Any]:
-    """Split, build, screen and score (see the module docstring)."""
+                     features: np.ndarray | None = None, mode: str = "retrospective",
+                     matcher_factory: Any = None) -> dict[str, Any]:
+    """Split, build, screen and score (see the module docstring).
+
+    ``features`` are the rows of ``mode`` when given (else they are computed);
+    ``matcher_factory(kb, rules)`` replaces :class:`Matcher` (tests put stubs there).
+    """
     t0 = time.perf_counter()
-    X = features if features is not None else batch_features(ds)[0]
+    cpu0 = time.process_time()
+    if features is not None:
+        X, feat_s = features, 0.0
+    else:
+        X, feat_s = dataset_features(ds, mode)
     t1 = time.perf_counter()
     train, test = split_rows(ds, train_fraction, seed)
     kb = build_kb_from_rows(X, ds, train, rules, seed=seed)
     t2 = time.perf_counter()
-    matcher = Matcher(kb, rules)
+    matcher = (matcher_factory or Matcher)(kb, rules)
     res = matcher.match(X[test])
     t3 = time.perf_counter()
     scene = ds.scene_of()
     group = ds.group_of()
     truth = [scene[int(r)] for r in test]
-    pred = [kb.scenes[int(b)] if risky else "normal"
+    pred = [kb.scenes[int(b)] if risky else None
             for b, risky in zip(res.best, res.risky, strict=True)]
+    ident = identification_metrics(truth, pred)
     risky_idx = [k for k, t in enumerate(truth) if t is not None]
-    y_true = [str(truth[k]) for k in risky_idx]
-    y_pred = [pred[k] for k in risky_idx]
-    ident = identification_metrics(y_true, y_pred)
     best_only = [kb.scenes[int(res.best[k])] for k in risky_idx]
     is_risky = np.array([t is not None for t in truth])
-    tp = int((res.risky & is_risky).sum())
-    fp = int((res.risky & ~is_risky).sum())
-    fn = int((~res.risky & is_risky).sum())
-    tn = int((~res.risky & ~is_risky).sum())
+    flagged = np.asarray(res.risky, dtype=bool)
+    tp = int((flagged & is_risky).sum())
+    fp = int((flagged & ~is_risky).sum())
+    fn = int((~flagged & is_risky).sum())
+    tn = int((~flagged & ~is_risky).sum())
     p, r, f = _prf(tp, fp, fn)
 
     def side(rows: np.ndarray) -> dict[str, int]:
@@ -133,23 +165,30 @@ def evaluate_dataset(ds: Dataset, rules: SceneRules, train_fraction: float = 0.5
         return {"groups": len({group[i] for i in risky_rows}), "risky_rows": len(risky_rows),
                 "normal_rows": len(rows) - len(risky_rows)}
 
+    y_true = [str(truth[k]) for k in risky_idx]
     missing = sorted(set(y_true) - set(kb.scenes))
     return {
+        "mode": mode,
         **ident,
         "detection": {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
                       "tp": tp, "fp": fp, "fn": fn, "tn": tn},
         "best_scene_accuracy": round(
             sum(1 for a, b in zip(y_true, best_only, strict=True) if a == b)
             / max(1, len(y_true)), 4),
-        "confusion": confusion(y_true, y_pred),
+        "confusion": confusion(truth, pred),
         "normal_flagged_as": dict(Counter(p for t, p in zip(truth, pred, strict=True)
-                                          if t is None and p != "normal")),
+                                          if t is None and p is not None)),
         "train": side(train),
         "test": side(test),
         "scenes_without_training_samples": missing,
         "kb_version": kb.version,
-        "seconds": {"features": round(t1 - t0, 3), "build": round(t2 - t1, 3),
-                    "screen": round(t3 - t2, 3)},
+        "data": {"transactions": ds.table.source, "rows": len(ds.table),
+                 "split": "by pattern instance", "train_fraction": train_fraction,
+                 "seed": seed},
+        "seconds": {"features": round(feat_s if features is None else t1 - t0, 3),
+                    "build": round(t2 - t1, 3), "screen": round(t3 - t2, 3),
+                    "total": round(time.perf_counter() - t0, 3),
+                    "cpu_total": round(time.process_time() - cpu0, 3)},
         "train_fraction": train_fraction,
         "seed": seed,
     }

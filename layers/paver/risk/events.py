@@ -6,7 +6,10 @@
     UTC). ``amount`` is a non-negative number. ``channel`` is free text (``transfer``, ``qr`` …).
 ``labels.csv``
     ``txn_id,scene,group``: an empty ``scene`` means normal; ``group`` is the id of the pattern
-    instance (all transactions of one injected/observed pattern share it).
+    instance (all transactions of one injected/observed pattern share it). A scene is a **label
+    as people write it** (``fan-out``, ``Gather Scatter``, ``分散转入``): any non-empty text
+    (trimmed, at most :data:`MAX_LABEL` characters, no control characters), kept as written in
+    every output; :func:`scene_key` derives the internal key (rule names, facts).
 
 Every reader raises :class:`InputFileError` naming the file and line of the first problem.
 """
@@ -34,7 +37,38 @@ TXN_REQUIRED: tuple[str, ...] = (
 )
 TXN_OPTIONAL: tuple[str, ...] = ("from_device", "to_device", "from_ip", "to_ip")
 LABEL_COLUMNS: tuple[str, ...] = ("txn_id", "scene", "group")
-_SCENE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_LABEL = 200
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def check_label(text: str) -> str:
+    """A scene label as written, trimmed; raises ``ValueError`` naming what is wrong."""
+    label = str(text).strip()
+    if not label:
+        raise ValueError("must not be empty")
+    if len(label) > MAX_LABEL:
+        raise ValueError(f"at most {MAX_LABEL} characters")
+    if _CONTROL_RE.search(label):
+        raise ValueError("must not contain control characters")
+    return label
+
+
+def scene_key(label: str) -> str:
+    """The internal key of a scene label (``[a-z][a-z0-9_]*``, stable, distinct per label).
+
+    A label that already is such a key stays itself (``fan_in`` → ``fan_in``); any other gets an
+    ASCII slug plus 8 hex digits of its SHA-1 (``fan-out`` → ``fan_out_…``, ``分散转入`` →
+    ``scene_…``), so two labels never share a key.
+    """
+    import hashlib
+
+    if _KEY_RE.match(label):
+        return label
+    slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:40]
+    if not slug or not slug[0].isalpha():
+        slug = f"scene_{slug}".rstrip("_")
+    return f"{slug}_{hashlib.sha1(label.encode('utf-8')).hexdigest()[:8]}"
 
 
 class InputFileError(ValueError):
@@ -265,8 +299,8 @@ class Label:
 def read_labels(path: str | Path, txn_ids: set[str] | None = None) -> dict[str, Label]:
     """Read ``labels.csv`` → ``{txn_id: Label}``.
 
-    A risky row (non-empty ``scene``) needs a ``group``; a scene name is lower-case
-    ``[a-z][a-z0-9_]*``. With ``txn_ids``, every labelled id must be a known transaction.
+    A risky row (non-empty ``scene``) needs a ``group``; a scene is any label as written
+    (:func:`check_label`). With ``txn_ids``, every labelled id must be a known transaction.
     """
     p = Path(path)
     fh, reader, _ = _open_csv(p, LABEL_COLUMNS)
@@ -288,10 +322,10 @@ def read_labels(path: str | Path, txn_ids: set[str] | None = None) -> dict[str, 
                 if txn_ids is not None and txn not in txn_ids:
                     raise InputFileError(f"{p}:{line}: txn_id: {txn!r} is not in the transactions")
                 if scene is not None:
-                    if not _SCENE_RE.match(scene):
-                        raise InputFileError(
-                            f"{p}:{line}: scene: {scene!r} must match [a-z][a-z0-9_]*"
-                        )
+                    try:
+                        scene = check_label(scene)
+                    except ValueError as exc:
+                        raise InputFileError(f"{p}:{line}: scene: {scene!r} {exc}") from None
                     if group is None:
                         raise InputFileError(f"{p}:{line}: group: a risky row needs a group")
                 out[txn] = Label(scene, group)

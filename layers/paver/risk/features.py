@@ -18,7 +18,19 @@ contacts of the receiver 7 days.
     168) · ``scatter_converge`` accounts x ∈ N+(a)∖{b} with N+(x) ∩ N+(b) ≠ ∅ ·
     ``gather_common_source`` accounts x ∈ N-(b)∖{a} with N-(x) ∩ N-(a) ≠ ∅ ·
     ``b_in_amount_cv`` / ``a_out_amount_cv`` coefficient of variation of b's incoming / a's
-    outgoing amounts in t±24h (0 below two transfers, capped at 3).
+    outgoing amounts in t±24h (0 below two transfers, capped at 3) · ``closes_loop`` 1 when a
+    back path b ⇝ a of length ≤ 5 exists (the event closes a cycle of 2–6 accounts) ·
+    ``layer_depth_in`` layering depth upstream: how many times the money can be followed back
+    — the latest transfer into the payer within 72 h before that kept 90–100 % of the amount
+    (amount decay along a path), up to 5 hops · ``layer_ratio_in`` x / the amount of that first
+    upstream transfer (0 if none) · ``layer_depth_out`` the same downstream: b's earliest
+    transfer within 72 h after t of 90–100 % of x, then onwards (up to 5) ·
+    ``co_payers`` bipartite overlap: accounts x ∈ N-(b)∖{a} that also pay another of a's payees
+    (N+(x) ∩ N+(a)∖{b} ≠ ∅); 0 when b has more than 16 payers (a hub: bounded search) ·
+    ``chain_loop`` 1 when the layering chain closes on the event's parties (b among the payers
+    met upstream of a, or a among the payees met downstream of b): the amount went round ·
+    ``a_in_recent`` transfers into a in [t−72h, t] · ``b_out_soon`` transfers out of b in
+    [t, t+72h] (gather then scatter around a hub).
 ``device`` (account → device / IP, edge = usage record)
     ``a_device_known`` the initiating device is given · ``a_device_new`` it was first used by a
     in the 24 h before t · ``a_device_accounts`` / ``b_device_accounts`` other accounts that used
@@ -26,7 +38,11 @@ contacts of the receiver 7 days.
     on the initiating / receiving IP · ``shared_device_ab`` a and b used a common device ·
     ``a_device_count`` devices a used · ``a_ip_new`` the initiating IP was first used by a in
     the 24 h before t · ``a_net_risky`` / ``b_net_risky`` the network type of the initiating /
-    receiving IP is proxy, vpn, tor or hosting.
+    receiving IP is proxy, vpn, tor or hosting · addresses as places (the region a device
+    reports, :mod:`paver.risk.places`): ``region_mismatch`` the initiating and receiving devices
+    report different regions · ``region_distance_km`` log1p(km between their regions' centres)
+    · ``a_region_unusual`` the initiating device reports another region than the sender's home
+    (``accounts.csv`` ``region``); 0 when a region is unknown.
 ``behaviour`` (account → behaviour state, edge = how this event compares with the habit)
     ``night`` UTC hour < 6 · ``a_account_age`` / ``b_account_age`` log1p(days since the account
     was created; 1000 when unknown) · ``a_amount_ratio`` log((x+1)/(mean amount a sends+1)) ·
@@ -60,12 +76,15 @@ FEATURES: dict[str, tuple[str, ...]] = {
         "log_amount", "a_out_degree", "a_in_degree", "b_in_degree", "b_out_degree",
         "a_out_burst", "b_in_burst", "pair_count", "back_path", "b_forward_ratio",
         "b_forward_delay", "a_fund_delay", "scatter_converge", "gather_common_source",
-        "b_in_amount_cv", "a_out_amount_cv",
+        "b_in_amount_cv", "a_out_amount_cv", "closes_loop", "layer_depth_in",
+        "layer_ratio_in", "layer_depth_out", "co_payers", "chain_loop", "a_in_recent",
+        "b_out_soon",
     ),
     "device": (
         "a_device_known", "a_device_new", "a_device_accounts", "b_device_accounts",
         "a_ip_accounts", "b_ip_accounts", "shared_device_ab", "a_device_count", "a_ip_new",
-        "a_net_risky", "b_net_risky",
+        "a_net_risky", "b_net_risky", "region_mismatch", "region_distance_km",
+        "a_region_unusual",
     ),
     "behaviour": (
         "night", "a_account_age", "b_account_age", "a_amount_ratio", "new_payee", "channel_qr",
@@ -97,6 +116,14 @@ MEANINGS: dict[str, str] = {
     "gather_common_source": "receiver's other payers funded from the sender's sources",
     "b_in_amount_cv": "how uneven the amounts reaching the receiver are",
     "a_out_amount_cv": "how uneven the sender's outgoing amounts are",
+    "closes_loop": "this payment closes a loop back to the sender (2-6 accounts)",
+    "layer_depth_in": "hops the money can be traced back with almost the same amount",
+    "layer_ratio_in": "this amount against what the sender just received",
+    "layer_depth_out": "hops the money is passed on with almost the same amount",
+    "co_payers": "other payers of the receiver that also pay the sender's other payees",
+    "chain_loop": "the money goes round: traced along near-equal amounts back to a party",
+    "a_in_recent": "payments the sender received in the 3 days before",
+    "b_out_soon": "payments the receiver made in the 3 days after",
     "a_device_known": "the paying device is known",
     "a_device_new": "the sender uses a device first seen in the last day",
     "a_device_accounts": "other accounts using the sender's device",
@@ -108,6 +135,9 @@ MEANINGS: dict[str, str] = {
     "a_ip_new": "the sender's IP address is new in the last day",
     "a_net_risky": "the sender is on a proxy, VPN, Tor or hosting network",
     "b_net_risky": "the receiver is on a proxy, VPN, Tor or hosting network",
+    "region_mismatch": "sender's and receiver's devices report different regions",
+    "region_distance_km": "distance between the sender's and the receiver's device regions",
+    "a_region_unusual": "the sender's device reports a region other than the sender's home",
     "night": "paid between midnight and 6 am (UTC)",
     "a_account_age": "age of the sender's account",
     "b_account_age": "age of the receiver's account",
@@ -151,6 +181,10 @@ MAX_PATH = FORWARD_HOPS + BACKWARD_HOPS
 DEFAULT_AGE_DAYS = 1000.0
 CV_CAP = 3.0
 FORWARD_RATIO_CAP = 3.0
+CHAIN_WINDOW = 72 * HOUR
+CHAIN_DECAY = 0.9  # a laundering hop keeps at least this share of the amount
+MAX_CHAIN = 5
+CO_PAYERS_CAP = 16
 QR_CHANNELS = frozenset({"qr", "code", "code_payment"})
 _MARGIN = 8 * DAY  # larger than every window
 
@@ -241,6 +275,71 @@ class _Sorted:
         return lo, hi
 
 
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, position) of every index in the ranges ``[lo, hi)``."""
+    n = hi - lo
+    owner = np.repeat(np.arange(len(lo)), n)
+    pos = np.repeat(lo, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    return owner, pos
+
+
+def _chain_match(S: _Sorted, acc: np.ndarray, t: np.ndarray, x: np.ndarray, upstream: bool
+                 ) -> np.ndarray:
+    """Per query: the index in ``S`` of the next laundering hop (``-1``: none).
+
+    ``upstream`` (``S`` = transfers by receiver): the latest transfer into ``acc`` in
+    ``[t − CHAIN_WINDOW, t]`` with amount in ``[x, x / CHAIN_DECAY]``; else (``S`` = transfers
+    by sender) ``acc``'s earliest in ``[t, t + CHAIN_WINDOW]`` with amount in
+    ``[CHAIN_DECAY · x, x]`` — as :func:`paver.risk.relations.chain_up` / ``chain_down``.
+    """
+    res = np.full(len(acc), -1, dtype=np.int64)
+    if upstream:
+        lo, hi = S.window(acc, t - CHAIN_WINDOW, t)
+        amin, amax = x, x / CHAIN_DECAY
+    else:
+        lo, hi = S.window(acc, t, t + CHAIN_WINDOW)
+        amin, amax = CHAIN_DECAY * x, x
+    owner, pos = _ranges(lo, hi)
+    amt = S.amount[pos]
+    hit = np.flatnonzero((amt >= amin[owner]) & (amt <= amax[owner]))
+    if len(hit):
+        # owners are non-decreasing and positions increase within an owner: the last (first)
+        # hit of each owner's run is its latest (earliest) match
+        own = owner[hit]
+        edge = own[1:] != own[:-1]
+        keep = np.r_[edge, True] if upstream else np.r_[True, edge]
+        res[own[keep]] = pos[hit[keep]]
+    return res
+
+
+def _chain_depths(S: _Sorted, upstream: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per transfer of ``S``: its next hop (``-1``: none) and how many further hops its chain
+    has (at most MAX_CHAIN)."""
+    nxt = _chain_match(S, S.cp, S.ts, S.amount, upstream)
+    depth = np.zeros(len(nxt), dtype=np.float64)
+    has = nxt >= 0
+    safe = np.where(has, nxt, 0)
+    for _ in range(MAX_CHAIN):
+        depth = np.where(has, np.minimum(MAX_CHAIN, 1.0 + depth[safe]), 0.0)
+    return nxt, depth
+
+
+def _chain_meets(S: _Sorted, nxt: np.ndarray, first: np.ndarray, target: np.ndarray
+                 ) -> np.ndarray:
+    """Whether the chain starting at ``first`` meets ``target`` as a counterparty within
+    MAX_CHAIN hops."""
+    found = np.zeros(len(first), dtype=bool)
+    cur = first.copy()
+    for _ in range(MAX_CHAIN):
+        live = cur >= 0
+        if not live.any():
+            break
+        safe = np.where(live, cur, 0)
+        found |= live & (S.cp[safe] == target)
+        cur = np.where(live, nxt[safe], -1)
+    return found
+
+
 def _expand(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray]:
     """For CSR rows ``rows``: (position in ``rows``, column) of every stored entry."""
@@ -307,6 +406,8 @@ class BatchRelationBuilder:
         span = (t1 - t0) + 4 * _MARGIN + 1.0
         self.out = _Sorted(src, ts, amount, dst, t0, span)
         self.inn = _Sorted(dst, ts, amount, src, t0, span)
+        self.next_in, self.depth_in = _chain_depths(self.inn, upstream=True)
+        self.next_out, self.depth_out = _chain_depths(self.out, upstream=False)
         # distinct pairs: counts and first time; binary adjacency
         code = src * n + dst
         order = np.lexsort((ts, code))
@@ -346,6 +447,21 @@ class BatchRelationBuilder:
         self.ip_risky = np.array([nets.get(ip) in RISKY_NETWORKS for ip in self.ip_index],
                                  dtype=bool)
         self.dev_count = np.diff(self.D.indptr).astype(np.float64)
+        # places: region code per device and per account's home, distances between regions
+        from paver.risk.places import region_distance_km
+
+        regions = st.device_regions()
+        names_r = sorted(set(regions.values()) | {str(v["region"]) for v in accs.values()
+                                                  if v.get("region")})
+        code_of = {r: i for i, r in enumerate(names_r)}
+        self.dev_region = np.array([code_of.get(regions.get(d), -1) for d in self.dev_index],
+                                   dtype=np.int64)
+        self.home_region = np.full(n, -1, dtype=np.int64)
+        if accs:
+            self.home_region[ai] = [code_of.get(str(v.get("region") or ""), -1)
+                                    for v in accs.values()]
+        self.region_km = np.array([[region_distance_km(r1, r2) for r2 in names_r]
+                                   for r1 in names_r]).reshape(len(names_r), len(names_r))
         # contacts: symmetric adjacency, since per pair, sorted since per account
         r: list[str] = []
         c: list[str] = []
@@ -406,7 +522,7 @@ class BatchRelationBuilder:
         t1 = time.perf_counter()
         # multi-hop features once per distinct pair, pairs grouped by receiver
         by_b, inv = np.unique(b * n + a, return_inverse=True)
-        graph = np.zeros((len(by_b), 3))
+        graph = np.zeros((len(by_b), 4))
         step = max(1, self.chunk * 2)
         for s in range(0, len(by_b), step):
             part = by_b[s : s + step]
@@ -474,10 +590,30 @@ class BatchRelationBuilder:
         F[:, 8] = graph[:, 0]
         F[:, 12] = np.log1p(graph[:, 1])
         F[:, 13] = np.log1p(graph[:, 2])
+        F[:, 16] = graph[:, 0] > 0
+        up = _chain_match(i_, a, t, x, upstream=True)
+        has = up >= 0
+        safe = np.where(has, up, 0)
+        F[:, 17] = np.where(has, np.minimum(MAX_CHAIN, 1.0 + self.depth_in[safe]), 0.0)
+        y = i_.amount[safe] if len(i_.amount) else np.zeros(len(a))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            F[:, 18] = np.where(has, np.where(y > 0, x / np.where(y > 0, y, 1.0), 1.0), 0.0)
+        down = _chain_match(o, b, t, x, upstream=False)
+        has = down >= 0
+        safe = np.where(has, down, 0)
+        F[:, 19] = np.where(has, np.minimum(MAX_CHAIN, 1.0 + self.depth_out[safe]), 0.0)
+        F[:, 20] = np.log1p(graph[:, 3])
+        F[:, 21] = (_chain_meets(i_, self.next_in, up, b)
+                    | _chain_meets(o, self.next_out, down, a))
+        lo, hi = i_.window(a, t - CHAIN_WINDOW, t)
+        F[:, 22] = np.log1p(hi - lo)
+        lo, hi = o.window(b, t, t + CHAIN_WINDOW)
+        F[:, 23] = np.log1p(hi - lo)
         return F
 
-    def _graph(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """back_path, scatter_converge and gather_common_source of distinct pairs."""
+    def _graph(self, a: np.ndarray, b: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """back_path, scatter_converge, gather_common_source and co_payers of distinct pairs."""
         from scipy import sparse
 
         n = self.n_accounts
@@ -531,7 +667,21 @@ class BatchRelationBuilder:
         _, hit = _lookup(self.pair_code, xs * n + b[pp])
         uniq = np.unique(pp[hit] * n + xs[hit])
         gath = np.bincount(uniq // n, minlength=m).astype(np.float64)
-        return back, scat, gath
+        # co_payers: x ∈ N-(b)∖{a} with N+(x) ∩ N+(a)∖{b} ≠ ∅, for b with few payers
+        # (exact shortcuts: a needs another payee, x another payee than b)
+        rows = np.flatnonzero((self.in_deg[b] <= CO_PAYERS_CAP) & (self.out_deg[a] >= 2))
+        p, xs = _expand(AT.indptr, AT.indices, b[rows])
+        p = rows[p]
+        keep = (xs != a[p]) & (self.out_deg[xs] >= 2)
+        p, xs = p[keep], xs[keep]
+        q, cs = _expand(A.indptr, A.indices, xs)
+        pq = p[q]
+        keep = cs != b[pq]
+        _, hit = _lookup(self.pair_code, a[pq[keep]] * n + cs[keep])
+        hit_x = np.zeros(len(p), dtype=bool)
+        hit_x[q[keep][hit]] = True
+        co = np.bincount(p[hit_x], minlength=m).astype(np.float64)
+        return back, scat, gath, co
 
     def _device(self, table: TransferTable, lo: int, hi: int, a: np.ndarray, b: np.ndarray,
                 t: np.ndarray) -> np.ndarray:
@@ -561,6 +711,15 @@ class BatchRelationBuilder:
         if len(self.ip_risky):
             F[:, 9] = has_fi & self.ip_risky[fi]
             F[:, 10] = has_ti & self.ip_risky[ti]
+        if len(self.dev_region) and self.region_km.size:
+            rf = np.where(has_fd, self.dev_region[fd], -1)
+            rt = np.where(has_td, self.dev_region[td], -1)
+            both = (rf >= 0) & (rt >= 0)
+            F[:, 11] = both & (rf != rt)
+            F[:, 12] = np.where(both, np.log1p(self.region_km[np.maximum(rf, 0),
+                                                              np.maximum(rt, 0)]), 0.0)
+            home = self.home_region[a]
+            F[:, 13] = (rf >= 0) & (home >= 0) & (rf != home)
         return F
 
     def _behaviour(self, table: TransferTable, lo: int, hi: int, a: np.ndarray, b: np.ndarray,

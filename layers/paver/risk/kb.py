@@ -49,11 +49,21 @@ RELEVANCE_PRIOR = 1.0
 RELEVANCE_OTHERS = 8.0
 RELEVANCE_CAP = 25.0
 SHRINK = 2.0
-K_MAX = 4
+K_MAX = 8
 MIN_SILHOUETTE = 0.25
 MAX_EXEMPLARS = 200
 MAX_CALIBRATION_NORMALS = 20000
-FORMAT = 1
+#: ``learned``: per-scene feature weights fitted to separate the scene's samples from every
+#: other training row (see :func:`learn_weights`); ``fisher``: the closed-form relevance.
+WEIGHTING = "learned"
+LEARN_C = 0.1
+TERM_CAP = 25.0
+WEIGHT_FLOOR = 0.05
+MAX_LEARNING_NORMALS = 20000
+#: A normal event below a scene's boundary is flagged whichever scene flags it, so every scene's
+#: boundary is set as if each of its false positives counted this many times.
+NEG_WEIGHT = 2.0
+FORMAT = 2
 
 
 class KBError(ValueError):
@@ -169,6 +179,17 @@ class KnowledgeBase:
     def scaled(self, X: np.ndarray) -> np.ndarray:
         return (X - self.center) / self.scale
 
+    def degree_scale(self) -> np.ndarray:
+        """Per scene: the ``ρ`` of its match degree ``1 / (1 + D² / ρ)``.
+
+        Per-scene knowledge bases use each scene's calibrated boundary ``ρ²`` (so a degree of
+        0.5 is the boundary of every scene, and scenes rank by distance relative to their own
+        boundary); older ones share ``rho0``.
+        """
+        if self.meta.get("degree_scale") == "per_scene":
+            return np.asarray(self.rho2, dtype=np.float64)
+        return np.full(self.n_scenes, self.rho0)
+
 
 # ---------------------------------------------------------------------------------------------
 # Distances (shared by building and matching)
@@ -195,7 +216,7 @@ def scene_distance(kb: KnowledgeBase, dim_d2: np.ndarray) -> np.ndarray:
     return (dim_d2 * w[None]).sum(-1) / w.sum(-1)[None]
 
 
-def match_degree(d2: np.ndarray, rho0: float) -> np.ndarray:
+def match_degree(d2: np.ndarray, rho0: float | np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + d2 / rho0)
 
 
@@ -281,15 +302,51 @@ def relevance(Zs: np.ndarray, refs: Ref) -> np.ndarray:
     return out
 
 
+def feature_terms(Z: np.ndarray, fit: Any) -> np.ndarray:
+    """Per row and feature: the squared standardised deviation from the scene's nearest
+    cluster in that feature's dimension (the terms whose mean is the dimension distance)."""
+    cents, sprs = fit
+    T = np.empty_like(Z)
+    for d in DIMENSIONS:
+        sl = SLICES[d]
+        t = ((Z[:, None, sl] - cents[d][None]) / sprs[d][None]) ** 2
+        near = t.mean(-1).argmin(1)
+        T[:, sl] = t[np.arange(len(Z)), near]
+    return T
+
+
+def learn_weights(Z: np.ndarray, is_scene: np.ndarray, fit: Any) -> np.ndarray:
+    """Per-feature weights of one scene's distance, learned from labelled rows.
+
+    A logistic regression (balanced classes) predicts "this row is the scene" from the row's
+    :func:`feature_terms` (capped at :data:`TERM_CAP`); a feature whose deviation from the
+    scene's clusters makes a row less likely to be the scene gets the weight
+    ``−coefficient`` (negative coefficients are cut to 0), normalised to mean 1 and floored at
+    :data:`WEIGHT_FLOOR`. The weights multiply the feature's term in the distance, so the
+    distance stays a sum of per-feature deviations one can read off.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    T = np.minimum(feature_terms(Z, fit), TERM_CAP)
+    lr = LogisticRegression(C=LEARN_C, class_weight="balanced", max_iter=500)
+    w = np.maximum(0.0, -lr.fit(T, is_scene).coef_[0])
+    if w.sum() <= 0:
+        return np.ones(Z.shape[1])
+    return np.maximum(w / w.mean(), WEIGHT_FLOOR)
+
+
 def _fit_scene(Z: np.ndarray, seed: int, ks: Mapping[str, int] | None = None,
                ref: Ref | None = None, binary: np.ndarray | None = None,
-               scale: np.ndarray | None = None,
+               scale: np.ndarray | None = None, weights: np.ndarray | None = None,
                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     cents: dict[str, np.ndarray] = {}
     sprs: dict[str, np.ndarray] = {}
-    rel = relevance(Z, ref) if ref else np.ones(Z.shape[1])
-    if binary is not None:
-        rel = np.where(binary, 1.0, rel)  # binary spreads are already calibrated
+    if weights is not None:
+        rel = weights
+    else:
+        rel = relevance(Z, ref) if ref else np.ones(Z.shape[1])
+        if binary is not None:
+            rel = np.where(binary, 1.0, rel)  # binary spreads are already calibrated
     for d in DIMENSIONS:
         sl = SLICES[d]
         zd = Z[:, sl]
@@ -319,14 +376,15 @@ def _pack(fits: Sequence[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
     return cents, sprs, valid
 
 
-def _best_f1_cut(pos: np.ndarray, neg: np.ndarray) -> float:
-    """The distance cut (``d ≤ cut`` is positive) with the best F1."""
+def _best_f1_cut(pos: np.ndarray, neg: np.ndarray, neg_weight: float = 1.0) -> float:
+    """The distance cut (``d ≤ cut`` is positive) with the best F1 (each negative below the
+    cut counting ``neg_weight`` false positives)."""
     vals = np.concatenate([pos, neg])
     is_pos = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
     order = np.argsort(vals, kind="stable")
     v, p = vals[order], is_pos[order]
     tp = np.cumsum(p)
-    fp = np.cumsum(~p)
+    fp = np.cumsum(~p) * neg_weight
     last = np.r_[v[1:] != v[:-1], True]  # cut after a run of equal values
     f1 = np.where(last, 2 * tp / (tp + fp + len(pos)), -1)
     i = int(np.argmax(f1))
@@ -388,12 +446,35 @@ def build_knowledge_base(
         for name in names
     }
     fits = []
+    learned: list[np.ndarray | None] = []
     weights = np.ones((len(names), len(DIMENSIONS)))
+    if WEIGHTING == "learned":
+        risky_rows = np.flatnonzero(scene_arr != "")
+        normal_rows = np.flatnonzero(scene_arr == "")
+        if len(normal_rows) > MAX_LEARNING_NORMALS:
+            normal_rows = np.sort(rng.choice(normal_rows, MAX_LEARNING_NORMALS, replace=False))
+        learn_rows = np.concatenate([risky_rows, normal_rows])
     for s, name in enumerate(names):
-        fits.append(_fit_scene(Z[scene_arr == name], seed, ref=refs[name], binary=binary,
-                               scale=scale))
+        dim_learned = np.ones(len(DIMENSIONS))
+        if WEIGHTING == "learned":
+            plain = _fit_scene(Z[scene_arr == name], seed, binary=binary, scale=scale)
+            w = learn_weights(Z[learn_rows], scene_arr[learn_rows] == name, plain)
+            # within a dimension the weights keep mean 1 (dimension distances stay comparable
+            # in explanations); each dimension's share goes to its dimension weight
+            for j, d in enumerate(DIMENSIONS):
+                dim_learned[j] = w[SLICES[d]].mean()
+                w[SLICES[d]] /= dim_learned[j]
+            dim_learned /= dim_learned.mean()
+            learned.append(w)
+            fits.append(_fit_scene(Z[scene_arr == name], seed,
+                                   {d: len(plain[0][d]) for d in DIMENSIONS},
+                                   binary=binary, scale=scale, weights=w))
+        else:
+            learned.append(None)
+            fits.append(_fit_scene(Z[scene_arr == name], seed, ref=refs[name], binary=binary,
+                                   scale=scale))
         for j, d in enumerate(DIMENSIONS):
-            weights[s, j] = float((dim_weights or {}).get(name, {}).get(d, 1.0))
+            weights[s, j] = float((dim_weights or {}).get(name, {}).get(d, 1.0)) * dim_learned[j]
     cents, sprs, valid = _pack(fits)
     kb = KnowledgeBase(
         scenes=names, center=center, scale=scale, centroids=cents, spreads=sprs, valid=valid,
@@ -413,14 +494,15 @@ def build_knowledge_base(
     for s, name in enumerate(names):
         rows = np.flatnonzero(scene_arr == name)
         pos = _oof_distances(Z, rows, group_arr[rows], kb, s, fits[s], seed, calibration_folds,
-                             refs[name], binary, scale)
+                             refs[name], binary, scale, learned[s])
         if neg_d2 is not None:
-            rho2[s] = _best_f1_cut(pos, neg_d2[:, s])
+            rho2[s] = _best_f1_cut(pos, neg_d2[:, s], NEG_WEIGHT)
         else:
             rho2[s] = 1.5 * float(np.quantile(pos, 0.95))
     kb.rho2 = np.maximum(rho2, 1e-6)
     kb.rho0 = float(np.median(kb.rho2))
-    kb.thresholds = np.clip(np.round(match_degree(kb.rho2, kb.rho0), 2), 0.01, 0.99)
+    kb.meta = {"degree_scale": "per_scene"}
+    kb.thresholds = np.clip(np.round(match_degree(kb.rho2, kb.degree_scale()), 2), 0.01, 0.99)
     # exemplars
     ex_rows: list[int] = []
     for name in names:
@@ -433,6 +515,11 @@ def build_knowledge_base(
     kb.exemplar_txn = [str(txn_id[r]) for r in ex_rows]
     kb.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kb.meta = {
+        "degree_scale": "per_scene", "weighting": WEIGHTING,
+        "feature_weights": ({name: np.round(w, 4).tolist() for name, w in
+                             zip(names, learned, strict=True)} if WEIGHTING == "learned"
+                            else None),
+        "population_mean": np.round(X.mean(axis=0), 6).tolist(),
         "seed": seed, "training_rows": len(X), "normal_rows": int((scene_arr == "").sum()),
         "dropped_scenes": dropped, "build_seconds": round(time.perf_counter() - t_start, 3),
         "sigma_floor": SIGMA_FLOOR, "k_max": K_MAX,
@@ -444,7 +531,8 @@ def build_knowledge_base(
 
 def _oof_distances(Z: np.ndarray, rows: np.ndarray, groups: np.ndarray, kb: KnowledgeBase,
                    s: int, fit: Any, seed: int, folds: int,
-                   ref: Ref, binary: np.ndarray, scale: np.ndarray) -> np.ndarray:
+                   ref: Ref, binary: np.ndarray, scale: np.ndarray,
+                   weights: np.ndarray | None = None) -> np.ndarray:
     """Scene distances of a scene's samples with clusters refitted without their group."""
     ug = sorted(set(groups))
     ks = {d: len(fit[0][d]) for d in DIMENSIONS}
@@ -459,7 +547,8 @@ def _oof_distances(Z: np.ndarray, rows: np.ndarray, groups: np.ndarray, kb: Know
         test = fold == f
         train_rows = rows[~test]
         fit_f = _fit_scene(Z[train_rows], seed, {d: min(ks[d], max(1, len(train_rows) // 5))
-                                                 for d in DIMENSIONS}, ref, binary, scale)
+                                                 for d in DIMENSIONS}, ref, binary, scale,
+                           weights)
         one = _single_scene_kb(kb, s, fit_f)
         out[test] = scene_distance(one, dimension_distances(one, Z[rows[test]]))[:, 0]
     return out

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from paver.risk.events import DIMENSIONS
+from paver.risk.events import DIMENSIONS, scene_key
+from paver.risk.explain import UNITS, dimension_text, driver_text, to_user
 from paver.risk.features import (
     FEATURE_MEANINGS,
     FEATURE_NAMES,
@@ -30,6 +31,7 @@ from paver.risk.kb import KnowledgeBase
 from paver.risk.scenes import SceneRules
 
 N_DRIVERS = 5
+_BARE = [name.split(".", 1)[1] for name in FEATURE_NAMES]
 BLOCK = 4096
 
 
@@ -104,7 +106,7 @@ class Matcher:
         dw = kb.dim_weights / kb.dim_weights.sum(-1, keepdims=True)
         self._dw = dw
         self._dwT = np.ascontiguousarray(dw.T, dtype=dtype)  # (4, S)
-        self._inv_rho0 = dtype(1.0 / kb.rho0)
+        self._inv_rho = (1.0 / kb.degree_scale()).astype(dtype)
         self._center = kb.center.astype(dtype)
         self._inv_scale = (1.0 / kb.scale).astype(dtype)
         self._slices = [SLICES[d] for d in DIMENSIONS]
@@ -127,13 +129,17 @@ class Matcher:
                 bad[rows] = ~kb.valid[d][sc]
             self._pad.append((mu_pad, isd_pad, bad))
         self._dw_list = np.round(dw, 4).tolist()
-        self._center_list = np.round(kb.center, 4).tolist()
+        pop = np.asarray(kb.meta.get("population_mean") or kb.center, dtype=np.float64)
+        # flags and shares: the population's mean (a median of 0/1 hides how common it is)
+        mean_wise = np.array([UNITS.get(_BARE[f]) in ("flag", "share")
+                              for f in range(N_FEATURES)])
+        self._population = np.where(mean_wise, pop, kb.center).tolist()
         self._thresholds = [rules.threshold(kb.scenes[s], float(kb.thresholds[s]))
                             for s in range(S)]
         self._grid = rules.new_grid(S)
         self._dim_rows = np.arange(len(DIMENSIONS)) * k_max
         self._meta = [rules.meta(kb.scenes[s]) for s in range(S)]
-        self._rule_names = [f"scene_{kb.scenes[s]}" for s in range(S)]
+        self._rule_names = [f"scene_{scene_key(kb.scenes[s])}" for s in range(S)]
 
     # ---------------------------------------------------------------- batched matching
     def scaled(self, X: np.ndarray) -> np.ndarray:
@@ -162,7 +168,7 @@ class Matcher:
         t0 = time.perf_counter()
         dim_d2 = self.distances(X)
         d2 = np.einsum("njs,js->ns", dim_d2, self._dwT)
-        degree = 1.0 / (1.0 + d2 * self._inv_rho0)
+        degree = 1.0 / (1.0 + d2 * self._inv_rho)
         t1 = time.perf_counter()
         n, S = degree.shape
         k = self.top_k
@@ -215,8 +221,10 @@ class Matcher:
         return self._thresholds[s]
 
     # ---------------------------------------------------------------- explanations
-    def explain(self, res: MatchResult, i: int, x_raw: np.ndarray) -> dict[str, Any]:
-        """The explanation of event ``i`` of a batch (``x_raw`` its raw feature row)."""
+    def explain(self, res: MatchResult, i: int, x_raw: np.ndarray, currency: str = ""
+                ) -> dict[str, Any]:
+        """The explanation of event ``i`` of a batch (``x_raw`` its raw feature row), every
+        value in the user's units with a sentence (:mod:`paver.risk.explain`)."""
         kb = self.kb
         top_idx = res.top[i].tolist()
         s = top_idx[0]
@@ -241,6 +249,9 @@ class Matcher:
             "weight": dw[j], "cluster": near_l[j],
         } for j, d in enumerate(DIMENSIONS)]
         dims.sort(key=_by_distance)
+        for row in dims:
+            row["text"] = dimension_text(row, kb.scenes[s],
+                                         kb.scenes[runner] if runner is not None else None)
         # support of each feature: how much nearer the scene's cluster than the population
         support = z * z - (z - mu_near) ** 2
         cand = np.argpartition(-support, N_DRIVERS)[:N_DRIVERS]
@@ -248,14 +259,22 @@ class Matcher:
         sup = support.tolist()
         typ = (mu_near * kb.scale + kb.center).tolist()
         xs = x.tolist()
-        center = self._center_list
-        drivers = [
-            {"feature": FEATURE_NAMES[f], "meaning": FEATURE_MEANINGS[f],
-             "value": round(xs[f], 4),
-             "scene_typical": round(typ[f], 4) + 0.0,
-             "population_typical": center[f], "support": round(sup[f], 4)}
-            for f in cand if sup[f] > 0
-        ]
+        pop = self._population
+        scene_label = kb.scenes[s]
+        drivers = []
+        for f in cand:
+            if sup[f] <= 0:
+                continue
+            bare = _BARE[f]
+            v, st, pt = (to_user(bare, xs[f]), to_user(bare, typ[f]), to_user(bare, pop[f]))
+            drivers.append({
+                "feature": FEATURE_NAMES[f], "meaning": FEATURE_MEANINGS[f],
+                "unit": UNITS.get(bare, "number"), "value": round(v, 4) + 0.0,
+                "scene_typical": round(st, 4) + 0.0, "population_typical": round(pt, 4) + 0.0,
+                "support": round(sup[f], 4),
+                "text": driver_text(bare, FEATURE_MEANINGS[f], v, scene_label, st, pt,
+                                    currency),
+            })
         exemplar = None
         ex = self._ex_rows[s]
         if len(ex):
@@ -266,7 +285,12 @@ class Matcher:
             exemplar = {"txn_id": self._ex_txn[s][e], "scene": kb.scenes[s],
                         "distance": round(math.sqrt(dist[e]), 4)}
         scenes = kb.scenes
+        summary = (f"closest to {scenes[s]} (match degree {top_deg[0]:.2f}, decided at "
+                   f"{self._thresholds[s]:.2f})")
+        if runner is not None:
+            summary += f"; next {scenes[runner]} ({top_deg[1]:.2f})"
         return {
+            "summary": summary,
             "top_scenes": [{"scene": scenes[j], "match_degree": round(m, 4)}
                            for j, m in zip(top_idx, top_deg, strict=True)],
             "margin": round(top_deg[0] - top_deg[1] if runner is not None else top_deg[0], 4),
@@ -279,7 +303,8 @@ class Matcher:
         }
 
     def decision(self, res: MatchResult, i: int, x_raw: np.ndarray, event_id: str,
-                 partial: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                 partial: bool = False, extra: dict[str, Any] | None = None,
+                 currency: str = "") -> dict[str, Any]:
         """The decision record of event ``i``: verdict, best scene, degree and explanation."""
         s = int(res.top[i, 0])
         risky = bool(res.risky[i])
@@ -294,7 +319,7 @@ class Matcher:
             "severity": meta["severity"],
             "kb_version": self.kb.version,
             "partial": partial,
-            "explanation": self.explain(res, i, x_raw),
+            "explanation": self.explain(res, i, x_raw, currency),
         }
         if extra:
             out.update(extra)

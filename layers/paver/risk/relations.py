@@ -30,6 +30,9 @@ import numpy as np
 from paver.risk.events import DIMENSIONS, TransferEvent
 from paver.risk.features import (
     BURST_WINDOW,
+    CHAIN_DECAY,
+    CHAIN_WINDOW,
+    CO_PAYERS_CAP,
     CONTACT_RECENT,
     DAY,
     DELAY_CAP_H,
@@ -37,6 +40,7 @@ from paver.risk.features import (
     FORWARD_RATIO_CAP,
     FORWARD_WINDOW,
     HOUR,
+    MAX_CHAIN,
     MAX_PATH,
     N_FEATURES,
     NEW_WINDOW,
@@ -47,6 +51,7 @@ from paver.risk.features import (
     cv,
     kyc,
 )
+from paver.risk.places import region_distance_km
 from paver.risk.store import RISKY_NETWORKS, AssociatedDataStore, TransferLog
 
 #: Hops of the full plan (see the module docstring).
@@ -132,6 +137,56 @@ def _step(frontier: Iterable[str], nbrs: Any, visited: set[str]) -> set[str]:
     return new
 
 
+def chain_up(store: AssociatedDataStore, acc: str, t: float, x: float,
+             seen: set[str] | None = None) -> tuple[int, float]:
+    """Layering depth upstream of ``x`` paid by ``acc`` at ``t`` and the first hop's ratio.
+
+    Each hop is the latest transfer into the current payer within :data:`CHAIN_WINDOW` before
+    it that kept 90–100 % of the amount; at most :data:`MAX_CHAIN` hops. The payers met are
+    added to ``seen``.
+    """
+    depth, ratio = 0, 0.0
+    while depth < MAX_CHAIN:
+        log = store.transfers_in(acc)
+        i, j = _window(log, t - CHAIN_WINDOW, t)
+        hi = x / CHAIN_DECAY
+        amounts = log.amount
+        k = j - 1
+        while k >= i and not (x <= amounts[k] <= hi):
+            k -= 1
+        if k < i:
+            break
+        if depth == 0:
+            ratio = x / amounts[k] if amounts[k] > 0 else 1.0
+        depth += 1
+        acc, t, x = log.counterparty[k], log.ts[k], amounts[k]
+        if seen is not None:
+            seen.add(acc)
+    return depth, ratio
+
+
+def chain_down(store: AssociatedDataStore, acc: str, t: float, x: float,
+               seen: set[str] | None = None) -> int:
+    """Layering depth downstream: ``acc``'s earliest transfer within :data:`CHAIN_WINDOW`
+    after ``t`` of 90–100 % of ``x``, then onwards (at most :data:`MAX_CHAIN` hops)."""
+    depth = 0
+    while depth < MAX_CHAIN:
+        log = store.transfers_out(acc)
+        i, j = _window(log, t, t + CHAIN_WINDOW)
+        lo = CHAIN_DECAY * x
+        amounts = log.amount
+        k = i
+        while k < j and not (lo <= amounts[k] <= x):
+            k += 1
+        if k >= j:
+            break
+        depth += 1
+        acc, t, x = log.counterparty[k], log.ts[k], amounts[k]
+        if seen is not None:
+            seen.add(acc)
+    return depth
+
+
 _N_T = len(FEATURES["transaction"])
 _N_D = len(FEATURES["device"])
 _N_B = len(FEATURES["behaviour"])
@@ -212,6 +267,15 @@ class RelationBuilder:
         k = bisect_right(la_in.ts, t) - 1
         delay = (t - la_in.ts[k]) / HOUR if k >= 0 else DELAY_CAP_H
         T[11] = log1p(min(DELAY_CAP_H, delay))
+        ups: set[str] = set()
+        downs: set[str] = set()
+        T[17], T[18] = chain_up(st, a, t, x, ups)
+        T[19] = chain_down(st, b, t, x, downs)
+        T[21] = 1.0 if b in ups or a in downs else 0.0
+        i, j = _window(la_in, t - CHAIN_WINDOW, t)
+        T[22] = log1p(j - i)
+        i, j = _window(lb_out, t, t + CHAIN_WINDOW)
+        T[23] = log1p(j - i)
 
         # back path b ⇝ a: hop 1 knows every node within one step forward of b and one step
         # backward of a, i.e. every path of length ≤ 2
@@ -228,7 +292,8 @@ class RelationBuilder:
         partial = False
 
         # ---------------------------------------------------------------- hop 2
-        if fits(len(out_a) + 2 * len(in_a) + len(out_b)):
+        if fits(len(out_a) + 2 * len(in_a) + len(out_b)
+                + (len(in_b) if len(in_b) <= CO_PAYERS_CAP else 0)):
             hops_done = 2
             # x ∈ N+(a)∖{b} with N+(x) ∩ N+(b) ≠ ∅
             out_b_keys = out_b.keys()
@@ -252,6 +317,13 @@ class RelationBuilder:
                     len(in_b.keys() & reach)
             T[12] = log1p(scat)
             T[13] = log1p(gath)
+            if len(in_b) <= CO_PAYERS_CAP:  # bipartite overlap; a hub receiver is skipped
+                targets = out_a.keys() - {b}
+                co = 0
+                for y in in_b:
+                    if y != a and not targets.isdisjoint(out_nb(y).keys()):
+                        co += 1
+                T[20] = log1p(co)
             # paths of length 3 and 4, then (hop 3) 5: meet in the middle, always growing the
             # smaller frontier; the first level where the two sides meet gives the shortest
             # length, so it stops there (and hop 3 is only needed while none is known)
@@ -293,6 +365,7 @@ class RelationBuilder:
         if best is not None:
             best = max(1, best)
             T[8] = 1.0 / best if best <= MAX_PATH else 0.0
+            T[16] = 1.0 if T[8] > 0 else 0.0
             g.add(cap, b, a, role="back_path", length=best)
 
         # ---------------------------------------------------------------- device
@@ -330,6 +403,17 @@ class RelationBuilder:
             D[10] = 1.0 if net in RISKY_NETWORKS else 0.0
             if cap:
                 gd.add(cap, b, ti, role="receiving_address", network=net)
+        reg_f = st.device_region(fd) if fd else None
+        reg_t = st.device_region(td) if td else None
+        if reg_f and reg_t:
+            D[11] = 1.0 if reg_f != reg_t else 0.0
+            D[12] = log1p(region_distance_km(reg_f, reg_t))
+        home = (st.account(a) or {}).get("region")
+        if reg_f and home:
+            D[13] = 1.0 if reg_f != str(home) else 0.0
+        if cap and (reg_f or reg_t):
+            gd.add(cap, a, b, role="places", sender_region=reg_f, receiver_region=reg_t,
+                   distance_km=round(region_distance_km(reg_f, reg_t), 1))
         small_d, big_d = (devs_a, devs_b) if len(devs_a) < len(devs_b) else (devs_b, devs_a)
         shared = [d for d in small_d if d in big_d]
         D[6] = 1.0 if shared else 0.0

@@ -1,8 +1,10 @@
 """Scene metadata and thresholds (``rules/risk_scenes.yaml``), decided through durable_rules.
 
-Each scene gets one rule, compiled once through :mod:`paver.ruleengine`::
+Scenes are named by their **labels as written** (``fan-out``, ``Gather Scatter``, ``分散转入``);
+the YAML refers to them by label. Each scene gets one rule, compiled once through
+:mod:`paver.ruleengine`, named by the label's internal key (:func:`paver.risk.events.scene_key`)::
 
-    scene_<name>: all[scene == <name>, match_degree >= <threshold>]
+    scene_<key>: all[scene == <key>, match_degree >= <threshold>]
 
 A threshold is a number on the 0.01 grid, or ``auto``: the threshold the knowledge base
 calibrated for that scene at build time (see :mod:`paver.risk.kb`).
@@ -25,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from paver.risk.events import DIMENSIONS
+from paver.risk.events import DIMENSIONS, check_label, scene_key
 from paver.ruleengine import (
     CompiledRules,
     Condition,
@@ -104,12 +106,16 @@ class RiskSceneFile(BaseModel):
     @field_validator("scenes")
     @classmethod
     def _names(cls, v: dict[str, SceneSpec]) -> dict[str, SceneSpec]:
-        import re
-
-        for name in v:
-            if not re.match(r"^[a-z][a-z0-9_]{0,63}$", name):
-                raise ValueError(f"scene name {name!r} must match [a-z][a-z0-9_]*")
-        return v
+        out: dict[str, SceneSpec] = {}
+        for name, spec in v.items():
+            try:
+                label = check_label(str(name))
+            except ValueError as exc:
+                raise ValueError(f"scene label {name!r}: {exc}") from None
+            if label in out:
+                raise ValueError(f"scene label {label!r} is listed twice")
+            out[label] = spec
+        return out
 
 
 def default_rules_path() -> Path:
@@ -152,7 +158,7 @@ class SceneRules:
 
     def meta(self, scene: str) -> dict[str, str]:
         s = self.spec.scenes.get(scene)
-        return {"title": s.title if s else scene.replace("_", " "),
+        return {"title": s.title if s and s.title else scene,
                 "severity": s.severity if s else "medium", "action": self.action(scene)}
 
     def dimension_weights(self, scene: str) -> dict[str, float]:
@@ -165,10 +171,11 @@ class SceneRules:
 
     def rule(self, scene: str, calibrated: float | None = None) -> Rule:
         t = self.threshold(scene, calibrated)
+        key = scene_key(scene)
         return Rule(
-            name=f"scene_{scene}",
+            name=f"scene_{key}",
             when=Condition(all=[
-                Condition(field="scene", op="eq", value=scene),
+                Condition(field="scene", op="eq", value=key),
                 Condition(field="match_degree", op="gte", value=t),
             ]),
             reason=f"match degree with {scene} at or above {t:.2f}",
@@ -247,7 +254,8 @@ class SceneRules:
             self._tables[(name, t)] = table
         todo = todo[table[todo] < 0]
         if len(todo):
-            facts = [{"scene": name, "match_degree": round(int(k) * STEP, 2)} for k in todo]
+            key = scene_key(name)
+            facts = [{"scene": key, "match_degree": round(int(k) * STEP, 2)} for k in todo]
             fired = self._compiled_for(name, t).evaluate(facts)
             self.engine_facts += len(facts)
             table[todo] = [1 if f else 0 for f in fired]

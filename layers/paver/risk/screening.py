@@ -38,6 +38,7 @@ class Dataset:
     store: InMemoryStore
     labels: dict[str, Label] = field(default_factory=dict)
     side_counts: dict[str, int] = field(default_factory=dict)
+    side_dir: Path | None = None
 
     def scene_of(self) -> list[str | None]:
         return [(lab.scene if (lab := self.labels.get(t)) else None) for t in self.table.txn_id]
@@ -58,7 +59,33 @@ def load_dataset(transactions: str | Path, labels: str | Path | None = None,
     store = InMemoryStore()
     side = load_side_files(store, side_dir or Path(transactions).parent)
     store.record_table(table)
-    return Dataset(table, store, labs, side)
+    return Dataset(table, store, labs, side, Path(side_dir or Path(transactions).parent))
+
+
+def side_store(ds: Dataset) -> InMemoryStore:
+    """The dataset's side data alone (accounts, devices, contacts), without its transfers."""
+    store = InMemoryStore()
+    if ds.side_dir is not None:
+        load_side_files(store, ds.side_dir)
+    return store
+
+
+def dataset_features(ds: Dataset, mode: str = "retrospective") -> tuple[np.ndarray, float]:
+    """Feature rows of every event of ``ds`` and the seconds it took.
+
+    ``retrospective``: over the whole window at once (every event sees the window's associated
+    data, before and after it). ``realtime``: each event from the past and itself only
+    (:func:`paver.risk.replay.realtime_features`) — what the stream handler sees.
+    """
+    from paver.risk.replay import MODES, realtime_features
+
+    if mode not in MODES:
+        raise ValueError(f"--mode: one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "realtime":
+        return realtime_features(ds.table, side_store(ds))
+    t0 = time.perf_counter()
+    X = batch_features(ds)[0]
+    return X, time.perf_counter() - t0
 
 
 def build_kb_from_rows(X: np.ndarray, ds: Dataset, rows: np.ndarray, rules: SceneRules,
@@ -84,7 +111,8 @@ def screen_table(matcher: Matcher, features: np.ndarray, table: TransferTable,
         res = matcher.match(features[part])
         for k, r in enumerate(part):
             if explain:
-                yield matcher.decision(res, k, features[r], table.txn_id[int(r)])
+                yield matcher.decision(res, k, features[r], table.txn_id[int(r)],
+                                       currency=table.currency[int(r)])
             else:
                 yield {"event_id": table.txn_id[int(r)], "risky": bool(res.risky[k]),
                        "scene": matcher.kb.scenes[int(res.best[k])],
@@ -110,7 +138,8 @@ class Screener:
         rel = self.builder.build(event, with_elements=with_relations)
         t2 = time.perf_counter()
         res = self.matcher.match(rel.features[None])
-        out = self.matcher.decision(res, 0, rel.features, event.txn_id, partial=rel.partial)
+        out = self.matcher.decision(res, 0, rel.features, event.txn_id, partial=rel.partial,
+                                    currency=event.currency)
         t3 = time.perf_counter()
         out["hops_done"] = rel.hops_done
         out["timings_ms"] = {"record": round((t1 - t0) * 1e3, 3),

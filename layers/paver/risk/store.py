@@ -17,8 +17,9 @@ Side files of a world directory (all optional, read by :func:`load_side_files`):
     ``account_id`` plus attribute columns; ``created_at`` (ISO-8601) and ``kyc_level`` (1–3)
     are used by features, the rest is kept as attributes.
 ``devices.csv``
-    ``account_id,device_id,ip,network_type,first_seen[,last_seen]``: one usage record of a device
-    (and the IP it was seen on) by an account.
+    ``account_id,device_id,ip,network_type,first_seen[,last_seen][,region]``: one usage record
+    of a device (and the IP it was seen on) by an account; ``region`` is the place the device
+    reports (:mod:`paver.risk.places`).
 ``contacts.csv``
     ``account_id,contact_id,since``: an address-book link (taken as undirected).
 """
@@ -97,6 +98,7 @@ class AssociatedDataStore(Protocol):
     def ips(self, account_id: str) -> Mapping[str, Usage]: ...
     def ip_accounts(self, ip: str) -> set[str] | frozenset[str]: ...
     def ip_network(self, ip: str) -> str | None: ...
+    def device_region(self, device_id: str) -> str | None: ...
     def contacts(self, account_id: str) -> Mapping[str, float]: ...
 
 
@@ -123,6 +125,7 @@ class InMemoryStore:
         self._ip: dict[str, dict[str, Usage]] = {}
         self._ip_acc: dict[str, set[str]] = {}
         self._ip_net: dict[str, str] = {}
+        self._dev_region: dict[str, str] = {}
         self._contacts: dict[str, dict[str, float]] = {}
         # columnar log of every recorded transfer (batch indexes are built from it)
         self.log_src: list[str] = []
@@ -145,8 +148,11 @@ class InMemoryStore:
     def record_device(
         self, account_id: str, device_id: str | None, ip: str | None, ts: float,
         network_type: str | None = None, last_seen: float | None = None,
+        region: str | None = None,
     ) -> None:
         """Record that ``account_id`` used ``device_id`` (and/or ``ip``) at ``ts``."""
+        if device_id and region:
+            self._dev_region[device_id] = region
         if device_id:
             u = self._dev.setdefault(account_id, {})
             if device_id in u:
@@ -257,6 +263,9 @@ class InMemoryStore:
     def ip_network(self, ip: str) -> str | None:
         return self._ip_net.get(ip)
 
+    def device_region(self, device_id: str) -> str | None:
+        return self._dev_region.get(device_id)
+
     def contacts(self, account_id: str) -> Mapping[str, float]:
         return self._contacts.get(account_id, {})
 
@@ -272,6 +281,9 @@ class InMemoryStore:
 
     def ip_networks(self) -> Mapping[str, str]:
         return self._ip_net
+
+    def device_regions(self) -> Mapping[str, str]:
+        return self._dev_region
 
     def contact_items(self) -> Mapping[str, Mapping[str, float]]:
         return self._contacts
@@ -316,7 +328,7 @@ def load_world(store: InMemoryStore, world: Any) -> InMemoryStore:
     for r in world.devices:
         store.record_device(r["account_id"], r["device_id"], r["ip"],
                             parse_timestamp(r["first_seen"]), r["network_type"],
-                            parse_timestamp(r["last_seen"]))
+                            parse_timestamp(r["last_seen"]), r.get("region") or None)
     for r in world.contacts:
         store.add_contact(r["account_id"], r["contact_id"], parse_timestamp(r["since"]))
     store.record_table(world.transactions)
@@ -357,6 +369,7 @@ def load_side_files(store: InMemoryStore, directory: str | Path) -> dict[str, in
                 row["account_id"].strip(), row["device_id"].strip() or None,
                 row["ip"].strip() or None, first, row["network_type"].strip() or None,
                 _ts(p, line, "last_seen", last) if last.strip() else None,
+                (row.get("region") or "").strip() or None,
             )
         counts["devices.csv"] = len(rows)
     p = d / "contacts.csv"

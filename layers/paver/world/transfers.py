@@ -28,6 +28,17 @@ Into it, instances of known **risk scenes** are injected; each instance is one `
     victims add a fresh "customer service" account as a contact minutes to hours before paying
     it (social link); the scammer sweeps the money on.
 
+With ``scene_set="amlworld"`` the injected scenes are instead the eight laundering typologies
+of IBM's AMLworld (Altman et al., *Realistic Synthetic Financial Transactions for Anti-Money
+Laundering Models*, NeurIPS 2023 datasets track), labelled as that paper writes them
+(:data:`TYPOLOGIES`): ``fan-out`` (one account pays many), ``fan-in`` (many pay one),
+``cycle`` (an amount travels a loop of 3–6 accounts back to its origin), ``random`` (an amount
+takes a random walk of 3–6 hops that does not return), ``bipartite`` (a set of origins pays a
+set of destinations, several edges each), ``stack`` (two bipartite layers on top of each other:
+origins → intermediates → destinations), ``scatter-gather`` (one source → intermediates → one
+sink) and ``gather-scatter`` (many → one hub → many). Laundering hops keep most of the amount
+(a small cut per hop) and follow one another within hours to days.
+
 Files written by :meth:`TransferWorld.write`
 --------------------------------------------
 ``transactions.csv``
@@ -42,8 +53,8 @@ Files written by :meth:`TransferWorld.write`
     ``created_at`` (ISO-8601), ``kyc_level`` (1–3), ``region``.
 ``devices.csv``
     ``account_id``, ``device_id`` (``D000001``…), ``ip``, ``network_type`` (``wifi`` |
-    ``cellular`` | ``proxy`` | ``vpn``), ``first_seen``, ``last_seen`` (ISO-8601): one usage
-    record of a device on an IP by an account.
+    ``cellular`` | ``proxy`` | ``vpn``), ``first_seen``, ``last_seen`` (ISO-8601), ``region``
+    (the region the device reports): one usage record of a device on an IP by an account.
 ``contacts.csv``
     ``account_id``, ``contact_id``, ``since`` (ISO-8601): an address-book link.
 
@@ -70,6 +81,12 @@ SCENES: tuple[str, ...] = (
     "fan_in", "fan_out", "cycle", "scatter_gather", "gather_scatter",
     "shared_device_mule_ring", "account_takeover_new_device", "fake_customer_service_scam",
 )
+#: AMLworld's laundering typologies, labelled as users write them (``scene_set="amlworld"``).
+TYPOLOGIES: tuple[str, ...] = (
+    "fan-out", "fan-in", "cycle", "random", "bipartite", "stack", "scatter-gather",
+    "gather-scatter",
+)
+SCENE_SETS: dict[str, tuple[str, ...]] = {"paver": SCENES, "amlworld": TYPOLOGIES}
 
 
 @dataclass
@@ -79,6 +96,7 @@ class _Device:
     network: str
     first_seen: float
     last_seen: float
+    region: str = ""
 
 
 @dataclass
@@ -107,7 +125,8 @@ class TransferWorld:
             ("accounts.csv", self.accounts,
              ("account_id", "kind", "created_at", "kyc_level", "region")),
             ("devices.csv", self.devices,
-             ("account_id", "device_id", "ip", "network_type", "first_seen", "last_seen")),
+             ("account_id", "device_id", "ip", "network_type", "first_seen", "last_seen",
+              "region")),
             ("contacts.csv", self.contacts, ("account_id", "contact_id", "since")),
         ):
             with (out / name).open("w", newline="", encoding="utf-8") as fh:
@@ -147,14 +166,16 @@ class _Builder:
         return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
     def device(self, acc: int, first: float, network: str | None = None,
-               ip: str | None = None, device_id: str | None = None) -> _Device:
+               ip: str | None = None, device_id: str | None = None,
+               region: str | None = None) -> _Device:
         if device_id is None:
             self.n_dev += 1
             device_id = f"D{self.n_dev:06d}"
         if network is None:
             r = self.rng.random()
             network = "wifi" if r < 0.6 else "cellular" if r < 0.985 else "vpn"
-        d = _Device(device_id, ip or self.ip(), network, first, first)
+        d = _Device(device_id, ip or self.ip(), network, first, first,
+                    region or self.region[acc])
         self.devs[acc].append(d)
         return d
 
@@ -236,9 +257,11 @@ def _normal(w: _Builder, n_accounts: int) -> dict[str, list[int]]:
             other = mates[int(rng.integers(len(mates)))]
             if other != acc and w.devs[other]:
                 d = w.devs[other][0]
-                w.device(acc, max(d.first_seen, w.created[acc]), d.network, d.ip, d.device_id)
-        if rng.random() < 0.08:  # a legitimately new phone during the window
-            w.device(acc, START + float(rng.uniform(0, DAYS)) * DAY)
+                w.device(acc, max(d.first_seen, w.created[acc]), d.network, d.ip, d.device_id,
+                         d.region)
+        if rng.random() < 0.08:  # a legitimately new phone during the window (some travel)
+            away = REGIONS[int(rng.integers(len(REGIONS)))] if rng.random() < 0.15 else None
+            w.device(acc, START + float(rng.uniform(0, DAYS)) * DAY, region=away)
     # contacts: mostly within the community
     for acc, c in zip(personal, communities, strict=True):
         mates = by_comm[int(c)]
@@ -322,6 +345,15 @@ def _normal(w: _Builder, n_accounts: int) -> dict[str, list[int]]:
     return {"personal": personal, "merchants": merchants, "business": business}
 
 
+def _existing(w: _Builder, personal: list[int], t: float) -> int:
+    """A personal account opened at least 30 days before ``t`` (drawn at random)."""
+    for _ in range(50):
+        acc = personal[int(w.rng.integers(len(personal)))]
+        if w.created[acc] < t - 30 * DAY:
+            return acc
+    return personal[0]
+
+
 def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str, int]:
     rng = w.rng
     personal = pop["personal"]
@@ -330,11 +362,7 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
     gid = 0
 
     def existing(t: float) -> int:
-        for _ in range(50):
-            acc = personal[int(rng.integers(len(personal)))]
-            if w.created[acc] < t - 30 * DAY:
-                return acc
-        return personal[0]
+        return _existing(w, personal, t)
 
     def either(t: float, p_new: float) -> int:
         return w.fresh(t) if rng.random() < p_new else existing(t)
@@ -429,10 +457,11 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
                     w.n_dev += 1
                     phones.append(f"D{w.n_dev:06d}")
                 mules = []
+                ring_region = REGIONS[int(rng.integers(len(REGIONS)))]
                 for _ in range(n):
                     acc = w.account("personal", created + float(rng.uniform(0, 2)) * DAY, 1)
                     for p in phones:
-                        w.device(acc, w.created[acc], net, ip, p)
+                        w.device(acc, w.created[acc], net, ip, p, ring_region)
                     mules.append(acc)
                 boss = either(t0, 0.5)
                 for mule in mules:
@@ -455,7 +484,8 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
                     rng.uniform(9, 22))
                 ta = day0 + hour * HOUR
                 net = str(rng.choice(["proxy", "vpn", "cellular"], p=[0.45, 0.25, 0.3]))
-                dev = w.device(victim, ta - float(rng.uniform(1, 40)) * 60, net)
+                far = REGIONS[int(rng.integers(len(REGIONS)))] if rng.random() < 0.6 else None
+                dev = w.device(victim, ta - float(rng.uniform(1, 40)) * 60, net, region=far)
                 total = float(rng.uniform(3000, 30000))
                 parts = int(rng.integers(1, 4))
                 for i in range(parts):
@@ -480,8 +510,102 @@ def _inject(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str,
     return counts
 
 
+def _inject_typologies(w: _Builder, pop: dict[str, list[int]], per_scene: int) -> dict[str, int]:
+    """AMLworld's eight typologies (see the module docstring), ``per_scene`` instances each."""
+    rng = w.rng
+    personal = pop["personal"]
+    counts: dict[str, int] = {}
+    gid = 0
+
+    def existing(t: float) -> int:
+        return _existing(w, personal, t)
+
+    def either(t: float, p_new: float = 0.5) -> int:
+        return w.fresh(t, max_age_days=120) if rng.random() < p_new else existing(t)
+
+    def gap() -> float:  # hours between laundering hops
+        return float(rng.uniform(0.5, 36)) * HOUR
+
+    def cut() -> float:  # what a hop keeps
+        return 1.0 - float(rng.uniform(0.005, 0.05))
+
+    for scene in TYPOLOGIES:
+        counts[scene] = per_scene
+        for _ in range(per_scene):
+            gid += 1
+            g = f"G{gid:04d}"
+            t0 = START + float(rng.uniform(2, DAYS - 6)) * DAY + float(rng.uniform(0, 24)) * HOUR
+
+            def send(ts: float, a: int, b: int, amt: float, scene: str = scene,
+                     g: str = g) -> None:
+                w.send(ts, a, b, amt, "transfer", scene, g)
+
+            amount = float(rng.lognormal(np.log(12000), 0.6))
+            if scene == "fan-out":
+                s = either(t0)
+                k = int(rng.integers(4, 13))
+                for _ in range(k):
+                    send(t0 + float(rng.uniform(0, 48)) * HOUR, s, either(t0, 0.6),
+                         amount / k * float(rng.uniform(0.8, 1.2)))
+            elif scene == "fan-in":
+                c = either(t0)
+                k = int(rng.integers(4, 13))
+                for _ in range(k):
+                    send(t0 + float(rng.uniform(0, 48)) * HOUR, either(t0, 0.6), c,
+                         amount / k * float(rng.uniform(0.8, 1.2)))
+            elif scene in ("cycle", "random"):
+                n = int(rng.integers(3, 7))
+                path = [either(t0) for _ in range(n + (scene == "random"))]
+                ts, amt = t0, amount
+                for i in range(n):
+                    b = path[(i + 1) % n] if scene == "cycle" else path[i + 1]
+                    send(ts, path[i], b, amt)
+                    ts += gap()
+                    amt *= cut()
+            elif scene == "bipartite":
+                src = [either(t0) for _ in range(int(rng.integers(2, 5)))]
+                dst = [either(t0, 0.6) for _ in range(int(rng.integers(2, 5)))]
+                for a in src:
+                    for b in dst:
+                        if rng.random() < 0.8:
+                            send(t0 + float(rng.uniform(0, 48)) * HOUR, a, b,
+                                 amount / len(dst) * float(rng.uniform(0.8, 1.2)))
+            elif scene == "stack":
+                layers = [[either(t0) for _ in range(int(rng.integers(2, 4)))] for _ in range(3)]
+                ts = t0
+                for lo, hi in ((layers[0], layers[1]), (layers[1], layers[2])):
+                    for a in lo:
+                        for b in hi:
+                            send(ts + float(rng.uniform(0, 24)) * HOUR, a, b,
+                                 amount / len(hi) * float(rng.uniform(0.85, 1.0)))
+                    ts += float(rng.uniform(24, 48)) * HOUR
+            elif scene == "scatter-gather":
+                s, sink = either(t0), either(t0, 0.6)
+                k = int(rng.integers(3, 9))
+                for _ in range(k):
+                    m = either(t0, 0.7)
+                    ts = t0 + float(rng.uniform(0, 12)) * HOUR
+                    part = amount / k * float(rng.uniform(0.9, 1.1))
+                    send(ts, s, m, part)
+                    send(ts + gap(), m, sink, part * cut())
+            elif scene == "gather-scatter":
+                hub = either(t0, 0.6)
+                k = int(rng.integers(3, 9))
+                total = 0.0
+                for _ in range(k):
+                    part = amount / k * float(rng.uniform(0.8, 1.2))
+                    send(t0 + float(rng.uniform(0, 24)) * HOUR, either(t0), hub, part)
+                    total += part
+                m = int(rng.integers(3, 9))
+                t1 = t0 + float(rng.uniform(25, 48)) * HOUR
+                for _ in range(m):
+                    send(t1 + float(rng.uniform(0, 24)) * HOUR, hub, either(t0, 0.6),
+                         total / m * cut())
+    return counts
+
+
 def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
-             instances_per_scene: int | None = None) -> TransferWorld:
+             instances_per_scene: int | None = None, scene_set: str = "paver") -> TransferWorld:
     """Generate a world of ``n_accounts`` ordinary accounts plus the injected scenes' accounts.
 
     Parameters
@@ -493,7 +617,11 @@ def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
         unless ``instances_per_scene`` is given.
     days
         Kept for the signature's stability; the window is :data:`DAYS` days.
+    scene_set
+        ``paver`` (:data:`SCENES`) or ``amlworld`` (:data:`TYPOLOGIES`).
     """
+    if scene_set not in SCENE_SETS:
+        raise ValueError(f"scene_set: one of {', '.join(SCENE_SETS)}, got {scene_set!r}")
     if n_accounts < 50:
         raise ValueError(f"n_accounts: at least 50, got {n_accounts}")
     del days
@@ -501,7 +629,8 @@ def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
     pop = _normal(w, n_accounts)
     per_scene = (instances_per_scene if instances_per_scene is not None
                  else max(3, n_accounts // 250))
-    scene_counts = _inject(w, pop, per_scene)
+    inject = _inject if scene_set == "paver" else _inject_typologies
+    scene_counts = inject(w, pop, per_scene)
     # order by time, assign ids
     w.tx.sort(key=lambda r: (r[0], r[1], r[2]))
     acc_id = [f"A{i + 1:06d}" for i in range(len(w.kind))]
@@ -527,7 +656,8 @@ def generate(rng: np.random.Generator, n_accounts: int, days: int = DAYS,
     ]
     devices = [
         {"account_id": acc_id[i], "device_id": d.device_id, "ip": d.ip, "network_type": d.network,
-         "first_seen": format_timestamp(d.first_seen), "last_seen": format_timestamp(d.last_seen)}
+         "first_seen": format_timestamp(d.first_seen), "last_seen": format_timestamp(d.last_seen),
+         "region": d.region}
         for i in range(len(w.kind)) for d in w.devs[i]
     ]
     contacts = [
