@@ -20,6 +20,7 @@ app = Chalice(app_name="paver", configure_logs=False)
 #: Handler modules, each exposing ``bp``; registered in this order.
 FUNCTION_MODULES: tuple[str, ...] = (
     "health", "partners", "campaigns", "ingest", "codes", "merchants", "binding", "risk",
+    "skins",
 )
 
 for _name in FUNCTION_MODULES:
