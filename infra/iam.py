@@ -78,7 +78,7 @@ ACCESS: dict[str, Access] = {
     # Every route: the auth middleware reads the caller's merchant (functions/_auth.py).
     "api_handler": Access(
         tables={
-            "Partners": GET + BATCH_GET + SCAN + DESCRIBE,
+            "Partners": GET + BATCH_GET + SCAN + UPDATE + DESCRIBE,  # UPDATE: default skin
             "Merchants": GET + UPDATE + BATCH_GET + BATCH_WRITE + SCAN + DESCRIBE,
             "MerchantMetrics": QUERY + BATCH_WRITE + SCAN + DESCRIBE,
             "Campaigns": GET + PUT + DESCRIBE,
@@ -93,6 +93,8 @@ ACCESS: dict[str, Access] = {
             "Decisions": _SCREEN_TABLES["Decisions"] + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
             "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
+            # partner skins: stored pending, read, rendered; the certifier image writes verdicts
+            "PartnerSkins": GET + PUT + QUERY + DESCRIBE,
         },
         indexes={"Merchants": ("by_partner",), "Codes": ("by_campaign",)},
         objects={
@@ -105,7 +107,8 @@ ACCESS: dict[str, Access] = {
             ("photos", "photos/"): S3_PUT,
         },
         list_buckets=("artifacts",),  # KB versions listing; "no KB yet" must stay a 404
-        queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage")},
+        queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage"),
+                "skin-certify": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
     "ingest": Access(
         tables={"Partners": BATCH_GET + BATCH_WRITE, "Merchants": BATCH_GET + BATCH_WRITE + UPDATE,
@@ -120,7 +123,7 @@ ACCESS: dict[str, Access] = {
     "rollout_worker": Access(
         # Campaigns/Selections: a message's campaign exists and its partner was selected
         tables={"Partners": GET, "Merchants": BATCH_GET, "Codes": BATCH_GET + PUT,
-                "Campaigns": GET, "Selections": GET},
+                "Campaigns": GET, "Selections": GET, "PartnerSkins": GET},
         objects={("artifacts", "codes/"): S3_PUT},
         # the dead-letter queue: permanent errors go there at once, with the reason
         queues={"rollout": SQS_CONSUME, "rollout-dlq": ("sqs:GetQueueUrl", "sqs:SendMessage")},

@@ -30,6 +30,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -229,10 +230,10 @@ def build_skin(partner_id: str, spec: dict[str, Any], logo_png: bytes | None) ->
     try:
         skin = parse_skin(spec["name"], data)
     except SkinError as exc:
-        message = str(exc).split(": ", 1)[-1]
-        for ours, theirs in _FIELD_NAMES.items():
-            message = message.replace(f"'{ours}'", f"'{theirs}'")
-        raise SkinSpecError(message) from exc
+        # "skin 'x': field 'palette.module': problem" -> "palette.module: problem"
+        found = re.search(r"field '([^']+)': (.*)", str(exc), re.S)
+        where, problem = found.groups() if found else ("body", str(exc))
+        raise SkinSpecError(f"{_FIELD_NAMES.get(where, where)}: {problem}") from exc
     if logo is not None:
         skin = dataclasses.replace(skin, logo=Logo(
             "image", float(logo["fraction"]), logo["background"].upper(),

@@ -362,6 +362,12 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "EventIn": {"txn_id": "e1", "timestamp": "2024-03-05T10:00:00Z", "from_account": "A1",
                 "to_account": "A2", "amount": 10, "from_ip": "1.2.3.4"},
     "BuildIn": {"transactions_key": "risk/junk.csv", "labels_key": "risk/junk.csv"},
+    "SkinSpec": {"name": "fuzz_skin", "title": "Fuzz", "frame": "sticker", "motif": "plain",
+                 "palette": {"module": "#111418", "background": "#FFFFFF", "frame": "#2B3440",
+                             "accent": "#3D4856", "text": "#FFFFFF"},
+                 "caption": {"zh": "扫码付款", "en": "PAY"},
+                 "logo": {"image_base64": "not-an-image", "fraction": 0.2}},
+    "DefaultSkin": {"skin": "neutral_default"},
 }
 NASTY: list[Any] = [
     "\ud800", "x" * 300_000, 1e-200, int("1" * 41), -(2**63), None, [[[[]]]], {"$ne": 1},
