@@ -8,21 +8,16 @@ looked up, so a reply never says whether someone else's skin exists.
 from __future__ import annotations
 
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_partner
 from functions._http import json_response, parse_body, path_id
+from functions.codes import SkinChoice
 from paver import partner_skins
 from paver.partner_skins import SkinSpec
 
 bp = Blueprint(__name__)
 #: HTTP status per certification state: queued, offered, refused (with the failing cells).
 _STATUS = {"pending": 202, "certified": 201, "refused": 422}
-
-
-class DefaultSkin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    skin: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
 
 
 def _call(fn, *args):
@@ -72,5 +67,5 @@ def get_skin(partner_id: str, name: str) -> dict:
 def set_default_skin(partner_id: str) -> dict:
     pid = path_id(partner_id, "partner_id")
     require_partner(pid)
-    body = parse_body(bp, DefaultSkin)
+    body = parse_body(bp, SkinChoice)
     return _call(partner_skins.set_default, pid, body.skin)

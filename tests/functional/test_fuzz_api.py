@@ -367,7 +367,6 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
                              "accent": "#3D4856", "text": "#FFFFFF"},
                  "caption": {"zh": "扫码付款", "en": "PAY"},
                  "logo": {"image_base64": "not-an-image", "fraction": 0.2}},
-    "DefaultSkin": {"skin": "neutral_default"},
 }
 NASTY: list[Any] = [
     "\ud800", "x" * 300_000, 1e-200, int("1" * 41), -(2**63), None, [[[[]]]], {"$ne": 1},

@@ -16,28 +16,14 @@ from paver.aws import client, queue_url
 from paver.config import Settings
 from paver.emv import decode
 from paver.render import decode_image
-from paver.storage.models import Campaign, Code, Merchant, Partner, PartnerSkin, Selection
+from paver.storage.models import Code, Merchant, Partner, PartnerSkin
+from tests.functional.test_rollout import world  # noqa: F401 - the same partners and merchants
 
+pytestmark = pytest.mark.usefixtures("world")
 JSON = {"Content-Type": "application/json"}
 PHOTO = Path(__file__).resolve().parents[2] / "layers" / "paver" / "assets" / "photos" / \
     "DSCN0010.jpg"
 LOGO_RED = (200, 30, 40)
-
-
-@pytest.fixture
-def world(aws: Settings) -> Settings:
-    Partner(partner_id="P1", name="Hangzhou City Bank", kind="city_bank", region="east",
-            guid="cn.hzbank.pay").save()
-    Partner(partner_id="P2", name="Rural Coop", kind="rural_bank", region="west",
-            guid="cn.ruralcoop.pay").save()
-    for i in range(2):
-        Merchant(merchant_id=f"M{i}", partner_id="P1", name=f"Dumpling Bar {i}", mcc="5812",
-                 city="Hangzhou", name_zh=f"饺子馆{i}", city_zh="杭州",
-                 partner_merchant_id=f"HZB{i:04d}").save()
-    Campaign(campaign_id="C1", name="Spring").save()
-    Selection(campaign_id="C1", partner_id="P1", trust_score=80, scores={}, tier="A",
-              selected=True).save()
-    return aws
 
 
 def drawn_logo() -> bytes:
@@ -104,7 +90,7 @@ def _png_colors(data: bytes) -> set[tuple[int, int, int]]:
         return {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 16)}
 
 
-def test_partner_skin_with_own_logo_is_certified_and_printed(api, world: Settings) -> None:
+def test_partner_skin_with_own_logo_is_certified_and_printed(api, aws: Settings) -> None:
     partner = api.as_("partner", "P1")
     status, body = _post(partner, "/partners/P1/skins", spec())
     assert status == 201, body
@@ -122,7 +108,7 @@ def test_partner_skin_with_own_logo_is_certified_and_printed(api, world: Setting
     assert body["skins"][0] == "acme_red"
 
     assert api.http.post("/campaigns/C1/rollout").status_code == 202
-    _drain_rollout(world)
+    _drain_rollout(aws)
     code = Code.get("code-M0")
     assert code.skin == "acme_red"
     img = partner.http.get("/codes/code-M0/image", headers={"Accept": "image/png"})
@@ -145,13 +131,13 @@ def test_partner_skin_with_own_logo_is_certified_and_printed(api, world: Setting
     assert svg.status_code == 200 and b"data:image/png;base64," in svg.body
 
 
-def test_photo_logo_is_validated_by_its_bytes_and_certified(api, world: Settings) -> None:
+def test_photo_logo_is_validated_by_its_bytes_and_certified(api, aws: Settings) -> None:
     status, body = _post(api, "/partners/P1/skins", spec("photo_logo", photo_logo()))
     assert status == 201, body["failures"][:3]
     assert body["logo_bytes"] < 64 * 1024  # reduced to a small palette PNG
 
 
-def test_logo_too_large_is_refused_with_failing_cells(api, world: Settings) -> None:
+def test_logo_too_large_is_refused_with_failing_cells(api, aws: Settings) -> None:
     partner = api.as_("partner", "P1")
     status, body = _post(partner, "/partners/P1/skins",
                          spec("big_logo", logo={"fraction": 0.38}))
@@ -190,7 +176,7 @@ def test_logo_too_large_is_refused_with_failing_cells(api, world: Settings) -> N
     ({"logo": {"fraction": 0.6}}, "logo.fraction", "0.4"),
     ({"unknown": 1}, "unknown", "Extra inputs"),
 ])
-def test_invalid_definitions_get_400_naming_the_field(api, world: Settings, over: dict,
+def test_invalid_definitions_get_400_naming_the_field(api, aws: Settings, over: dict,
                                                      field: str, words: str) -> None:
     body = spec(**over)
     status, err = _post(api, "/partners/P1/skins", body)
@@ -211,13 +197,13 @@ def _png(size: tuple[int, int]) -> bytes:
     (_png((20, 20)), "too small"),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "corrupt_image"),
 ])
-def test_logo_bytes_are_checked(api, world: Settings, data: bytes, words: str) -> None:
+def test_logo_bytes_are_checked(api, aws: Settings, data: bytes, words: str) -> None:
     status, err = _post(api, "/partners/P1/skins", spec(logo_bytes=data))
     assert status == 400, err
     assert "logo.image_base64" in err["Message"] and words in err["Message"], err
 
 
-def test_logo_byte_cap(api, world: Settings) -> None:
+def test_logo_byte_cap(api, aws: Settings) -> None:
     import numpy as np
 
     noise = np.random.default_rng(1).integers(0, 255, (430, 430, 3), dtype=np.uint8)
@@ -228,7 +214,7 @@ def test_logo_byte_cap(api, world: Settings) -> None:
     assert status == 400 and "logo.image_base64" in err["Message"], err
 
 
-def test_tenant_isolation(api, world: Settings) -> None:
+def test_tenant_isolation(api, aws: Settings) -> None:
     assert _post(api.as_("partner", "P1"), "/partners/P1/skins", spec())[0] == 201
     other = api.as_("partner", "P2")
     for path in ("/partners/P1/skins", "/partners/P1/skins/acme_red",
@@ -247,7 +233,7 @@ def test_tenant_isolation(api, world: Settings) -> None:
     assert _post(api, "/partners/P9/skins", spec())[0] == 404
 
 
-def test_queued_certification_answers_pending_then_the_verdict(api, world: Settings,
+def test_queued_certification_answers_pending_then_the_verdict(api, aws: Settings,
                                                                monkeypatch) -> None:
     """Deployed stages queue the certification for the certifier image (SQS)."""
     from functions import skin_certifier
@@ -264,7 +250,7 @@ def test_queued_certification_answers_pending_then_the_verdict(api, world: Setti
     # another definition under the same name is a conflict
     assert _post(partner, "/partners/P1/skins", spec(motif="waves"))[0] == 409
 
-    sqs, url = client("sqs", world), queue_url("skin-certify", world)
+    sqs, url = client("sqs", aws), queue_url("skin-certify", aws)
     msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert len(msgs) == 2
     records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in msgs]
