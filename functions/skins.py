@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 
-from functions._auth import require_partner
+from functions._auth import require_merchant, require_partner
 from functions._http import json_response, parse_body, path_id
 from functions.codes import SkinChoice
 from paver import partner_skins
@@ -69,3 +69,17 @@ def set_default_skin(partner_id: str) -> dict:
     require_partner(pid)
     body = parse_body(bp, SkinChoice)
     return _call(partner_skins.set_default, pid, body.skin)
+
+
+@bp.route("/merchants/{merchant_id}/skins", methods=["GET"])
+def merchant_skin_choices(merchant_id: str) -> dict:
+    """What ``PUT /merchants/{id}/skin`` accepts: the partner's offered skins, default first."""
+    from paver.rollout.service import allowed_skins, default_skin
+    from paver.storage.models import Merchant, Partner
+
+    mid = path_id(merchant_id, "merchant_id")
+    require_merchant(mid)
+    merchant = Merchant.get(mid)
+    partner = Partner.get(merchant.partner_id)
+    return {"merchant_id": mid, "skin": merchant.skin or default_skin(partner),
+            "default_skin": default_skin(partner), "choices": allowed_skins(partner)}

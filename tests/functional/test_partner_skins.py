@@ -122,6 +122,10 @@ def test_partner_skin_with_own_logo_is_certified_and_printed(api, aws: Settings)
 
     # the merchant chooses among its partner's skins, certified own ones included
     merchant = api.as_("merchant", "M1")
+    choices = json.loads(merchant.http.get("/merchants/M1/skins").body)
+    assert choices["default_skin"] == "acme_red" and choices["skin"] == "acme_red"
+    assert choices["choices"][0] == "acme_red" and "neutral_default" in choices["choices"]
+    assert api.as_("merchant", "M0").http.get("/merchants/M1/skins").status_code == 403
     status, view = _put(merchant, "/merchants/M1/skin", {"skin": "neutral_default"})
     assert status == 200 and view["skin"] == "neutral_default"
     status, view = _put(merchant, "/merchants/M1/skin", {"skin": "acme_red"})
@@ -154,6 +158,8 @@ def test_logo_too_large_is_refused_with_failing_cells(api, aws: Settings) -> Non
     status, err = _put(api.as_("merchant", "M0"), "/merchants/M0/skin", {"skin": "big_logo"})
     assert status == 400
     assert "big_logo" not in (Partner.get("P1").skins or [])
+    assert "big_logo" not in json.loads(
+        api.as_("merchant", "M0").http.get("/merchants/M0/skins").body)["choices"]
     assert json.loads(partner.http.get("/partners/P1/skins/big_logo").body)["status"] == \
         "refused"
     # a refused name may be defined again, and then it is certified
