@@ -184,9 +184,10 @@ def stream_tables(cfg: Settings) -> dict[str, str]:
     return {f"{t}Table": cfg.table_name(t) for a in ACCESS.values() for t in a.streams}
 
 
-def policy(cfg: Settings, fn: str) -> dict[str, Any]:
-    """The IAM policy document of one function for ``cfg.stage``."""
-    a = ACCESS[fn]
+def policy(cfg: Settings, fn: str, access: Access | None = None) -> dict[str, Any]:
+    """The IAM policy document of one function for ``cfg.stage`` (``access``: for a function
+    outside ``ACCESS``, e.g. the certifier image of ``infra/certifier.py``)."""
+    a = access or ACCESS[fn]
     st: list[dict[str, Any]] = [{
         "Sid": "OwnLogs", "Effect": "Allow", "Action": list(LOGS),
         "Resource": [_sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"

@@ -266,3 +266,35 @@ def test_queued_certification_answers_pending_then_the_verdict(api, aws: Setting
     assert view["status"] == "certified" and view["certification"]["cells"] == 56
     assert Partner.get("P1").skins == ["acme_red"]  # the duplicate message added nothing
     assert _put(partner, "/partners/P1/default-skin", {"skin": "acme_red"})[0] == 200
+
+
+def test_certifier_image_stays_within_its_policy(api, aws: Settings, monkeypatch) -> None:
+    """The certifier (container image, outside Chalice) calls only what infra/certifier.py
+    grants it, and uses every grant; its SAM resources name the stage's queue."""
+    from functions import skin_certifier
+    from infra import certifier
+    from infra.iam import policy
+    from tests.functional.test_iam import Recorder, allowed
+
+    monkeypatch.setenv("PAVER_SKIN_CERTIFICATION", "queue")
+    assert _post(api, "/partners/P1/skins", spec())[0] == 202
+    sqs, url = client("sqs", aws), queue_url("skin-certify", aws)
+    msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    rec = Recorder()
+    rec.install(monkeypatch)
+    out = rec.run(lambda: skin_certifier.handler(
+        {"Records": [{"messageId": m["MessageId"], "body": m["Body"]} for m in msgs]}, None))
+    assert out == {"batchItemFailures": []}
+    doc = policy(aws, certifier.CERTIFIER, certifier.ACCESS)
+    calls = set(rec.calls)
+    assert calls and all(allowed(doc, *c, {}) for c in calls), calls
+    for st in doc["Statement"]:
+        if st["Sid"] in ("OwnLogs", "QueueSkinCertify"):  # used by Lambda itself
+            continue
+        for action in st["Action"]:
+            one = {"Statement": [{**st, "Action": [action]}]}
+            assert any(allowed(one, *c, {}) for c in calls), (st["Sid"], action)
+    res = certifier.resources(aws)["Resources"]["SkinCertifier"]["Properties"]
+    assert res["PackageType"] == "Image"
+    assert res["Events"]["SkinCertifySqsEventSource"]["Properties"]["Queue"] == {
+        "Fn::GetAtt": ["SkinCertifyQueue", "Arn"]}
