@@ -41,7 +41,7 @@ test: install sysdeps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 serve: install
-	$(BIN)/paver serve
+	$(BIN)/paver serve --demo
 
 bench: install
 	$(BIN)/python -m bench

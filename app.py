@@ -16,11 +16,12 @@ configure()  # JSON log lines, personal data masked
 # configure_logs=False: Chalice would give the "paver" logger (our package namespace) its own
 # unmasked stdout handler and stop propagation to the masking handler.
 app = Chalice(app_name="paver", configure_logs=False)
+app.api.binary_types.append("application/pdf")  # print sheets (base64 through API Gateway)
 
 #: Handler modules, each exposing ``bp``; registered in this order.
 FUNCTION_MODULES: tuple[str, ...] = (
     "health", "partners", "campaigns", "ingest", "codes", "merchants", "binding", "risk",
-    "skins",
+    "alerts", "web", "skins",
 )
 
 for _name in FUNCTION_MODULES:

@@ -20,7 +20,8 @@ from paver.auth import AuthError, Principal, from_authorization_header
 from paver.storage.models import Merchant
 from paver.storage.registry import bind
 
-PUBLIC_PATHS = frozenset({"/health"})
+#: Route templates served without a token: health and the static pages (they hold no data).
+PUBLIC_PATHS = frozenset({"/health", "/console", "/console/{asset}", "/m", "/m/{asset}"})
 _CALLER_MESSAGES = frozenset({
     "missing Authorization header", "Authorization must be 'Bearer <token>'", "token expired",
     "invalid token", "invalid token claims",
@@ -103,3 +104,14 @@ def require_merchant(merchant_id: str, *, allow_merchant: bool = True) -> Mercha
     if not p.can_see_merchant(merchant.merchant_id, merchant.partner_id):
         raise ForbiddenError("not your merchant")
     return merchant
+
+
+def partner_scope(requested: str | None) -> str | None:
+    """The partner a list query may read: a partner always its own (403 for another's); an
+    operator the one requested (``None``: every partner)."""
+    p = principal()
+    if p.role != "partner":
+        return requested
+    if requested not in (None, p.id):
+        raise ForbiddenError("not your partner account")
+    return p.id

@@ -13,11 +13,38 @@ from typing import Any
 
 from pydantic import BaseModel
 
+#: Page size and the opaque cursor a list route returned.
+_PAGE: list[dict[str, Any]] = [
+    {"name": "limit", "in": "query", "required": False, "type": "integer", "minimum": 1,
+     "maximum": 100},
+    {"name": "cursor", "in": "query", "required": False, "type": "string", "maxLength": 512}]
+
 #: Query parameters the handlers read (Chalice routes do not declare them).
 QUERY_PARAMS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("/codes/{code_id}/image", "get"): [
         {"name": "format", "in": "query", "required": False, "type": "string",
          "enum": ["png", "svg"], "default": "png"}],
+    ("/merchants", "get"): [
+        {"name": "q", "in": "query", "required": False, "type": "string", "maxLength": 64},
+        {"name": "partner", "in": "query", "required": False, "type": "string",
+         "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"},
+        *_PAGE],
+    ("/codes", "get"): [
+        {"name": "campaign", "in": "query", "required": False, "type": "string",
+         "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"},
+        {"name": "partner", "in": "query", "required": False, "type": "string",
+         "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"},
+        *_PAGE],
+    ("/risk/alerts", "get"): [
+        {"name": "status", "in": "query", "required": False, "type": "string",
+         "enum": ["flagged", "cleared", "all"], "default": "flagged"},
+        {"name": "scene", "in": "query", "required": False, "type": "string",
+         "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"},
+        {"name": "from", "in": "query", "required": False, "type": "string",
+         "format": "date-time"},
+        {"name": "to", "in": "query", "required": False, "type": "string",
+         "format": "date-time"},
+        *_PAGE],
     ("/risk/scenes", "get"): [
         {"name": "version", "in": "query", "required": False, "type": "string",
          "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}],

@@ -7,21 +7,44 @@ import urllib.parse
 from typing import Any
 
 from chalice import BadRequestError, Blueprint, NotFoundError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.binding import service
-from paver.fields import Int
+from paver.console.attempts import attempts_view
+from paver.fields import Float, Int
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
 
 
 class PhotoUploadRequest(BaseModel):
+    """A store-photo upload request; the merchant page adds the phone's position (browser
+    geolocation, WGS-84) and its accuracy when the merchant allows it."""
+
     model_config = ConfigDict(extra="forbid")
     content_type: str = Field(max_length=40)
     size: Int = Field(gt=0, le=service.MAX_PHOTO_BYTES)
+    device_lat: Float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    device_lon: Float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    device_accuracy_m: Float | None = Field(default=None, ge=0, le=5000, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _position_whole(self) -> PhotoUploadRequest:
+        given = [f for f in ("device_lat", "device_lon", "device_accuracy_m")
+                 if getattr(self, f) is not None]
+        if given and len(given) != 3:
+            missing = sorted({"device_lat", "device_lon", "device_accuracy_m"} - set(given))
+            raise ValueError(f"{', '.join(missing)}: give the phone's position with "
+                             "device_lat, device_lon and device_accuracy_m together")
+        return self
+
+    def device(self) -> service.DevicePosition | None:
+        if self.device_lat is None or self.device_lon is None:
+            return None
+        return service.DevicePosition(self.device_lat, self.device_lon,
+                                      self.device_accuracy_m or 0.0)
 
 
 @bp.route("/merchants/{merchant_id}/photos", methods=["POST"])
@@ -30,7 +53,7 @@ def request_photo_upload(merchant_id: str):
     require_merchant(path_id(merchant_id, "merchant_id"))
     try:
         upload = service.request_upload(path_id(merchant_id, "merchant_id"), body.content_type,
-                                        body.size)
+                                        body.size, device=body.device())
     except service.UnknownMerchant as exc:
         raise NotFoundError(str(exc)) from exc
     except service.BindingInputError as exc:
@@ -62,3 +85,11 @@ def on_photo_uploaded(event: dict[str, Any], context: Any) -> dict[str, Any]:
             log.error("binding: %s", exc)  # not retryable: the key or merchant is wrong
             results.append({"key": key, "outcome": "rejected", "error": str(exc)})
     return {"results": results}
+
+
+@bp.route("/merchants/{merchant_id}/binding", methods=["GET"])
+def binding_view(merchant_id: str) -> dict:
+    """Every binding attempt with its reasons in words, distance and store photo link."""
+    mid = path_id(merchant_id, "merchant_id")
+    require_merchant(mid)
+    return {"merchant_id": mid, "attempts": attempts_view(mid)}

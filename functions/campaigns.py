@@ -12,10 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
+from paver.console import overrides
 from paver.fields import Float, PlainText
 from paver.trust import service
 
 bp = Blueprint(__name__)
+
+
+_VERSION = r"^[0-9]{8}T[0-9]{6,12}Z-[0-9a-f]{8}$"  # paver.trust.model.new_version
 
 
 class CampaignIn(BaseModel):
@@ -26,6 +30,16 @@ class CampaignIn(BaseModel):
     regions: list[Annotated[PlainText, Field(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=50)
     threshold: Float | None = Field(default=None, ge=0, le=100)
+    #: a registered trust model version to score with (default: the active model)
+    model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
+
+
+class SelectionIn(BaseModel):
+    """Optional body of a selection run: score with this registered model version."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
 
 
 @bp.route("/campaigns", methods=["POST"])
@@ -33,19 +47,26 @@ def post_campaign() -> Response:
     require_operator()
     body = parse_body(bp, CampaignIn)
     try:
-        doc = service.create_campaign(body.name, body.regions, body.threshold)
+        doc = service.create_campaign(body.name, body.regions, body.threshold,
+                                      model_version=body.model_version)
     except service.PolicyError as exc:
         raise BadRequestError(f"threshold: {exc}") from exc
+    except service.UnknownModelVersion as exc:
+        raise BadRequestError(str(exc)) from exc
     return json_response(doc, status=201)
 
 
 @bp.route("/campaigns/{campaign_id}/selection", methods=["POST"])
 def post_selection(campaign_id: str) -> Response:
     require_operator()
+    body = parse_body(bp, SelectionIn)
     try:
-        result = service.run_selection(path_id(campaign_id, "campaign_id"))
+        result = service.run_selection(path_id(campaign_id, "campaign_id"),
+                                       model_version=body.model_version)
     except service.NotFoundError as exc:
         raise NotFoundError(str(exc)) from exc
+    except service.UnknownModelVersion as exc:
+        raise BadRequestError(str(exc)) from exc
     except service.NoModelError as exc:
         raise ConflictError(str(exc)) from exc
     except service.PolicyError as exc:
@@ -60,3 +81,33 @@ def get_partners(campaign_id: str) -> Response:
         return json_response(service.campaign_partners(path_id(campaign_id, "campaign_id")))
     except service.NotFoundError as exc:
         raise NotFoundError(str(exc)) from exc
+
+
+@bp.route("/campaigns", methods=["GET"])
+def list_campaigns() -> Response:
+    """Every campaign, newest first."""
+    require_operator()
+    return json_response({"items": service.list_campaigns()})
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    selected: bool
+    note: str = Field(min_length=3, max_length=overrides.MAX_NOTE_CHARS)
+
+
+@bp.route("/campaigns/{campaign_id}/partners/{partner_id}/override", methods=["POST"])
+def post_override(campaign_id: str, partner_id: str) -> Response:
+    """Override a partner's selection decision with a note (kept in the audit trail)."""
+    operator = require_operator()
+    body = parse_body(bp, OverrideIn)
+    try:
+        doc = overrides.override(path_id(campaign_id, "campaign_id"),
+                                 path_id(partner_id, "partner_id"), body.selected, body.note,
+                                 by=operator.id)
+    except overrides.OverrideNotFound as exc:
+        raise NotFoundError(str(exc)) from exc
+    except overrides.OverrideConflict as exc:
+        raise ConflictError(str(exc)) from exc
+    return json_response(doc)

@@ -15,8 +15,17 @@ from chalice import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions._auth import principal, require_merchant, require_operator
+from functions._auth import (
+    partner_scope,
+    principal,
+    require_merchant,
+    require_operator,
+    require_partner,
+)
 from functions._http import json_response, parse_body, path_id
+from paver.console import codes as codes_list
+from paver.console import sheet
+from paver.console.pages import PageInputError, parse_limit
 from paver.rollout import service
 from paver.rollout.status import STATUSES, IllegalTransition
 from paver.storage.models import Code
@@ -116,3 +125,41 @@ def choose_skin(merchant_id: str) -> dict:
 def rollout_worker(event) -> dict:
     """Issue the codes of each message; report failed messages for retry (partial batch)."""
     return service.process_records(r.to_dict() for r in event)
+
+
+@bp.route("/codes", methods=["GET"])
+def list_codes() -> Response:
+    """A campaign's or a partner's codes, page by page (a partner: its own only)."""
+    p = principal()
+    if p.role == "merchant":
+        raise ForbiddenError("merchants read their own code at /codes/{code_id}")
+    params = bp.current_request.query_params or {}
+    campaign = params.get("campaign") or None
+    partner = params.get("partner") or None
+    if campaign is not None:
+        path_id(campaign, "campaign")
+    if partner is not None:
+        path_id(partner, "partner")
+    partner = partner_scope(partner)
+    if campaign is None and partner is None:
+        raise BadRequestError("campaign: give a campaign or a partner")
+    try:
+        return json_response(codes_list.list_codes(
+            campaign, partner, limit=parse_limit(params.get("limit")),
+            cursor=params.get("cursor")))
+    except PageInputError as exc:
+        raise BadRequestError(str(exc)) from exc
+
+
+@bp.route("/campaigns/{campaign_id}/partners/{partner_id}/sheet", methods=["GET"])
+def partner_sheet(campaign_id: str, partner_id: str) -> Response:
+    """The print-ready PDF sheet (A4, crop marks) of a partner's codes in a campaign."""
+    pid = path_id(partner_id, "partner_id")
+    require_partner(pid)
+    try:
+        pdf = sheet.partner_sheet(path_id(campaign_id, "campaign_id"), pid)
+    except sheet.SheetEmpty as exc:
+        raise NotFoundError(str(exc)) from exc
+    return Response(body=pdf, status_code=200, headers={
+        "Content-Type": "application/pdf",
+        "Content-Disposition": f'attachment; filename="codes-{pid}-{campaign_id}.pdf"'})

@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
+from chalice import (
+    BadRequestError,
+    Blueprint,
+    ConflictError,
+    NotFoundError,
+    Response,
+)
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions._auth import require_merchant
+from functions._auth import partner_scope, principal, require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.accrual import accrual, merchants
 from paver.accrual.transactions import (
@@ -18,6 +25,10 @@ from paver.accrual.transactions import (
     check_reporting_window,
     record_transaction,
 )
+from paver.auth import issue_token
+from paver.console import merchants as search
+from paver.console.pages import PageInputError, parse_limit
+from paver.console.progress import milestones_view
 
 bp = Blueprint(__name__)
 _STREAM = os.environ.get(
@@ -42,6 +53,49 @@ def post_transaction() -> Response:
     except TransactionInputError as exc:
         raise BadRequestError(str(exc)) from exc
     return json_response({**view, "replayed": not created}, status=201 if created else 200)
+
+
+@bp.route("/merchants", methods=["GET"])
+def search_merchants() -> Response:
+    """Search merchants by id, name or city (a partner: its own; a merchant: itself)."""
+    p = principal()
+    params = bp.current_request.query_params or {}
+    q = params.get("q", "")
+    if len(q) > search.MAX_QUERY_CHARS:
+        raise BadRequestError(f"q: at most {search.MAX_QUERY_CHARS} characters")
+    partner = params.get("partner") or None
+    if partner is not None:
+        path_id(partner, "partner")
+    partner = partner_scope(partner)
+    try:
+        return json_response(search.search(
+            q, partner_id=partner, merchant_id=p.id if p.role == "merchant" else None,
+            limit=parse_limit(params.get("limit")), cursor=params.get("cursor")))
+    except PageInputError as exc:
+        raise BadRequestError(str(exc)) from exc
+
+
+@bp.route("/merchants/{merchant_id}/milestones", methods=["GET"])
+def get_milestones(merchant_id: str) -> dict:
+    """Each milestone's benefit, whether granted and the progress toward it."""
+    return _merchant_read(milestones_view, merchant_id)
+
+
+class SigninLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ttl: int = Field(default=7 * 24 * 3600, ge=300, le=7 * 24 * 3600)
+
+
+@bp.route("/merchants/{merchant_id}/signin-link", methods=["POST"])
+def post_signin_link(merchant_id: str) -> Response:
+    """A sign-in link to the merchant page a partner hands its merchant (token in the
+    fragment: never sent to a server, never in logs)."""
+    body = parse_body(bp, SigninLinkIn)
+    mid = path_id(merchant_id, "merchant_id")
+    require_merchant(mid, allow_merchant=False)
+    token = issue_token("merchant", mid, ttl_s=body.ttl)
+    return json_response({"merchant_id": mid, "path": f"/m/#token={token}",
+                          "expires_in": body.ttl}, status=201)
 
 
 @bp.route("/merchants/{merchant_id}", methods=["GET"])

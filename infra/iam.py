@@ -81,16 +81,18 @@ ACCESS: dict[str, Access] = {
             "Partners": GET + BATCH_GET + SCAN + UPDATE + DESCRIBE,  # UPDATE: default skin
             "Merchants": GET + UPDATE + BATCH_GET + BATCH_WRITE + SCAN + DESCRIBE,
             "MerchantMetrics": QUERY + BATCH_WRITE + SCAN + DESCRIBE,
-            "Campaigns": GET + PUT + DESCRIBE,
-            "Selections": QUERY + BATCH_WRITE + DESCRIBE,
-            "Codes": GET + UPDATE + DESCRIBE,
+            "Campaigns": GET + PUT + SCAN + DESCRIBE,
+            "Selections": GET + UPDATE + QUERY + BATCH_WRITE + DESCRIBE,
+            "Codes": GET + UPDATE + BATCH_GET + DESCRIBE,
             "Transactions": GET + PUT + DESCRIBE,
             "Benefits": QUERY + DESCRIBE,
-            "ModelRegistry": QUERY + DESCRIBE,
+            # QUERY: the active model; GET: the version a campaign chose
+            "ModelRegistry": GET + QUERY + DESCRIBE,
             "RiskScenes": QUERY + BATCH_WRITE + DESCRIBE,
             "Relations": _SCREEN_TABLES["Relations"] + DESCRIBE,
             "Accounts": _SCREEN_TABLES["Accounts"] + DESCRIBE,
-            "Decisions": _SCREEN_TABLES["Decisions"] + DESCRIBE,
+            # the console's Risk alerts read the stored decisions
+            "Decisions": _SCREEN_TABLES["Decisions"] + GET + SCAN + BATCH_GET + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
             "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
             # partner skins: stored pending, read, rendered; the certifier image writes verdicts
@@ -104,9 +106,11 @@ ACCESS: dict[str, Access] = {
             # POST /risk/scenes/build reads its dataset from here: keys must be under risk/
             ("ingest", "risk/"): S3_GET,
             # POST /merchants/{id}/photos presigns the upload with this role's credentials
-            ("photos", "photos/"): S3_PUT,
+            # ... and the console's store-photo links (presigned GETs)
+            ("photos", "photos/"): S3_PUT + S3_GET,
         },
-        list_buckets=("artifacts",),  # KB versions listing; "no KB yet" must stay a 404
+        # KB versions listing ("no KB yet" must stay a 404); a merchant's store photos
+        list_buckets=("artifacts", "photos"),
         queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage"),
                 "skin-certify": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
@@ -115,9 +119,11 @@ ACCESS: dict[str, Access] = {
                 "MerchantMetrics": BATCH_WRITE},
         objects={("ingest", "ingest/"): S3_GET + S3_PUT},  # the file, and its report beside it
     ),
+    # Codes UPDATE: the photo moves the code to active; Idempotency: the upload request, the
+    # credential claim, the perceptual-hash index (BatchGet of its bands, ADD to their sets)
     "binding": Access(
-        tables={"Merchants": GET + UPDATE, "Codes": GET, "BindingAttempts": PUT,
-                "Benefits": PUT, "Idempotency": GET + PUT},
+        tables={"Merchants": GET + UPDATE, "Codes": GET + UPDATE, "BindingAttempts": PUT,
+                "Benefits": PUT, "Idempotency": GET + BATCH_GET + PUT + UPDATE},
         objects={("photos", "photos/"): S3_GET},
     ),
     "rollout_worker": Access(
@@ -128,8 +134,10 @@ ACCESS: dict[str, Access] = {
         # the dead-letter queue: permanent errors go there at once, with the reason
         queues={"rollout": SQS_CONSUME, "rollout-dlq": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
+    # Codes GET: a payment stored without an accrual decision is decided against its code
     "accrual": Access(
-        tables={"Merchants": GET + UPDATE, "Benefits": PUT, "Idempotency": BATCH_GET + PUT},
+        tables={"Merchants": GET + UPDATE, "Benefits": PUT, "Idempotency": BATCH_GET + PUT,
+                "Codes": GET},
         streams=("Transactions",),
     ),
     "risk_screen": Access(
@@ -138,9 +146,11 @@ ACCESS: dict[str, Access] = {
         list_buckets=("artifacts",),  # "no KB yet" must read as NoSuchKey, not AccessDenied
         streams=("Transactions",),
     ),
+    # Decisions/Transactions/Idempotency/Merchants UPDATE: the risk feed (trust/risk_feed.py)
     "rescore_partners": Access(
-        tables={"Partners": SCAN + UPDATE, "Merchants": SCAN, "MerchantMetrics": SCAN,
-                "ModelRegistry": QUERY},
+        tables={"Partners": SCAN + UPDATE, "Merchants": SCAN + UPDATE, "MerchantMetrics": SCAN,
+                "ModelRegistry": QUERY, "Decisions": SCAN, "Transactions": BATCH_GET,
+                "Idempotency": GET + PUT},
         objects={("artifacts", "models/"): S3_GET},
     ),
 }

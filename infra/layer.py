@@ -52,7 +52,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 SMOKE_IMPORTS = ("numpy", "scipy.sparse", "scipy.spatial", "sklearn.ensemble",
                  "sklearn.cluster", "pandas", "durable.lang", "zxingcpp", "PIL.Image",
                  "pillow_heif", "pydantic", "pydantic_core", "qrcode", "yaml", "jwt", "stdnum",
-                 "piexif", "resvg_py")
+                 "piexif", "resvg_py", "imagehash", "pywt")
 
 
 class LayerError(RuntimeError):

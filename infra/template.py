@@ -46,10 +46,10 @@ def table_resource(model: type, cfg: Settings) -> tuple[str, dict[str, Any]]:
                                "UpdateReplacePolicy": "Retain", "Properties": props}
 
 
-def _bucket(role: str, cfg: Settings, functions: set[str]) -> dict[str, dict[str, Any]]:
-    name = cfg.bucket_name(role)
-    logical = f"{cfn_name(role)}Bucket"
-    props: dict[str, Any] = {
+def private_bucket_properties(name: str) -> dict[str, Any]:
+    """Properties of a private bucket: no public access, encrypted, versioned (every bucket of
+    Paver's, and the optional web bucket of ``infra/web.py``)."""
+    return {
         "BucketName": name,
         "PublicAccessBlockConfiguration": {
             "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
@@ -59,6 +59,18 @@ def _bucket(role: str, cfg: Settings, functions: set[str]) -> dict[str, dict[str
         "VersioningConfiguration": {"Status": "Enabled"},
         "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
     }
+
+
+def _bucket(role: str, cfg: Settings, functions: set[str]) -> dict[str, dict[str, Any]]:
+    name = cfg.bucket_name(role)
+    logical = f"{cfn_name(role)}Bucket"
+    props: dict[str, Any] = private_bucket_properties(name)
+    if role == "photos":
+        # The merchant page uploads the store photo from the browser by presigned POST (the
+        # signed policy, not the origin, limits what may be written).
+        props["CorsConfiguration"] = {"CorsRules": [{
+            "AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
+            "MaxAge": 3000}]}
     out: dict[str, dict[str, Any]] = {}
     bucket: dict[str, Any] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
                               "UpdateReplacePolicy": "Retain", "Properties": props}

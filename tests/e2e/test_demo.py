@@ -38,6 +38,10 @@ def test_demo_writes_summary_and_report(demo_run: tuple[Path, str]) -> None:
         assert summary[key] > 0, key
     assert summary["partners_selected"] <= summary["partners_scored"] == 10
     assert summary["codes_scanned_ok"] == summary["codes_issued"]
+    # claim 4: every bound merchant's photo moved its code to active; claim 5: only payments
+    # through an active code accrued, and the demo sent some that did not
+    assert summary["codes_active"] == summary["merchants_bound"]
+    assert summary["payments_accrued"] > 0 and summary["payments_not_accrued"] > 0
     html = (out / "report.html").read_text()
     for title in ("Synthetic world", "Aggregated codes", "Merchant binding and benefits"):
         assert title in html

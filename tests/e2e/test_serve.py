@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,3 +61,39 @@ def test_serve_answers_health_over_http() -> None:
     assert "GET /health?phone=" in output  # the access log line is there ...
     leaked = [s[:12] for s in secrets if s in output]
     assert not leaked, leaked  # ... masked
+
+
+def test_ctrl_c_stops_the_server_the_event_sources_and_the_embedded_aws() -> None:
+    port = free_port()
+    paver = Path(sys.executable).with_name("paver")
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "PAVER_STAGE")}
+    proc = subprocess.Popen([str(paver), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.fail("paver serve exited early")
+                time.sleep(0.3)
+        # the pages are served too, without a token
+        page = requests.get(f"http://127.0.0.1:{port}/console/", timeout=5)
+        assert page.status_code == 200 and "console.js" in page.text
+        assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, out[-2000:]
+    assert "paver: stopped" in out and "Traceback" not in out, out[-2000:]
+    aws = re.search(r"AWS at http://127\.0\.0\.1:(\d+)", out)
+    assert aws, out[-2000:]
+    for p in (port, int(aws.group(1))):  # neither the API nor the embedded AWS is left behind
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{p}/", timeout=2)

@@ -11,7 +11,10 @@ import pytest
 from paver.accrual.accrual import process_stream
 from paver.aws import client
 from paver.config import Settings
-from paver.storage.models import Benefit, Merchant, Transaction
+from paver.rollout import service as rollout
+from paver.storage.models import Benefit, Code, Merchant, Transaction
+
+PAYLOAD = "000201010212261800" + "0" * 40  # any stored payload: the scan ref follows from it
 
 
 @pytest.fixture
@@ -20,6 +23,22 @@ def merchant(aws: Settings) -> Merchant:
                  city="Hangzhou")
     m.save()
     return m
+
+
+def _code(status: str, active_at: str | None = None) -> Code:
+    history = [{"status": "issued", "at": "2026-09-01T00:00:00+00:00"}]
+    if active_at:
+        history.append({"status": "active", "at": active_at})
+    code = Code(code_id="code-M1", campaign_id="C1", merchant_id="M1", partner_id="P1",
+                payload=PAYLOAD, skin="neutral_default", status=status, history=history)
+    code.save()
+    return code
+
+
+@pytest.fixture
+def active_code(merchant: Merchant) -> Code:
+    """M1's aggregated code, active since 1 October 2026."""
+    return _code("active", "2026-10-01T00:00:00+00:00")
 
 
 def _ago(**delta: float) -> str:
@@ -117,12 +136,12 @@ def test_unknown_merchant_is_404(api, merchant: Merchant) -> None:
     assert resp.status_code == 404
 
 
-def test_stream_batch_replayed_three_times_counts_once(api, merchant: Merchant, aws: Settings,
+def test_stream_batch_replayed_three_times_counts_once(api, active_code: Code, aws: Settings,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAVER_TXN_MAX_AGE_S", str(4 * 86400))  # payments of three days
     for i in range(12):
         assert _post(api, {"idempotency_key": f"order-1{i:05d}", "merchant_id": "M1",
-                           "amount": "500.00",
+                           "amount": "500.00", "code_id": "code-M1",
                            "timestamp": _ago(days=i % 3)}).status_code == 201
     records = _stream_records(aws)
     assert len(records) == 12
@@ -143,12 +162,13 @@ def test_stream_batch_replayed_three_times_counts_once(api, merchant: Merchant, 
     assert len(listed) == 3
 
 
-def test_one_failing_record_is_the_only_one_reported(api, merchant: Merchant,
+def test_one_failing_record_is_the_only_one_reported(api, active_code: Code,
                                                      aws: Settings) -> None:
     from paver.accrual.accrual import accrue
 
     for i in range(4):
-        _post(api, {"idempotency_key": f"order-2{i:05d}", "merchant_id": "M1", "amount": "1"})
+        _post(api, {"idempotency_key": f"order-2{i:05d}", "merchant_id": "M1", "amount": "1",
+                    "scan_ref": rollout.scan_ref_for(PAYLOAD)})
     records = _stream_records(aws)
     poisoned = records[2]["dynamodb"]["NewImage"]["txn_id"]["S"]
 
@@ -179,7 +199,10 @@ def test_code_id_must_be_the_merchants_and_merchants_cannot_report_payments(
     body = {"idempotency_key": "order-300001", "merchant_id": "M1", "amount": "5.00"}
     wrong = _post(api, {**body, "code_id": "code-OTHER"})
     assert wrong.status_code == 400 and "code_id" in json.loads(wrong.body)["Message"]
-    assert _post(api, {**body, "code_id": "code-M1"}).status_code == 201
+    through = _post(api, {**body, "code_id": "code-M1"})
+    assert through.status_code == 201  # stored, but M1 has no code issued: nothing accrues
+    assert json.loads(through.body)["accrues"] is False
+    assert json.loads(through.body)["accrual"]["code"] == "no_code_issued"
     as_merchant = api.as_("merchant", "M1").http.post(
         "/transactions", body=json.dumps({**body, "idempotency_key": "order-300002"}),
         headers={"Content-Type": "application/json"})
@@ -221,3 +244,72 @@ def test_a_stale_ingest_snapshot_cannot_overwrite_concurrent_accrual(merchant: M
     assert store.put_merchants([row], snapshot, "file.csv") == []  # ... then ingest writes
     m = Merchant.get("M1")
     assert m.name == "Renamed" and m.txn_count == 1 and m.txn_amount == 3.0
+
+
+def test_only_payments_through_the_active_code_accrue(api, merchant: Merchant,
+                                                      aws: Settings) -> None:
+    """Claim 5 through the API and the stream: stored either way, counted only through the
+    merchant's code while it is active; each reply says why."""
+    _code("shipped")
+    scan = rollout.scan_ref_for(PAYLOAD)
+    base = {"merchant_id": "M1", "amount": "100.00"}
+
+    def post(key: str, **extra: str) -> dict:
+        resp = _post(api, {**base, "idempotency_key": key, **extra})
+        assert resp.status_code == 201, resp.body
+        return json.loads(resp.body)
+
+    an_hour_ago = _ago(hours=1)
+    shipped = post("order-400001", scan_ref=scan)
+    assert (shipped["accrues"], shipped["accrual"]["code"]) == (False, "code_not_active")
+    assert "'shipped'" in shipped["accrual"]["reason"]
+    assert shipped["code_id"] == "code-M1"  # the scan names the code
+    rollout.activate("code-M1", {"attempt_id": "a" * 32, "by": "test"})
+    active_at = rollout.active_since(rollout.get_code("code-M1"))
+    assert active_at is not None
+    before = post("order-400002", code_id="code-M1", timestamp=an_hour_ago)
+    assert (before["accrues"], before["accrual"]["code"]) == (False, "code_not_active")
+    no_code = post("order-400003", channel="card")
+    assert (no_code["accrues"], no_code["accrual"]["code"]) == (False, "not_through_code")
+    scanned = post("order-400004", scan_ref=scan)
+    assert (scanned["accrues"], scanned["accrual"]["code"]) == (True, "through_active_code")
+    by_id = post("order-400005", code_id="code-M1")
+    assert by_id["accrues"] is True
+    forged = _post(api, {**base, "idempotency_key": "order-400006",
+                         "scan_ref": rollout.scan_ref_for(PAYLOAD + "0")})
+    assert forged.status_code == 400 and "scan_ref" in json.loads(forged.body)["Message"]
+    malformed = _post(api, {**base, "idempotency_key": "order-400007", "scan_ref": "scan-xyz"})
+    assert malformed.status_code == 400 and "scan_ref" in json.loads(malformed.body)["Message"]
+
+    out = process_stream(_stream_records(aws))
+    assert sorted(out.accrued) == sorted([scanned["txn_id"], by_id["txn_id"]])
+    assert {n["txn_id"]: n["code"] for n in out.not_accrued} == {
+        shipped["txn_id"]: "code_not_active", before["txn_id"]: "code_not_active",
+        no_code["txn_id"]: "not_through_code"}
+    assert all(n["reason"] for n in out.not_accrued)
+    m = Merchant.get("M1")
+    assert (m.txn_count, m.txn_amount) == (2, 200)
+    assert Transaction.count() == 5  # every payment is stored
+
+
+def test_the_stream_decides_records_written_without_a_decision(active_code: Code) -> None:
+    """A Transactions item written by another path (no ``accrues``) gets the same rule."""
+
+    def record(seq: str, txn_id: str, **extra: dict) -> dict:
+        image = {"txn_id": {"S": txn_id}, "merchant_id": {"S": "M1"}, "amount": {"N": "9.5"},
+                 "timestamp": {"S": "2026-11-05T08:00:00+00:00"}, **extra}
+        return {"eventName": "INSERT", "dynamodb": {"SequenceNumber": seq, "NewImage": image}}
+
+    out = process_stream([
+        record("1", "t-plain"),
+        record("2", "t-code", code_id={"S": "code-M1"}),
+        record("3", "t-other", code_id={"S": "code-M2"}),
+        record("4", "t-refused", code_id={"S": "code-M1"}, accrues={"BOOL": False},
+               accrual_code={"S": "code_not_active"}, accrual_reason={"S": "shipped"}),
+    ])
+    assert out.accrued == ["t-code"]
+    assert {n["txn_id"]: n["code"] for n in out.not_accrued} == {
+        "t-plain": "not_through_code", "t-other": "not_attributable",
+        "t-refused": "code_not_active"}
+    assert out.failures == []
+    assert Merchant.get("M1").txn_count == 1

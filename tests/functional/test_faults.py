@@ -342,13 +342,20 @@ def _stream_records(cfg: Settings) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def payments(aws: Settings) -> list[dict[str, Any]]:
-    """Five payments of 100.00 to M1 (from five payers), as the Transactions stream holds them."""
+    """Five payments of 100.00 to M1 (from five payers) through its active aggregated code, as
+    the Transactions stream holds them."""
+    from paver.storage.models import Code
+
     Merchant(merchant_id="M1", partner_id="P1", name="Noodle House", mcc="5812",
              city="Hangzhou").save()
+    Code(code_id="code-M1", campaign_id="C1", merchant_id="M1", partner_id="P1", payload="x",
+         skin="neutral_default", status="active",
+         history=[{"status": "active", "at": "2026-10-01T00:00:00+00:00"}]).save()
     for i in range(5):
         record_transaction(TransactionIn(
             idempotency_key=f"order-{i:06d}", merchant_id="M1", amount=Decimal("100"),
-            timestamp=f"2026-11-0{1 + i}T10:00:00+08:00", from_account=f"A{i:04d}"))
+            timestamp=f"2026-11-0{1 + i}T10:00:00+08:00", from_account=f"A{i:04d}",
+            code_id="code-M1"))
     return _stream_records(aws)
 
 

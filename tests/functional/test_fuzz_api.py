@@ -309,6 +309,7 @@ def test_oversized_bodies_are_refused(seeded: Any, spec: dict[str, Any], size: i
 
 def test_every_body_route_has_its_model_in_the_spec(spec: dict[str, Any]) -> None:
     from app import app
+    from functions._auth import PUBLIC_PATHS
     from functions._openapi import body_model
 
     for path, methods in app.routes.items():
@@ -325,7 +326,7 @@ def test_every_body_route_has_its_model_in_the_spec(spec: dict[str, Any]) -> Non
                 assert set(props) == set(model.model_fields)
             names = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert names == set(entry.view_args)
-            assert ("security" in op) == (path != "/health")
+            assert ("security" in op) == (path not in PUBLIC_PATHS)
 
 
 def test_cli_writes_the_openapi_document(tmp_path: Any) -> None:
@@ -349,6 +350,7 @@ def test_cli_writes_the_openapi_document(tmp_path: Any) -> None:
 #: One valid body per model (the field-by-field test below breaks one field at a time).
 VALID_BODIES: dict[str, dict[str, Any]] = {
     "CampaignIn": {"name": "Spring", "regions": ["east"], "threshold": 60},
+    "SelectionIn": {"model_version": "20260101T000000000000Z-0123abcd"},
     "MerchantBatch": {
         "merchants": [{"merchant_id": "M9", "partner_id": "P1", "name": "Tea", "mcc": "5812",
                        "city": "Hangzhou", "lat": 30.1, "lon": 120.2}],
@@ -357,8 +359,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "SkinChoice": {"skin": "classic"},
     "TransactionIn": {"idempotency_key": "order-0001", "merchant_id": "M1", "amount": "5.00",
                       "timestamp": "2026-11-01T10:00:00+08:00", "code_id": "code-M1",
-                      "from_account": "A1"},
-    "PhotoUploadRequest": {"content_type": "image/jpeg", "size": 1000},
+                      "scan_ref": "scan-0123456789abcdef01234567", "from_account": "A1"},
+    "PhotoUploadRequest": {"content_type": "image/jpeg", "size": 1000, "device_lat": 30.27,
+                           "device_lon": 120.15, "device_accuracy_m": 25},
     "EventIn": {"txn_id": "e1", "timestamp": "2024-03-05T10:00:00Z", "from_account": "A1",
                 "to_account": "A2", "amount": 10, "from_ip": "1.2.3.4"},
     "BuildIn": {"transactions_key": "risk/junk.csv", "labels_key": "risk/junk.csv"},
@@ -367,6 +370,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
                              "accent": "#3D4856", "text": "#FFFFFF"},
                  "caption": {"zh": "扫码付款", "en": "PAY"},
                  "logo": {"image_base64": "not-an-image", "fraction": 0.2}},
+    "OverrideIn": {"selected": True, "note": "pilot approved"},
+    "SigninLinkIn": {"ttl": 3600},
 }
 NASTY: list[Any] = [
     "\ud800", "x" * 300_000, 1e-200, int("1" * 41), -(2**63), None, [[[[]]]], {"$ne": 1},

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -117,8 +119,23 @@ class Recorder:
                 rec.calls.append(("s3:PutObject", f"arn:aws:s3:::{bucket}/{fields['key']}"))
             return real_post(self, request_dict, fields, conditions, **kw)
 
+        real_url = botocore.signers.RequestSigner.generate_presigned_url
+
+        def presigned_url(self: Any, request_dict: dict, operation_name: str,
+                          *args: Any, **kw: Any) -> Any:
+            # a presigned GET (e.g. a store photo link) is signed with the role's credentials
+            if rec.active and operation_name == "GetObject":
+                url = urllib.parse.urlsplit(request_dict["url"])
+                host_bucket = url.hostname.split(".s3.")[0] if ".s3." in (
+                    url.hostname or "") else ""
+                path = urllib.parse.unquote(url.path).lstrip("/")
+                resource = f"{host_bucket}/{path}" if host_bucket else path
+                rec.calls.append(("s3:GetObject", f"arn:aws:s3:::{resource}"))
+            return real_url(self, request_dict, operation_name, *args, **kw)
+
         mp.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
         mp.setattr(botocore.signers.S3PostPresigner, "generate_presigned_post", presigned_post)
+        mp.setattr(botocore.signers.RequestSigner, "generate_presigned_url", presigned_url)
 
     def run(self, fn: Callable[[], Any]) -> Any:
         self.active = True
@@ -367,11 +384,14 @@ def _photo_for(cfg: Settings, merchant_id: str) -> bytes:
 
     m = Merchant.get(merchant_id)
     payload = Code.get(code_id_for(merchant_id)).payload
-    return make_store_photo((m.lat or 30.27) + 0.0003, m.lon or 120.15, qr=qr_image(payload))
+    taken = datetime.now(timezone(timedelta(hours=8))).replace(tzinfo=None) - timedelta(minutes=5)
+    return make_store_photo((m.lat or 30.27) + 0.0003, m.lon or 120.15, qr=qr_image(payload),
+                            taken_at=taken)
 
 
 def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, recorder: Recorder,
-                                                  risk_world: Path, trust_world: Path) -> None:
+                                                  risk_world: Path, trust_world: Path,
+                                                  trust_model: Any) -> None:
     """One story through every function; each function's calls checked against its policy."""
     from functions import binding, codes, ingest, merchants, partners, risk
     from paver.aws import client
@@ -425,7 +445,18 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
             "campaign_id"]
         sel = _json(_post(api, f"/campaigns/{cid}/selection", {}))
         assert sel["selected"], sel
-        _json(api.http.get(f"/campaigns/{cid}/partners"))
+        # a campaign may score with a registered version it names (not only the active one)
+        chosen = _json(_post(api, f"/campaigns/{cid}/selection",
+                             {"model_version": trust_model.version}))
+        assert chosen["model_version"] == trust_model.version
+        ranked = _json(api.http.get(f"/campaigns/{cid}/partners"))["partners"]
+        _json(api.http.get("/campaigns"))
+        out = next((p for p in ranked if not p["selected"]), None)
+        if out is not None:  # the console's override, audited
+            _json(_post(api, f"/campaigns/{cid}/partners/{out['partner_id']}/override",
+                        {"selected": False, "note": "kept out"}), 409)
+            _json(_post(api, f"/campaigns/{cid}/partners/{out['partner_id']}/override",
+                        {"selected": True, "note": "pilot approved"}))
         _json(api.http.post(f"/campaigns/{cid}/rollout"), 202)
         return {"campaign_id": cid, "partner_id": sel["selected"][0]}
 
@@ -454,9 +485,6 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
 
     def api_story_2() -> dict[str, Any]:
         code_id = code_id_for(mid)
-        from datetime import UTC, datetime
-
-        paid_at = datetime.now(UTC).isoformat()  # payments are reported within a day of now
         _json(api.http.get(f"/campaigns/{story['campaign_id']}/progress"))
         _json(api.http.get(f"/codes/{code_id}"))
         img = api.http.get(f"/codes/{code_id}/image", headers={"Accept": "image/png"})
@@ -465,16 +493,16 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
         up = _json(_post(api, f"/merchants/{mid}/photos",
                          {"content_type": "image/jpeg", "size": len(photo)}), 201)
         _json(api.http.get(f"/merchants/{mid}/attempts"))
-        for i in range(2):
-            _json(_post(api, "/transactions", {"idempotency_key": f"order-{i:06d}",
-                                               "merchant_id": mid, "amount": "12.50",
-                                               "timestamp": paid_at}), 201)
-        replay = _json(_post(api, "/transactions", {
-            "idempotency_key": "order-000000", "merchant_id": mid, "amount": "12.50",
-            "timestamp": paid_at}))
-        assert replay["replayed"] is True
-        _json(api.http.get(f"/merchants/{mid}"))
-        _json(api.http.get(f"/merchants/{mid}/benefits"))
+        # the console's reads
+        _json(api.http.get("/merchants?q=shop&limit=5"))
+        _json(api.http.get(f"/merchants?partner={story['partner_id']}&limit=5"))
+        _json(api.http.get(f"/codes?campaign={story['campaign_id']}&limit=5"))
+        _json(api.http.get(f"/codes?partner={story['partner_id']}&limit=5"))
+        sheet = api.http.get(f"/campaigns/{story['campaign_id']}/partners/"
+                             f"{story['partner_id']}/sheet", headers={"Accept": "application/pdf"})
+        assert sheet.status_code == 200
+        _json(api.http.get(f"/merchants/{mid}/milestones"))
+        _json(_post(api, f"/merchants/{mid}/signin-link", {}), 201)
         return up
 
     upload = run("api_handler", api_story_2)
@@ -521,13 +549,39 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
     event = {"Records": [{"s3": {"bucket": {"name": cfg.bucket_name("photos")},
                                  "object": {"key": upload["key"]}}}]}
     out = run("binding", lambda: binding.on_photo_uploaded(event, None))
-    assert out["results"][0]["outcome"] in ("bound", "refused"), out
+    assert out["results"][0]["outcome"] == "bound", out
+    assert out["results"][0]["code_status"] == "active", out
+
+    seen = run("api_handler", lambda: _json(api.http.get(f"/merchants/{mid}/binding")))
+    assert seen["attempts"][0]["photo_url"], seen
+
+    def api_story_payments() -> None:  # through the code the photo made active
+        paid_at = datetime.now(UTC).isoformat()  # payments are reported within a day of now
+        for i in range(2):
+            _json(_post(api, "/transactions", {"idempotency_key": f"order-{i:06d}",
+                                               "merchant_id": mid, "amount": "12.50",
+                                               "code_id": code_id_for(mid),
+                                               "timestamp": paid_at}), 201)
+        replay = _json(_post(api, "/transactions", {
+            "idempotency_key": "order-000000", "merchant_id": mid, "amount": "12.50",
+            "code_id": code_id_for(mid), "timestamp": paid_at}))
+        assert replay["replayed"] is True and replay["accrues"] is True
+        _json(api.http.get(f"/merchants/{mid}"))
+        _json(api.http.get(f"/merchants/{mid}/benefits"))
+
+    run("api_handler", api_story_payments)
 
     # accrual and risk_screen: the Transactions stream, as Lambda delivers it
     stream = _stream_records(cfg)
     assert len(stream) == 2
-    out = run("accrual", lambda: merchants.accrual_stream({"Records": stream}, None))
+    import copy
+
+    undecided = copy.deepcopy(stream)  # as if written by a path that did not decide accrual
+    for key in ("accrues", "accrual_code", "accrual_reason"):
+        undecided[1]["dynamodb"]["NewImage"].pop(key)
+    out = run("accrual", lambda: merchants.accrual_stream({"Records": undecided}, None))
     assert out["batchItemFailures"] == [], out
+    assert Merchant.get(mid).txn_count == 2
 
     # risk: build a knowledge base through the API, then screen (API and stream)
     s3 = client("s3", cfg)
@@ -544,6 +598,13 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
                                           "amount": 18000, "from_device": "DX"}))
 
     run("api_handler", api_story_3)
+
+    def api_story_4() -> None:  # the console's Risk alerts
+        alerts = _json(api.http.get("/risk/alerts?status=all"))
+        assert alerts["items"], alerts
+        _json(api.http.get(f"/risk/alerts/{alerts['items'][0]['event_id']}"))
+
+    run("api_handler", api_story_4)
     from paver.risk import service as risk_service
 
     risk_service.reset_cache()  # the stream function has its own cold start

@@ -36,11 +36,16 @@ with mock_aws():
         resp = client.http.get("/health", headers=ops)
         paid = client.http.post("/transactions", headers=auth, body=json.dumps(txn))
         anon = client.http.get("/merchants/M1")
+        js = client.http.get("/console/console.js")
+        page = client.http.get("/m/index.html")
         bound = client.lambda_.invoke("binding", {"Records": [{"s3": {
             "bucket": {"name": "b"}, "object": {"key": "photos/../x"}}}]}).payload
     import paver, functions
     print(json.dumps({"status": resp.status_code, "body": json.loads(resp.body), "live": live,
                       "paid": paid.status_code, "anon": anon.status_code, "binding": bound,
+                      "js": [js.status_code, js.headers.get("Content-Type"),
+                             js.body[:600].decode()],
+                      "page": [page.status_code, page.body.decode()],
                       "paver": paver.__file__, "functions": functions.__file__,
                       "app": packaged.__file__}))
 """
@@ -75,6 +80,12 @@ def test_package_unzips_imports_and_answers_health(packaged: dict, tmp_path: Pat
     assert out["binding"]["results"][0]["outcome"] == "rejected"  # the S3-triggered function
     assert out["live"] == {"status": "ok"}  # no detail without an operator token
     assert out["body"]["stage"] == "dev"
+    # the console and the merchant page are served from the package itself, without a token
+    assert out["js"][0] == 200 and out["js"][1].startswith("text/javascript")
+    assert "import" in out["js"][2]
+    assert out["page"][0] == 200 and 'src="m.js"' in out["page"][1]
+    assert {"paver/assets/web/console/index.html", "paver/assets/web/m/m.js",
+            "paver/assets/web/shared/paver.js"} <= names
     assert all(out["body"]["tables"].values())
     for key in ("paver", "functions", "app"):
         assert out[key].startswith(str(unzipped)), out

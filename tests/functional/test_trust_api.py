@@ -155,3 +155,96 @@ def test_selection_ranking_scores_batches_and_rescoring(api: Client, aws: Settin
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
     assert result.payload["rescored"] == 10
     assert Partner.get("P0003").trust["model_version"] == model.version
+
+
+def test_risk_decisions_on_a_partners_merchants_lower_its_risk_at_the_next_rescore(
+        api: Client, aws: Settings, model) -> None:
+    """The two halves talk: alerts and confirmed cases of the risk screening on P0004's code
+    payments feed its risk dimension; other partners do not move; a second feed adds nothing."""
+    from datetime import UTC, datetime
+
+    from paver.storage.models import Decision, Merchant, Transaction
+    from paver.trust.risk_feed import feed_new_decisions
+
+    artifacts.publish_trust_model(model, aws)
+
+    def rescore() -> dict[str, dict[str, float]]:
+        out = api.lambda_.invoke("rescore_partners", api.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+        assert out.payload["rescored"] == 10, out.payload
+        return {p.partner_id: p.trust["scores"] for p in Partner.scan()}
+
+    before = rescore()
+    merchants = [m.merchant_id for m in Merchant.by_partner.query("P0004")]
+    now = datetime.now(UTC)
+    for i in range(40):  # laundering through P0004's codes: screened, most flagged risky
+        mid = merchants[i % len(merchants)]
+        Transaction(txn_id=f"t-{i}", merchant_id=mid, amount=900.0, timestamp=now.isoformat(),
+                    idempotency_key=f"k-{i:06d}", code_id=f"code-{mid}").save()
+        Decision(event_id=f"t-{i}", risky=i % 4 != 0, scene="fan_in", match_degree=0.9,
+                 decided_at=now, explanation={"case": {"status": "confirmed"}} if i < 10
+                 else {}).save()
+    Decision(event_id="transfer-1", risky=True, scene="cycle", match_degree=0.8,
+             decided_at=now).save()  # a transfer between accounts: no merchant to charge
+    after = rescore()
+    assert after["P0004"]["risk"] < before["P0004"]["risk"] - 5, (before["P0004"],
+                                                                   after["P0004"])
+    assert after["P0004"]["overall"] < before["P0004"]["overall"]
+    assert {p: s["risk"] for p, s in after.items() if p != "P0004"} == \
+        {p: s["risk"] for p, s in before.items() if p != "P0004"}
+    fed = [Merchant.get(m) for m in merchants]
+    assert sum(m.risk_screened for m in fed) == 40
+    # confirmed cases: alerts an investigator confirmed (t-0, t-4, t-8 were not alerts)
+    assert sum(m.risk_alerts for m in fed) == 30
+    assert sum(m.risk_confirmed or 0 for m in fed) == 7
+    again = feed_new_decisions(aws)  # within the overlap: read again, counted once
+    assert again.decisions == 41 and again.fed == 0 and again.confirmed == 0
+    assert again.not_code_payments == 1
+    assert sum(Merchant.get(m).risk_alerts for m in merchants) == 30
+    score = json.loads(_get(api, "/partners/P0004/score").body)
+    assert score["scores"]["risk"] == after["P0004"]["risk"]
+
+
+def test_a_campaign_selects_with_a_model_trained_from_a_table(api: Client, aws: Settings,
+                                                              model, tmp_path: Path) -> None:
+    """An operator trains on its own partner history through the CLI, registers the version
+    without making it active, and chooses it for a campaign (field or selection request)."""
+    from click.testing import CliRunner
+
+    from paver.cli.model import group
+
+    artifacts.publish_trust_model(model, aws)  # the world-trained model stays the active one
+    h = generate(np.random.default_rng(77), 150, 6, id_prefix="OP")
+    feats = partner_features(h.merchants, h.metrics, h.partners)
+    truth = h.truth.set_index("partner_id")
+    feats.join(truth[[c for c in truth.columns if c.startswith("outcome_")]]).reset_index() \
+        .to_csv(tmp_path / "history.csv", index=False)
+    r = CliRunner().invoke(group, ["train", "--partners", "--table", str(tmp_path / "history.csv"),
+                                   "--label", "outcome_overall", "--models", str(tmp_path / "m"),
+                                   "--publish", "--no-activate", "--json"])
+    assert r.exit_code == 0, r.output
+    ours = json.loads(r.output)["published"]
+    assert {v.version: v.active for v in ModelVersion.query("trust")} == {
+        model.version: True, ours: False}
+
+    r = _post(api, "/campaigns", {"name": "Bad", "model_version": "20990101T000000Z-deadbeef"})
+    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]
+    r = _post(api, "/campaigns", {"name": "Bad", "model_version": "latest"})
+    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]
+    r = _post(api, "/campaigns", {"name": "Own history", "model_version": ours})
+    assert r.status_code == 201 and json.loads(r.body)["model_version"] == ours
+    cid = json.loads(r.body)["campaign_id"]
+    chosen = json.loads(_post(api, f"/campaigns/{cid}/selection", {}).body)
+    assert chosen["model_version"] == ours and chosen["scored"] == 10
+    assert {s.model_version for s in Selection.query(cid)} == {ours}
+
+    cid2 = json.loads(_post(api, "/campaigns", {"name": "Default"}).body)["campaign_id"]
+    active = json.loads(_post(api, f"/campaigns/{cid2}/selection", {}).body)
+    assert active["model_version"] == model.version
+    asked = json.loads(_post(api, f"/campaigns/{cid2}/selection", {"model_version": ours}).body)
+    assert asked["model_version"] == ours
+    by_model = {m: {p["partner_id"]: p["trust_score"] for p in res["partners"]}
+                for m, res in (("world", active), ("ours", asked))}
+    assert by_model["world"] != by_model["ours"]  # two models, two sets of scores
+    r = _post(api, f"/campaigns/{cid2}/selection", {"model_version": "20990101T000000Z-0bad0bad"})
+    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]

@@ -119,3 +119,57 @@ def test_region_coverage_and_describe() -> None:
     assert region_coverage(_merchants(), [], ["A"]).tolist() == [1.0]
     assert describe("complaint_rate", 3.1) == "3.10 complaints per 1,000 transactions"
     assert describe("volume", float("nan")) == "volume: no data"
+
+
+def test_geo_consistency_uses_the_shipped_gazetteer_not_the_world() -> None:
+    """Cities the synthetic world never uses are known; a shared romanised name is resolved by
+    the Chinese name when given (Suzhou: 苏州 in Jiangsu, 宿州 in Anhui, ~240 km apart)."""
+    merchants = pd.DataFrame([
+        # Lhasa (not a world city): at the centre, and 100 km away
+        {"merchant_id": "a1", "partner_id": "A", "city": "Lhasa", "lat": 29.65, "lon": 91.13},
+        {"merchant_id": "a2", "partner_id": "A", "city": "拉萨市", "lat": 30.55, "lon": 91.13},
+        # Suzhou by romanised name only: either Suzhou is fine
+        {"merchant_id": "b1", "partner_id": "B", "city": "Suzhou", "lat": 33.64, "lon": 116.98},
+        {"merchant_id": "b2", "partner_id": "B", "city": "suzhou", "lat": 31.30, "lon": 120.60},
+        # Suzhou 苏州 at 宿州's coordinates: inconsistent; an unknown city does not count
+        {"merchant_id": "c1", "partner_id": "C", "city": "Suzhou", "city_zh": "苏州",
+         "lat": 33.64, "lon": 116.98},
+        {"merchant_id": "c2", "partner_id": "C", "city": "Atlantis", "lat": 0.0, "lon": 0.0},
+    ])
+    metrics = pd.DataFrame(columns=["merchant_id", "month", "txn_count"])
+    geo = partner_features(merchants, metrics)["geo_consistent_share"]
+    assert geo["A"] == pytest.approx(0.5)
+    assert geo["B"] == pytest.approx(1.0)
+    assert geo["C"] == pytest.approx(0.0)
+
+
+def test_gazetteer_covers_the_prefecture_level_cities() -> None:
+    from paver.gazetteer import cities
+
+    table = cities()
+    assert len(table) >= 290  # 293 prefecture-level cities + 4 municipalities, less 三沙
+    assert len({c.adcode for c in table}) == len(table)
+    assert all(18 <= c.lat <= 54 and 73 <= c.lon <= 135 for c in table)  # inside China
+    beijing = next(c for c in table if c.adcode == "110000")
+    assert (beijing.name, beijing.name_zh) == ("Beijing", "北京")
+
+
+def test_fed_risk_decisions_count_as_hits_and_fraud_reports() -> None:
+    merchants = pd.DataFrame([
+        {"merchant_id": "m1", "partner_id": "A", "risk_alerts": 0, "risk_confirmed": 0},
+        {"merchant_id": "m2", "partner_id": "A", "risk_alerts": 0, "risk_confirmed": 0},
+    ])
+    metrics = pd.DataFrame([
+        {"merchant_id": m, "month": f"2024-{mo:02d}", "txn_count": 100, "amount": 1000.0,
+         "risk_hits": 1, "fraud_reports": 0}
+        for m in ("m1", "m2") for mo in range(1, 13)])
+    clean = partner_features(merchants, metrics).loc["A"]
+    merchants.loc[0, ["risk_alerts", "risk_confirmed"]] = [12, 3]
+    fed = partner_features(merchants, metrics).loc["A"]
+    # 24 hits + 12 alerts over 24 active merchant-months; 3 cases over 2,400 transactions
+    assert clean["risk_hit_rate"] == pytest.approx(100.0)
+    assert fed["risk_hit_rate"] == pytest.approx(150.0)
+    assert (clean["fraud_rate"], fed["fraud_rate"]) == (0, pytest.approx(12.5))
+    assert (clean["fraud_merchant_share"], fed["fraud_merchant_share"]) == (0, 0.5)
+    assert fed["incident_trend"] > clean["incident_trend"]
+    assert fed["volume"] == clean["volume"]  # nothing else moves

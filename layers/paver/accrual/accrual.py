@@ -2,6 +2,10 @@
 
 One DynamoDB transaction writes a processed marker (``attribute_not_exists``) and the atomic
 ``ADD`` of the counters: a redelivered record fails the marker's condition and adds nothing.
+
+Only payments through the merchant's active aggregated code accrue (claim 5): the decision
+recorded with the payment (``accrues``) is followed; a record written without one is decided
+here by the same rule (:func:`paver.accrual.attribution.attribute`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from paver.accrual.attribution import AttributionError, attribute
 from paver.accrual.milestones import grant_milestones
 from paver.storage.models import IdempotencyRecord, Merchant
 from paver.storage.registry import bind, cancellation_code, connection
@@ -32,6 +37,8 @@ class AccrualOutcome:
     accrued: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # payments stored but not counted: {"txn_id", "code", "reason"}
+    not_accrued: list[dict[str, str]] = field(default_factory=list)
     benefits: list[str] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
 
@@ -52,9 +59,29 @@ def _image(record: dict[str, Any]) -> dict[str, Any] | None:
             "merchant_id": img["merchant_id"]["S"],
             "amount": float(Decimal(img["amount"]["N"])),
             "timestamp": img["timestamp"]["S"],
+            "code_id": (img.get("code_id") or {}).get("S"),
+            "scan_ref": (img.get("scan_ref") or {}).get("S"),
+            "accrues": (img.get("accrues") or {}).get("BOOL"),
+            "accrual_code": (img.get("accrual_code") or {}).get("S"),
+            "accrual_reason": (img.get("accrual_reason") or {}).get("S"),
         }
-    except (KeyError, TypeError, ArithmeticError) as exc:
+    except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
         raise BadRecord(f"dynamodb.NewImage: unreadable transaction ({exc!r})") from exc
+
+
+def _not_accrued(txn: dict[str, Any]) -> dict[str, str] | None:
+    """Why a payment does not count (None when it does)."""
+    if txn["accrues"] is True:
+        return None
+    if txn["accrues"] is False:
+        return {"txn_id": txn["txn_id"], "code": txn["accrual_code"] or "not_accrued",
+                "reason": txn["accrual_reason"] or ""}
+    try:  # written without a decision: apply the rule now
+        paid_at = datetime.fromisoformat(txn["timestamp"]).astimezone(UTC)
+        how = attribute(txn["merchant_id"], txn["code_id"], txn["scan_ref"], paid_at)
+    except (AttributionError, ValueError) as exc:
+        return {"txn_id": txn["txn_id"], "code": "not_attributable", "reason": str(exc)}
+    return None if how.accrues else {"txn_id": txn["txn_id"], **how.to_dict()}
 
 
 def accrue(txn: dict[str, Any]) -> bool:
@@ -127,6 +154,10 @@ def process_stream(records: Iterable[dict[str, Any]],
             txn = _image(rec)
             if txn is None:
                 out.skipped.append(seq)
+                continue
+            refused = _not_accrued(txn)
+            if refused is not None:
+                out.not_accrued.append(refused)
                 continue
             if txn["txn_id"] in counted:
                 out.duplicates.append(txn["txn_id"])

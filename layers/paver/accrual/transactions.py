@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from paver.accrual.attribution import AttributionError, attribute
 from paver.config import Settings, settings
 from paver.fields import Money, digits
-from paver.rollout.service import code_id_for
 from paver.storage.models import Merchant, Transaction
 from paver.storage.registry import bind
 
@@ -30,6 +30,7 @@ class TransactionIn(BaseModel):
     currency: str = Field(default="156", pattern=digits(3))  # ISO 4217 numeric
     timestamp: datetime | None = None
     code_id: str | None = Field(default=None, max_length=140, pattern=r"^[A-Za-z0-9_.:-]+$")
+    scan_ref: str | None = Field(default=None, max_length=64, pattern=r"^scan-[0-9a-f]{24}$")
     from_account: str | None = Field(default=None, max_length=128,
                                      pattern=r"^[A-Za-z0-9_.:@-]+$")
     channel: str = Field(default="qr", pattern=r"^[a-z_]{1,20}$")
@@ -93,7 +94,8 @@ def money(value: float | int | None) -> str:
 def _view(t: Transaction) -> dict[str, Any]:
     return {"txn_id": t.txn_id, "merchant_id": t.merchant_id, "amount": money(t.amount),
             "currency": t.currency, "timestamp": t.timestamp, "code_id": t.code_id,
-            "channel": t.channel}
+            "scan_ref": t.scan_ref, "channel": t.channel, "accrues": bool(t.accrues),
+            "accrual": {"code": t.accrual_code, "reason": t.accrual_reason}}
 
 
 def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
@@ -109,12 +111,17 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
         merchant = Merchant.get(body.merchant_id, attributes_to_get=["merchant_id"])
     except DoesNotExist as exc:
         raise UnknownMerchant(f"merchant_id: merchant {body.merchant_id!r} not found") from exc
-    if body.code_id is not None and body.code_id != code_id_for(merchant.merchant_id):
-        raise TransactionInputError("code_id: not the aggregated code of this merchant")
-    ts = (body.timestamp or datetime.now(UTC)).astimezone(UTC).isoformat()
+    paid_at = (body.timestamp or datetime.now(UTC)).astimezone(UTC)
+    ts = paid_at.isoformat()
+    try:
+        # Decided once, when the payment is recorded: the stream's accrual follows the record.
+        how = attribute(merchant.merchant_id, body.code_id, body.scan_ref, paid_at)
+    except AttributionError as exc:
+        raise TransactionInputError(str(exc)) from exc
     txn = Transaction(
         txn_id=txn_id_for(merchant.merchant_id, body.idempotency_key),
-        merchant_id=merchant.merchant_id, code_id=body.code_id,
+        merchant_id=merchant.merchant_id, code_id=how.code_id, scan_ref=body.scan_ref,
+        accrues=how.accrues, accrual_code=how.code, accrual_reason=how.reason,
         # PynamoDB numbers serialise through JSON floats; 2-decimal amounts ≤ 1e6 stay exact.
         amount=float(body.amount),
         currency=body.currency, timestamp=ts, from_account=body.from_account,
@@ -129,7 +136,8 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
     stored = Transaction.get(txn.txn_id, consistent_read=True)
     same = (Decimal(str(stored.amount)) == body.amount and stored.currency == body.currency
             and (body.timestamp is None or stored.timestamp == ts)
-            and stored.code_id == body.code_id and stored.channel == body.channel
+            and stored.code_id in (body.code_id, how.code_id) and stored.scan_ref == body.scan_ref
+            and stored.channel == body.channel
             and stored.from_account == body.from_account)
     if not same:
         raise TransactionConflict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from paver.ruleengine import (
 BINDING_FACTS = frozenset({
     "photo_ok", "position_found", "distance_m", "within_radius", "qr_found", "qr_matches",
     "uscc_valid", "name_ok", "credential_taken", "level",
+    # location that is hard to fake: the phone's position at upload, capture vs upload time,
+    # a photo already used for another merchant, EXIF written by editing software
+    "device_position_given", "device_exif_m", "device_address_m", "capture_time_found",
+    "capture_age_h", "reuse_distance", "edited_by_software",
 })
 
 
@@ -39,7 +44,16 @@ class BindingPolicy(BaseModel):
     max_level: int = Field(ge=1, le=9)
     upgrade_benefit: str = Field(min_length=1)
     retryable: list[str] = Field(default_factory=list)
+    #: zone of EXIF capture times that carry no OffsetTimeOriginal (the shops' local time)
+    capture_tz: str = Field(default="+08:00", pattern=r"^[+-](0\d|1[0-4]):[0-5]\d$")
+    #: ``Software`` tag values (case-insensitive substrings) that mean the photo was edited
+    editing_software: list[str] = Field(default_factory=list)
     refusals: list[RefusalRule] = Field(min_length=1)
+
+    def tz(self) -> timezone:
+        sign = 1 if self.capture_tz[0] == "+" else -1
+        return timezone(sign * timedelta(hours=int(self.capture_tz[1:3]),
+                                         minutes=int(self.capture_tz[4:6])))
 
     @model_validator(mode="after")
     def _retryable_known(self) -> BindingPolicy:

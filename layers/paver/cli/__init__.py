@@ -105,11 +105,18 @@ def demo(seed: int, partners: int, merchants_per_partner: int, accounts: int, ou
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--stage", default="local", show_default=True, help="Chalice config stage.")
-def serve(port: int, stage: str) -> None:
-    """Serve the API on 127.0.0.1:PORT against the embedded (or configured) AWS."""
+@click.option("--demo", is_flag=True, help="Start with the demo world loaded (world options).")
+@click.option("--no-events", is_flag=True,
+              help="HTTP only: do not deliver queue, stream and S3 events to the handlers.")
+@_world_options
+def serve(port: int, stage: str, demo: bool, no_events: bool, seed: int, partners: int,
+          merchants_per_partner: int, accounts: int) -> None:
+    """Run the system on 127.0.0.1:PORT: API, console (/console/), merchant page (/m/) and the
+    event sources (rollout queue, Transactions stream, S3 notifications); Ctrl-C stops."""
     from paver.serve import serve_forever
 
-    serve_forever(port=port, stage=stage)
+    opts = _world_opts(seed, partners, merchants_per_partner, accounts) if demo else None
+    serve_forever(port=port, stage=stage, demo=opts, events=not no_events)
 
 
 @cli.command()

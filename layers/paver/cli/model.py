@@ -9,6 +9,13 @@
   ``paver model evaluate --table FILE.csv --label COLUMN [--positive VALUE] --folds K --seed S
   --json`` do the same for any CSV table (stratified K-fold; JSON with ``auc``, ``auc_std``,
   ``n``). Numeric and categorical columns are encoded, missing values imputed.
+- ``paver model train --partners --table HISTORY.csv --label OVERALL [--publish
+  [--no-activate]]`` trains the trust-tiering model on an operator's own partner history (one
+  row per partner: ``partner_id``, Paver's partner feature columns, ``outcome_risk`` …
+  ``outcome_value`` and the overall outcome ``OVERALL``; or one table per dimension with
+  ``--dimension-table DIM=FILE``), holds 30 % of the partners out, and registers the version
+  (``--publish``: S3 + ModelRegistry) so a campaign can choose it (``model_version``).
+  ``paver model evaluate --partners --table … --label …`` prints its held-out AUC.
 
 A bad file, column or label exits 2 with a one-line error and no traceback.
 """
@@ -44,10 +51,40 @@ def _table_options(f: Any) -> Any:
                      help="Local artifact directory.")(f)
     f = click.option("--seed", type=int, default=7, show_default=True)(f)
     f = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
+    f = click.option("--partners", "partners", is_flag=True,
+                     help="The table is partner history: train the trust-tiering model "
+                          "(partner_id, partner features, outcome_<dimension>, --label).")(f)
+    f = click.option("--dimension-table", "dimension_tables", multiple=True,
+                     metavar="DIM=FILE", help="Partner history of one dimension (repeat; "
+                     "joined on partner_id with --table if given). Implies --partners.")(f)
     return f
 
 
-def _check_mode(table: Path | None, label: str | None, world: Path | None) -> None:
+def _history(table: Path | None, dimension_tables: tuple[str, ...], label: str) -> tuple[
+        Any, Any, dict[str, Any], str]:
+    """(features, truth, info, source) of the partner-history table(s)."""
+    from paver.trust import DIMENSIONS
+    from paver.trust.model import partner_history, read_table
+
+    paths: list[Path] = [table] if table is not None else []
+    for spec in dimension_tables:
+        dim, sep, path = spec.partition("=")
+        if not sep or dim not in DIMENSIONS or not path:
+            raise ModelCliError(f"--dimension-table {spec!r}: give DIM=FILE with DIM one of "
+                                f"{', '.join(DIMENSIONS)}")
+        paths.append(Path(path))
+    features, truth, info = partner_history([read_table(p) for p in paths], label)
+    return features, truth, info, "table:" + ",".join(p.name for p in paths)
+
+
+def _check_mode(table: Path | None, label: str | None, world: Path | None,
+                partners: bool = False) -> None:
+    if partners:
+        if world is not None:
+            raise ModelCliError("--partners trains on your table(s), not on --world")
+        if not label:
+            raise ModelCliError("--partners needs --label COLUMN (the overall outcome)")
+        return
     if table is not None and world is not None:
         raise ModelCliError("give either --table or --world, not both")
     if table is not None and not label:
@@ -73,16 +110,25 @@ def _fmt(v: Any) -> str:
 @_table_options
 @click.option("--publish", is_flag=True,
               help="Also publish to S3 + ModelRegistry (the configured AWS endpoint).")
+@click.option("--activate/--no-activate", default=True, show_default=True,
+              help="Make the published trust model the active one (else only registered: a "
+                   "campaign can still choose it by model_version).")
 def train(table: Path | None, label: str | None, positive: str | None, world: Path | None,
-          models: Path, seed: int, as_json: bool, publish: bool) -> None:
+          models: Path, seed: int, as_json: bool, partners: bool,
+          dimension_tables: tuple[str, ...], publish: bool, activate: bool) -> None:
     """Train and write a versioned artifact."""
     from paver.trust.artifacts import LocalArtifactStore
     from paver.trust.model import TableError, read_table, train_table, train_trust_model
 
-    _check_mode(table, label, world)
+    partners = partners or bool(dimension_tables)
+    _check_mode(table, label, world, partners)
     store = LocalArtifactStore(models)
+    info: dict[str, Any] = {}
     try:
-        if table is not None:
+        if partners:
+            assert label is not None
+            features, truth, info, source = _history(table, dimension_tables, label)
+        elif table is not None:
             assert label is not None
             tm = train_table(read_table(table), label, positive, seed=seed, source=str(table))
             name = f"table-{table.stem}"
@@ -97,31 +143,36 @@ def train(table: Path | None, label: str | None, positive: str | None, world: Pa
                 f"artifact: {models / name / (tm.version + '.json')}",
             ])
             return
-        assert world is not None
-        features, truth = _world_data(world)
+        else:
+            assert world is not None
+            features, truth = _world_data(world)
+            source = f"world:{world}"
         model = train_trust_model(features, truth, seed=seed)
-        store.publish("trust", model.to_dict())
+        model.source = source
+        store.publish("trust", model.to_dict())  # the local directory: what evaluate reads
         published = None
         if publish:
             from paver.storage.registry import create_all
             from paver.trust.artifacts import publish_trust_model
 
             create_all()
-            published = publish_trust_model(model)
+            published = publish_trust_model(model, activate=activate)
     except TableError as exc:
         raise ModelCliError(str(exc)) from None
     payload = {"model": "trust", "version": model.version, "metrics": model.metrics,
                "features": model.features, "data_hash": model.data_hash,
-               "published": published}
-    lines = [f"trained trust model {model.version} on {len(features)} partners "
-             f"({len(model.holdout)} held out)", "dimension   AUC(held-out)  Brier  cv-AUC"]
+               "published": published, "active": activate, "source": source, **info}
+    n = len(model.holdout) + model.metrics["overall"]["n_train"]
+    lines = [f"trained trust model {model.version} on {n} partners ({len(model.holdout)} held "
+             f"out) from {source}", "dimension   AUC(held-out)  Brier  cv-AUC"]
     for d in _DIMS:
         m = model.metrics[d]
         lines.append(f"{d:<10} {_fmt(m.get('auc'))}        {_fmt(m.get('brier'))} "
                      f"{_fmt(m.get('cv_auc'))}")
     lines.append(f"artifact: {models / 'trust' / (model.version + '.json')}")
     if published:
-        lines.append(f"published to S3/ModelRegistry as {published}")
+        lines.append(f"published to S3/ModelRegistry as {published}"
+                     + ("" if activate else " (registered, not active)"))
     _emit(payload, as_json, lines)
 
 
@@ -130,13 +181,19 @@ def train(table: Path | None, label: str | None, positive: str | None, world: Pa
 @click.option("--folds", type=click.IntRange(2, 50), default=5, show_default=True,
               help="Stratified folds (--table).")
 def evaluate(table: Path | None, label: str | None, positive: str | None, world: Path | None,
-             models: Path, seed: int, as_json: bool, folds: int) -> None:
+             models: Path, seed: int, as_json: bool, partners: bool,
+             dimension_tables: tuple[str, ...], folds: int) -> None:
     """Print AUC / Brier (held-out partners, or K-fold on --table)."""
     from paver.trust.model import TableError, evaluate_table, read_table
 
-    _check_mode(table, label, world)
+    partners = partners or bool(dimension_tables)
+    _check_mode(table, label, world, partners)
     try:
-        if table is not None:
+        if partners:
+            assert label is not None
+            features, truth, _, source = _history(table, dimension_tables, label)
+            res = _evaluate_trust(features, truth, models, source)
+        elif table is not None:
             assert label is not None
             res = evaluate_table(read_table(table), label, positive, folds=folds, seed=seed)
             _emit(res, as_json, [
@@ -145,8 +202,10 @@ def evaluate(table: Path | None, label: str | None, positive: str | None, world:
                 f"AUC {res['auc']:.4f} ± {res['auc_std']:.4f}   Brier {res['brier']:.4f}",
             ])
             return
-        assert world is not None
-        res = _evaluate_world(world, models)
+        else:
+            assert world is not None
+            features, truth = _world_data(world)
+            res = _evaluate_trust(features, truth, models, f"world {world}")
     except TableError as exc:
         raise ModelCliError(str(exc)) from None
     lines = [f"trust model {res['version']} on {res['partners']} ({res['n']} partners)",
@@ -166,7 +225,9 @@ def _world_data(world: Path) -> tuple[Any, Any]:
         raise ModelCliError(f"--world {world}: {exc}") from None
 
 
-def _evaluate_world(world: Path, models: Path) -> dict[str, Any]:
+def _evaluate_trust(features: Any, truth: Any, models: Path, source: str) -> dict[str, Any]:
+    """The active local trust model on partners with known outcomes: its held-out partners
+    when these are the data it was trained on, else every partner."""
     from paver.trust import DIMENSIONS
     from paver.trust.artifacts import LocalArtifactStore, NoModelError
     from paver.trust.model import TrustModel, data_hash, evaluate_trust_model
@@ -175,15 +236,15 @@ def _evaluate_world(world: Path, models: Path) -> dict[str, Any]:
         model = TrustModel.from_dict(LocalArtifactStore(models).load_active("trust"))
     except NoModelError as exc:
         raise ModelCliError(str(exc)) from None
-    features, truth = _world_data(world)
     t = truth.set_index(truth["partner_id"].astype(str))
     common = features.index.intersection(t.index)
-    same = data_hash(features.loc[common].sort_index(),
+    cols = [c for c in model.feature_list if c in features.columns]
+    same = data_hash(features.loc[common, cols].sort_index(),
                      t.loc[common, [f"outcome_{d}" for d in (*DIMENSIONS, "overall")]]
                      .sort_index()) == model.data_hash
     if same:
         features = features.loc[features.index.intersection(model.holdout)]
     metrics = evaluate_trust_model(model, features, truth)
     return {"version": model.version, "partners": "held-out partners" if same else
-            "all partners (a world the model was not trained on)", "n": len(features),
+            f"all partners (data the model was not trained on: {source})", "n": len(features),
             "metrics": metrics}

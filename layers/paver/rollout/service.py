@@ -7,6 +7,7 @@ issues nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -56,6 +57,17 @@ PERMANENT_ERRORS: tuple[type[Exception], ...] = (RolloutError, NotFound)
 def code_id_for(merchant_id: str) -> str:
     """One aggregated code per merchant: its id follows from the merchant's."""
     return f"code-{merchant_id}"
+
+
+def scan_ref_for(payload: str) -> str:
+    """The scan reference of an aggregated code: what the platform receives when a wallet pays
+    through it.
+
+    A wallet that scans the code sends the payload it read to the platform's gateway, which
+    forwards this digest with the payment; the same payload always gives the same reference,
+    and a payload altered by one character gives another.
+    """
+    return "scan-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
 def image_key(partner_id: str, merchant_id: str, fmt: str) -> str:
@@ -333,7 +345,8 @@ def code_view(code: Code) -> dict[str, Any]:
     return {
         "code_id": code.code_id, "campaign_id": code.campaign_id,
         "merchant_id": code.merchant_id, "partner_id": code.partner_id,
-        "payload": code.payload, "skin": code.skin, "status": code.status,
+        "payload": code.payload, "scan_ref": scan_ref_for(code.payload), "skin": code.skin,
+        "status": code.status,
         "images": code.image_keys or [], "history": code.history or [],
         "issued_at": code.issued_at.isoformat() if code.issued_at else None,
     }
@@ -352,22 +365,25 @@ def code_image(code: Code, fmt: str, cfg: Settings | None = None) -> tuple[bytes
     return obj["Body"].read(), obj.get("ContentType", "application/octet-stream")
 
 
-def set_status(code_id: str, target: str) -> Code:
+def set_status(code_id: str, target: str, evidence: dict[str, Any] | None = None) -> Code:
     """Move a code to its next status; the condition makes concurrent moves safe.
 
     Asking again for the status the code already has answers the code unchanged (a retried
-    request must not fail).
+    request must not fail). ``evidence`` (e.g. the store photo of a binding) is kept with the
+    status change in the code's history.
     """
     code = get_code(code_id)
     if code.status == target:
         return code
     check_transition(code.status, target)
     now = _now()
+    entry: dict[str, Any] = {"status": target, "at": now.isoformat()}
+    if evidence:
+        entry["evidence"] = evidence
     try:
         code.update(
             actions=[Code.status.set(target), Code.updated_at.set(now),
-                     Code.history.set([*(code.history or []),
-                                       {"status": target, "at": now.isoformat()}])],
+                     Code.history.set([*(code.history or []), entry])],
             condition=Code.status == code.status,
         )
     except UpdateError as exc:
@@ -376,6 +392,35 @@ def set_status(code_id: str, target: str) -> Code:
                 "status: changed concurrently; read the code and retry") from exc
         raise
     return code
+
+
+def activate(code_id: str, evidence: dict[str, Any]) -> Code:
+    """Move a code step by step to ``active`` (issued → shipped → installed → active).
+
+    A binding photo that shows the code at the shop proves it was delivered and installed, so
+    each missing step is recorded with that evidence. Safe to repeat (an active code is left
+    as it is) and to race: a step taken concurrently is read back and the walk goes on.
+    """
+    code = get_code(code_id)
+    for _ in range(2 * len(STATUSES)):
+        if code.status == STATUSES[-1]:
+            return code
+        target = STATUSES[STATUSES.index(code.status) + 1]
+        try:
+            code = set_status(code_id, target, evidence)
+        except IllegalTransition:
+            code = get_code(code_id)  # someone else moved it: continue from where it is
+    return code
+
+
+def active_since(code: Code) -> datetime | None:
+    """When the code became ``active`` (from its history), or None while it is not active."""
+    if code.status != STATUSES[-1]:
+        return None
+    for entry in reversed(code.history or []):
+        if entry.get("status") == STATUSES[-1]:
+            return datetime.fromisoformat(entry["at"])
+    return code.updated_at
 
 
 def reskin(merchant_id: str, skin: str, cfg: Settings | None = None) -> Code:

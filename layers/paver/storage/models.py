@@ -86,6 +86,11 @@ class Merchant(Model):
     # trust: KYB fields from ingest {"legal_rep", "contact_phone", "address", "location_verified"}
     registration = JSONAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
+    # risk-scene decisions on the merchant's code payments, fed to its partner's risk features
+    # (paver.trust.risk_feed): payments screened, alerts (risky), cases an investigator confirmed
+    risk_screened = NumberAttribute(null=True)
+    risk_alerts = NumberAttribute(null=True)
+    risk_confirmed = NumberAttribute(null=True)
 
 
 class MerchantMetric(Model):
@@ -120,6 +125,7 @@ class Campaign(Model):
     status = UnicodeAttribute(default="created")
     created_at = UTCDateTimeAttribute(null=True)
     detail = JSONAttribute(null=True)
+    model_version = UnicodeAttribute(null=True)  # trust model version it scores with (None: active)
 
 
 class Selection(Model):
@@ -140,6 +146,8 @@ class Selection(Model):
     explanation = JSONAttribute(null=True)
     model_version = UnicodeAttribute(null=True)
     decided_at = UTCDateTimeAttribute(null=True)
+    # audit trail of operator overrides: [{"at", "by", "selected_before", "selected", "note"}]
+    overrides = JSONAttribute(null=True)
 
 
 class CodesByCampaign(GlobalSecondaryIndex["Code"]):
@@ -188,6 +196,11 @@ class Transaction(Model):
     channel = UnicodeAttribute(default="qr")
     idempotency_key = UnicodeAttribute()
     attributes = JSONAttribute(null=True)
+    scan_ref = UnicodeAttribute(null=True)  # what the wallet's scan of the code reported
+    # claim 5: decided when recorded; only payments through the active code accrue
+    accrues = BooleanAttribute(null=True)
+    accrual_code = UnicodeAttribute(null=True)
+    accrual_reason = UnicodeAttribute(null=True)
 
 
 class Benefit(Model):
@@ -329,6 +342,8 @@ class IdempotencyRecord(Model):
     key = UnicodeAttribute(hash_key=True)
     result = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute(null=True)
+    # a set grown by atomic ADD (e.g. photo hashes sharing one band: "merchant|hash")
+    members = UnicodeSetAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

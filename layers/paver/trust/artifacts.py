@@ -40,13 +40,14 @@ class LocalArtifactStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def publish(self, name: str, artifact: dict[str, Any]) -> str:
+    def publish(self, name: str, artifact: dict[str, Any], activate: bool = True) -> str:
         version = artifact["version"]
         d = self.root / name
         d.mkdir(parents=True, exist_ok=True)
         (d / f"{version}.json").write_text(json.dumps(artifact, ensure_ascii=False, indent=1),
                                            encoding="utf-8")
-        (d / "ACTIVE").write_text(version + "\n", encoding="utf-8")
+        if activate:
+            (d / "ACTIVE").write_text(version + "\n", encoding="utf-8")
         return version
 
     def load_active(self, name: str) -> dict[str, Any]:
@@ -68,7 +69,9 @@ class S3ArtifactStore:
     def __init__(self, cfg: Settings | None = None) -> None:
         self.cfg = cfg or settings()
 
-    def publish(self, name: str, artifact: dict[str, Any]) -> str:
+    def publish(self, name: str, artifact: dict[str, Any], activate: bool = True) -> str:
+        """Store and register a version; ``activate`` makes it the one used by default (a
+        campaign may still name any registered version)."""
         bind(self.cfg)
         version = artifact["version"]
         key = f"models/{name}/{version}.json"
@@ -76,11 +79,11 @@ class S3ArtifactStore:
             Bucket=self.cfg.bucket_name("artifacts"), Key=key,
             Body=json.dumps(artifact, ensure_ascii=False).encode("utf-8"),
             ContentType="application/json")
-        previous = [v for v in ModelVersion.query(name) if v.active]
+        previous = [v for v in ModelVersion.query(name) if v.active] if activate else []
         features = artifact.get("features")
         if isinstance(features, dict):
             features = [f for fs in features.values() for f in fs]
-        ModelVersion(model_name=name, version=version, s3_key=key, active=True,
+        ModelVersion(model_name=name, version=version, s3_key=key, active=activate,
                      metrics=artifact.get("metrics"), features=list(features or []),
                      data_hash=artifact.get("data_hash"),
                      created_at=datetime.now(UTC)).save()
@@ -98,7 +101,18 @@ class S3ArtifactStore:
                            "(`paver model train --world DIR --publish`)")
 
     def load_active(self, name: str) -> dict[str, Any]:
-        v = self.active_version(name)
+        return self._load(self.active_version(name))
+
+    def load_version(self, name: str, version: str) -> dict[str, Any]:
+        """A registered version, active or not (:class:`NoModelError` if not registered)."""
+        bind(self.cfg)
+        try:
+            return self._load(ModelVersion.get(name, version))
+        except ModelVersion.DoesNotExist as exc:
+            raise NoModelError(f"model_version: no registered {name!r} model version "
+                               f"{version!r}") from exc
+
+    def _load(self, v: ModelVersion) -> dict[str, Any]:
         body = client("s3", self.cfg).get_object(Bucket=self.cfg.bucket_name("artifacts"),
                                                  Key=v.s3_key)["Body"].read()
         return json.loads(body)
@@ -107,7 +121,7 @@ class S3ArtifactStore:
 # ---------------------------------------------------------------------------------------------
 # Cold-start cache
 
-_cache: dict[tuple[str, str | None], TrustModel] = {}
+_cache: dict[tuple[str, str | None], TrustModel] = {}  # (prefix, endpoint[#version]) → model
 _lock = threading.Lock()
 
 
@@ -123,12 +137,27 @@ def active_trust_model(cfg: Settings | None = None) -> TrustModel:
         return model
 
 
-def publish_trust_model(model: TrustModel, cfg: Settings | None = None) -> str:
-    """Publish to S3/ModelRegistry and make it this process's active model."""
+def trust_model_version(version: str, cfg: Settings | None = None) -> TrustModel:
+    """A registered trust model version (e.g. the one a campaign chose), loaded once."""
     cfg = cfg or settings()
-    version = S3ArtifactStore(cfg).publish(TRUST_MODEL, model.to_dict())
+    key = (cfg.prefix, f"{cfg.endpoint_url}#{version}")
     with _lock:
-        _cache[(cfg.prefix, cfg.endpoint_url)] = model
+        model = _cache.get(key)
+    if model is None:
+        model = TrustModel.from_dict(S3ArtifactStore(cfg).load_version(TRUST_MODEL, version))
+        with _lock:
+            _cache[key] = model
+    return model
+
+
+def publish_trust_model(model: TrustModel, cfg: Settings | None = None,
+                        activate: bool = True) -> str:
+    """Publish to S3/ModelRegistry; ``activate`` also makes it this process's active model."""
+    cfg = cfg or settings()
+    version = S3ArtifactStore(cfg).publish(TRUST_MODEL, model.to_dict(), activate=activate)
+    if activate:
+        with _lock:
+            _cache[(cfg.prefix, cfg.endpoint_url)] = model
     return version
 
 

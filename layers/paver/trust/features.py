@@ -129,10 +129,31 @@ def _haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
     return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
-def _city_centres() -> dict[str, tuple[float, float]]:
-    from paver.world.partners import CITIES
+def _city_distance_km(merchants: pd.DataFrame, lat: np.ndarray,
+                      lon: np.ndarray) -> np.ndarray:
+    """Distance of each merchant's coordinates to its registered city's centre (shipped
+    gazetteer; the nearest one when a romanised name is shared); NaN for unknown cities."""
+    from paver.gazetteer import centres, fold
 
-    return {c[0].lower(): (c[2], c[3]) for cities in CITIES.values() for c in cities}
+    table = centres()
+    n = len(merchants)
+    keys = np.full(n, "", dtype=object)
+    for col in ("city", "city_zh"):  # the Chinese name, when known, wins: it is unambiguous
+        if col in merchants:
+            folded = merchants[col].fillna("").astype(str).map(fold).to_numpy(dtype=object)
+            known = np.fromiter((k in table for k in folded), dtype=bool, count=n)
+            keys = np.where(known, folded, keys)
+    best = np.full(n, np.nan)
+    for key in pd.unique(keys):
+        if not key:
+            continue
+        rows = keys == key
+        for clat, clon in table[key]:
+            d = _haversine_km(lat[rows], lon[rows], np.full(rows.sum(), clat),
+                              np.full(rows.sum(), clon))
+            best[rows] = np.fmin(best[rows], d)
+        best[rows] = np.where(np.isfinite(best[rows]), best[rows], np.inf)  # known city, no coords
+    return best
 
 
 def _present(merchants: pd.DataFrame, col: str) -> np.ndarray:
@@ -156,7 +177,10 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
     ----------
     merchants
         Registration rows (``merchant_id``, ``partner_id``, ``uscc``, ``lat``, ``lon``,
-        ``city``, ``location_verified``, KYB fields, ``registered_at``, ``name_zh``).
+        ``city``, ``location_verified``, KYB fields, ``registered_at``, ``name_zh``) and,
+        optionally, Paver's own risk-scene decisions on the merchant's code payments
+        (``risk_alerts``, ``risk_confirmed``; :mod:`paver.trust.risk_feed`): alerts count as
+        risk-scene hits and confirmed cases as fraud reports, in the window's latest months.
     metrics
         Monthly rows (``merchant_id``, ``month``, ``txn_count``, ``amount``, ``active_days``,
         ``refunds``, ``complaints``, ``chargebacks``, ``fraud_reports``, ``risk_hits``).
@@ -201,16 +225,12 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
     verified = merchants.get("location_verified", pd.Series(False, index=merchants.index))
     verified = verified.astype(str).str.lower().isin(("true", "1", "yes")).to_numpy()
     out["location_verified_share"] = share(verified)
-    centres = _city_centres()
-    city = merchants.get("city", pd.Series("", index=merchants.index)).astype(str).str.lower()
-    clat = city.map({c: v[0] for c, v in centres.items()}).to_numpy(dtype=float, na_value=np.nan)
-    clon = city.map({c: v[1] for c, v in centres.items()}).to_numpy(dtype=float, na_value=np.nan)
     lat = pd.to_numeric(merchants.get("lat"), errors="coerce")
     lon = pd.to_numeric(merchants.get("lon"), errors="coerce")
     lat = np.asarray(lat if lat is not None else np.full(n_m, np.nan), dtype=float)
     lon = np.asarray(lon if lon is not None else np.full(n_m, np.nan), dtype=float)
-    dist = _haversine_km(lat, lon, clat, clon)
-    geo_known = np.isfinite(clat)
+    dist = _city_distance_km(merchants, lat, lon)
+    geo_known = ~np.isnan(dist)
     geo_ok = geo_known & (dist <= _GEO_KM)
     out["geo_consistent_share"] = _ratio(per_partner(geo_ok), per_partner(geo_known))
     kyb = np.mean([_present(merchants, c) for c in _KYB_FIELDS], axis=0) if n_m else \
@@ -222,8 +242,9 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
         end = _month_numbers(pd.Series([as_of]))[0]
     else:
         end = int(month_nums.max()) if len(month_nums) else -1
-    reg = pd.to_datetime(merchants.get("registered_at"), errors="coerce")
-    if reg is not None and end >= 0:
+    reg_col = merchants.get("registered_at")  # optional: a table may not have it
+    if reg_col is not None and end >= 0:
+        reg = pd.to_datetime(reg_col, errors="coerce")
         reg_m = (reg.dt.year * 12 + reg.dt.month - 1).to_numpy(dtype=float)
         tenure = end - reg_m
         out["merchant_tenure_months"] = _group_median(tenure, mp, n_p)
@@ -249,6 +270,9 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
     refunds, complaints = col_sum("refunds"), col_sum("complaints")
     chargebacks, fraud = col_sum("chargebacks"), col_sum("fraud_reports")
     hits = col_sum("risk_hits")
+    # Paver's own screening (the risk half): counted with the most recent behaviour
+    fed_alerts = _merchant_counts(merchants, "risk_alerts")
+    fed_cases = _merchant_counts(merchants, "risk_confirmed")
 
     txn_mat = np.zeros((n_m, WINDOW_MONTHS))
     _add2d(txn_mat, mrow, col, txn)
@@ -264,16 +288,18 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
     out["refund_rate"] = _ratio(per_partner(refunds, prow), t_all, 100.0)
     out["complaint_rate"] = _ratio(per_partner(complaints, prow), t_all, 1_000.0)
     out["chargeback_rate"] = _ratio(per_partner(chargebacks, prow), t_all, 1_000.0)
-    out["fraud_rate"] = _ratio(per_partner(fraud, prow), t_all, 10_000.0)
+    out["fraud_rate"] = _ratio(per_partner(fraud, prow) + per_partner(fed_cases), t_all,
+                               10_000.0)
     active_row = txn > 0
-    out["risk_hit_rate"] = _ratio(per_partner(hits, prow), per_partner(active_row, prow), 100.0)
+    out["risk_hit_rate"] = _ratio(per_partner(hits, prow) + per_partner(fed_alerts),
+                                  per_partner(active_row, prow), 100.0)
     incidents = complaints + chargebacks + fraud
-    i_recent = per_partner(incidents * recent, prow)
+    i_recent = per_partner(incidents * recent, prow) + per_partner(fed_cases)
     i_prior = per_partner(incidents * ~recent, prow)
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = np.log2(((i_recent + 1) / (t_recent + 100)) / ((i_prior + 1) / (t_prior + 100)))
     out["incident_trend"] = np.where((t_recent > 0) & (t_prior > 0), trend, np.nan)
-    fraud_m = np.bincount(mrow, weights=fraud, minlength=n_m) > 0
+    fraud_m = (np.bincount(mrow, weights=fraud, minlength=n_m) > 0) | (fed_cases > 0)
     out["fraud_merchant_share"] = share(fraud_m)
 
     # ---- quality --------------------------------------------------------------------------------
@@ -302,6 +328,13 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
     out["merchant_count"] = count_m
     out["avg_ticket"] = _ratio(a_all, t_all)
     return out[list(FEATURE_NAMES)]
+
+
+def _merchant_counts(merchants: pd.DataFrame, col: str) -> np.ndarray:
+    """A non-negative per-merchant counter column (zeros when absent)."""
+    if col not in merchants:
+        return np.zeros(len(merchants))
+    return pd.to_numeric(merchants[col], errors="coerce").fillna(0).clip(lower=0).to_numpy(float)
 
 
 def _add2d(mat: np.ndarray, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:

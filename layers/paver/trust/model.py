@@ -347,6 +347,7 @@ class TrustModel:
     data_hash: str = ""
     seed: int = 0
     created_at: str = ""
+    source: str = ""  # what it was trained on (a world directory, an operator's table)
 
     @property
     def feature_list(self) -> list[str]:
@@ -418,6 +419,7 @@ class TrustModel:
             "overall": self.overall.to_dict(),
             "metrics": self.metrics,
             "holdout": self.holdout,
+            "source": self.source,
         }
 
     @classmethod
@@ -434,6 +436,7 @@ class TrustModel:
             data_hash=d.get("data_hash", ""),
             seed=int(d.get("seed", 0)),
             created_at=d.get("created_at", ""),
+            source=d.get("source", ""),
         )
 
 
@@ -472,7 +475,9 @@ def train_trust_model(features: pd.DataFrame, truth: pd.DataFrame, *, seed: int 
     Parameters
     ----------
     features
-        :func:`paver.trust.features.partner_features` output (index ``partner_id``).
+        :func:`paver.trust.features.partner_features` output (index ``partner_id``), or an
+        operator's own partner history with any of those columns (at least one per dimension;
+        the model then scores with those only).
     truth
         ``partner_id`` and ``outcome_{risk,trust,quality,value,overall}`` (0/1, 1 = good).
     seed
@@ -484,6 +489,11 @@ def train_trust_model(features: pd.DataFrame, truth: pd.DataFrame, *, seed: int 
     common = features.index.intersection(truth.index)
     if len(common) < 10:
         raise TableError(f"need at least 10 labelled partners to train, got {len(common)}")
+    used = {d: [c for c in DIMENSION_FEATURES[d] if c in features.columns] for d in DIMENSIONS}
+    lacking = [d for d in DIMENSIONS if not used[d]]
+    if lacking:
+        raise TableError(f"no feature column for dimension(s) {', '.join(lacking)}: give at "
+                         f"least one of {', '.join(DIMENSION_FEATURES[lacking[0]])}")
     labels = {d: truth.loc[common, f"outcome_{d}"].astype(int) for d in (*DIMENSIONS, "overall")}
     held = split_holdout(labels["overall"], seed, test_size)
     train_ids = common.difference(pd.Index(held))
@@ -493,7 +503,7 @@ def train_trust_model(features: pd.DataFrame, truth: pd.DataFrame, *, seed: int 
     oof = pd.DataFrame(index=train_ids)
     metrics: dict[str, Any] = {}
     for d in DIMENSIONS:
-        cols = list(DIMENSION_FEATURES[d])
+        cols = used[d]
         signs = {c: 1 if SPECS[c].better == "higher" else -1 for c in cols}
         fit = fit_scorer(X_train, labels[d].loc[train_ids].to_numpy(), numeric=cols, seed=seed,
                          signs=signs, log={c for c in cols if SPECS[c].log})
@@ -502,7 +512,7 @@ def train_trust_model(features: pd.DataFrame, truth: pd.DataFrame, *, seed: int 
     o_fit = fit_scorer(oof, labels["overall"].loc[train_ids].to_numpy(), numeric=list(DIMENSIONS),
                        seed=seed, signs=dict.fromkeys(DIMENSIONS, 1), log=())
     model = TrustModel(version="", scorers=scorers, overall=o_fit.scorer,
-                       features={d: list(DIMENSION_FEATURES[d]) for d in DIMENSIONS},
+                       features={d: list(used[d]) for d in DIMENSIONS},
                        holdout=[str(p) for p in test_ids], seed=seed)
     cv_scores = {**{d: oof[d].to_numpy() for d in DIMENSIONS}, "overall": o_fit.oof_logit}
     test_scores = model.score(X_test) if len(test_ids) else None
@@ -518,7 +528,7 @@ def train_trust_model(features: pd.DataFrame, truth: pd.DataFrame, *, seed: int 
                      n_test=len(test_ids), positives=int(yt.sum()))
         metrics[d] = m
     model.metrics = metrics
-    model.data_hash = data_hash(features.loc[common].sort_index(),
+    model.data_hash = data_hash(features.loc[common, model.feature_list].sort_index(),
                                 truth.loc[common, [f"outcome_{d}" for d in
                                                    (*DIMENSIONS, "overall")]].sort_index())
     model.version = new_version(model.data_hash)
@@ -749,3 +759,74 @@ def train_table(df: pd.DataFrame, label: str, positive: str | None = None, *, se
         data_hash=digest, seed=seed, source=source,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# An operator's own partner history → the trust-tiering model
+
+_TRUE = {"1", "1.0", "true", "yes", "good"}
+_FALSE = {"0", "0.0", "false", "no", "bad"}
+
+
+def _outcome(s: pd.Series, column: str) -> pd.Series:
+    """A 0/1 outcome column (1/0, true/false, yes/no, good/bad; blank = unknown)."""
+    low = s.astype(str).str.strip().str.lower()
+    known = low.isin(_TRUE | _FALSE)
+    blank = s.isna() | (low == "") | (low == "nan")
+    bad = ~known & ~blank
+    if bad.any():
+        shown = ", ".join(repr(v) for v in sorted(set(s[bad].astype(str)))[:5])
+        raise TableError(f"column {column!r}: outcomes must be 1/0, true/false, yes/no or "
+                         f"good/bad (found {shown})")
+    return low.map(lambda v: 1.0 if v in _TRUE else 0.0 if v in _FALSE else np.nan)
+
+
+def partner_history(tables: Sequence[pd.DataFrame], label: str,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Features and outcomes of an operator's own partners, from one table or one per dimension.
+
+    Each table has ``partner_id``, some of Paver's partner feature columns
+    (:data:`paver.trust.features.FEATURE_NAMES`, computed the way Paver computes them from the
+    partners' merchants) and outcome columns ``outcome_{risk,trust,quality,value}`` (0/1,
+    1 = good); ``label`` names the overall outcome. Tables are joined on ``partner_id``.
+
+    Returns
+    -------
+    (features, truth, info)
+        ``features`` indexed by partner id; ``truth`` with ``partner_id`` and
+        ``outcome_{dim}`` / ``outcome_overall``; ``info`` lists the columns used and ignored.
+    """
+    from paver.trust.features import FEATURE_NAMES
+
+    merged: pd.DataFrame | None = None
+    for t in tables:
+        if "partner_id" not in t.columns:
+            raise TableError("every partner-history table needs a 'partner_id' column")
+        t = t.assign(partner_id=t["partner_id"].astype(str).str.strip())
+        if t["partner_id"].duplicated().any():
+            dup = t.loc[t["partner_id"].duplicated(), "partner_id"].iloc[0]
+            raise TableError(f"partner_id {dup!r} appears twice in one table")
+        if merged is None:
+            merged = t
+        else:
+            clash = (set(merged.columns) & set(t.columns)) - {"partner_id"}
+            if clash:
+                raise TableError(f"column(s) {', '.join(sorted(clash))} appear in two tables")
+            merged = merged.merge(t, on="partner_id", how="outer")
+    if merged is None:
+        raise TableError("no table given")
+    merged = merged.set_index("partner_id")
+    outcomes = {f"outcome_{d}": f"outcome_{d}" for d in DIMENSIONS}
+    outcomes["outcome_overall"] = label
+    missing = [col for col in outcomes.values() if col not in merged.columns]
+    if missing:
+        raise TableError(f"missing outcome column(s): {', '.join(missing)} (0/1, 1 = good)")
+    truth = pd.DataFrame({k: _outcome(merged[c], c) for k, c in outcomes.items()},
+                         index=merged.index)
+    truth = truth.dropna()
+    feats = [c for c in FEATURE_NAMES if c in merged.columns]
+    ignored = sorted(c for c in merged.columns if c not in feats and c not in outcomes.values())
+    features = merged.loc[truth.index, feats].apply(pd.to_numeric, errors="coerce")
+    truth = truth.astype(int).reset_index()
+    return features, truth, {"feature_columns": feats, "ignored_columns": ignored,
+                             "partners": len(truth)}

@@ -17,13 +17,14 @@ from paver.config import Settings
 from paver.storage.models import Campaign, Selection
 from paver.storage.registry import bind
 from paver.trust import DIMENSIONS, store
-from paver.trust.artifacts import NoModelError, active_trust_model
+from paver.trust.artifacts import NoModelError, active_trust_model, trust_model_version
 from paver.trust.features import partner_features, region_coverage
 from paver.trust.model import TrustModel
 from paver.trust.selection import Decision, PolicyError, decide, load_policy, tier_of
 
 __all__ = [
-    "NoModelError", "NotFoundError", "PolicyError", "ScoredPartners", "campaign_partners",
+    "NoModelError", "NotFoundError", "PolicyError", "ScoredPartners", "UnknownModelVersion",
+    "campaign_partners",
     "create_campaign", "partner_score", "rescore_partners", "run_selection", "score_frames",
 ]
 
@@ -73,15 +74,33 @@ def score_frames(frames: store.Frames, model: TrustModel | None = None) -> Score
 # Campaigns
 
 
+class UnknownModelVersion(ValueError):
+    """The campaign names a trust model version that is not registered (maps to 400)."""
+
+
+def _model_for(version: str | None, cfg: Settings | None) -> TrustModel:
+    """The registered version asked for, or the active model."""
+    if version is None:
+        return active_trust_model(cfg)
+    try:
+        return trust_model_version(version, cfg)
+    except NoModelError as exc:
+        raise UnknownModelVersion(str(exc)) from exc
+
+
 def create_campaign(name: str, regions: Sequence[str] = (), threshold: float | None = None,
-                    cfg: Settings | None = None) -> dict[str, Any]:
-    """Create a campaign (the threshold override is checked against the policy bounds)."""
+                    cfg: Settings | None = None,
+                    model_version: str | None = None) -> dict[str, Any]:
+    """Create a campaign (the threshold override is checked against the policy bounds; a
+    chosen trust model version must be registered)."""
     bind(cfg)
     policy = load_policy()
     effective = policy.threshold_for(threshold)
+    if model_version is not None:
+        _model_for(model_version, cfg)
     c = Campaign(campaign_id=f"cmp-{uuid.uuid4().hex[:12]}", name=name,
                  regions=list(regions) or None, threshold=threshold, status="created",
-                 created_at=store.now(),
+                 created_at=store.now(), model_version=model_version,
                  detail={"effective_threshold": effective})
     store.save_campaign(c)
     return campaign_doc(c)
@@ -90,21 +109,34 @@ def create_campaign(name: str, regions: Sequence[str] = (), threshold: float | N
 def campaign_doc(c: Campaign) -> dict[str, Any]:
     return {
         "campaign_id": c.campaign_id, "name": c.name, "regions": list(c.regions or []),
-        "threshold": c.threshold, "status": c.status,
+        "threshold": c.threshold, "status": c.status, "model_version": c.model_version,
         "created_at": c.created_at.isoformat() if c.created_at else None,
         "detail": c.detail or {},
     }
 
 
+def list_campaigns(cfg: Settings | None = None) -> list[dict[str, Any]]:
+    """Every campaign, newest first."""
+    bind(cfg)
+    rows = sorted(Campaign.scan(), key=lambda c: (c.created_at is None, c.created_at),
+                  reverse=True)
+    return [campaign_doc(c) for c in rows]
+
+
 def run_selection(campaign_id: str, cfg: Settings | None = None,
-                  frames: store.Frames | None = None) -> dict[str, Any]:
-    """Score every partner, apply the policy and store one Selection row per partner."""
+                  frames: store.Frames | None = None,
+                  model_version: str | None = None) -> dict[str, Any]:
+    """Score every partner, apply the policy and store one Selection row per partner.
+
+    The model is ``model_version`` if given, else the campaign's chosen version, else the
+    active one.
+    """
     bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFoundError(f"campaign {campaign_id!r} not found")
     policy = load_policy()
-    model = active_trust_model(cfg)
+    model = _model_for(model_version or campaign.model_version, cfg)
     frames = frames if frames is not None else store.load_frames()
     if frames.partners.empty:
         raise NotFoundError("no partners ingested yet")
@@ -152,7 +184,7 @@ def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str
             "selected": bool(s.selected), "trust_score": float(s.trust_score),
             "scores": s.scores, "reasons": list(s.reasons or []),
             "rules_fired": list(s.rules_fired or []), "explanation": s.explanation,
-            "model_version": s.model_version,
+            "model_version": s.model_version, "overrides": list(s.overrides or []),
         } for s in rows],
     }
 
@@ -186,15 +218,19 @@ def partner_score(partner_id: str, cfg: Settings | None = None) -> dict[str, Any
 
 
 def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
-    """Score every partner with the active model and store it on the partner (``trust``)."""
+    """Feed the risk-scene decisions taken since the last run into the merchants' counters,
+    then score every partner with the active model and store it on the partner (``trust``)."""
+    from paver.trust.risk_feed import feed_new_decisions
+
     bind(cfg)
     try:
         model = active_trust_model(cfg)
     except NoModelError as exc:
         return {"rescored": 0, "skipped": str(exc)}
+    feed = feed_new_decisions(cfg).to_dict()
     frames = store.load_frames()
     if frames.partners.empty:
-        return {"rescored": 0}
+        return {"rescored": 0, "risk_feed": feed}
     scored = score_frames(frames, model)
     tiers = tier_of(load_policy(), scored.scores.to_dict(orient="records"))
     now = store.now().isoformat()
@@ -202,7 +238,8 @@ def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
     for (pid, row), tier in zip(scored.scores.iterrows(), tiers, strict=True):
         docs[str(pid)] = {"scores": {k: float(v) for k, v in row.items()}, "tier": tier,
                           "model_version": model.version, "scored_at": now}
-    return {"rescored": store.save_partner_trust(docs), "model_version": model.version}
+    return {"rescored": store.save_partner_trust(docs), "model_version": model.version,
+            "risk_feed": feed}
 
 
 def frames_from_world(world_dir: Any) -> store.Frames:

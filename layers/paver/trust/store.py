@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 _METRIC_FIELDS = ("txn_count", "amount", "active_days", "refunds", "complaints", "chargebacks",
                   "fraud_reports", "risk_hits")
 _REG_FIELDS = ("legal_rep", "contact_phone", "address", "location_verified")
+#: Counters of risk-scene decisions on the merchant's code payments (paver.trust.risk_feed).
+_RISK_FEED_FIELDS = ("risk_alerts", "risk_confirmed")
 
 
 def _unique(ids: Iterable[str]) -> list[str]:
@@ -176,9 +178,10 @@ def _merchant_frame(items: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "lon": it.get("lon"), "uscc": it.get("uscc"), "level": it.get("level"),
             "registered_at": it.get("registered_at"),
             **{k: reg.get(k) for k in _REG_FIELDS},
+            **{k: it.get(k, 0) for k in _RISK_FEED_FIELDS},
         })
     cols = ["merchant_id", "partner_id", "name", "name_zh", "mcc", "city", "region", "lat", "lon",
-            "uscc", "level", "registered_at", *_REG_FIELDS]
+            "uscc", "level", "registered_at", *_REG_FIELDS, *_RISK_FEED_FIELDS]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -1,0 +1,55 @@
+"""Opaque page cursors: a base64url JSON object of the key to resume after."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 25
+MAX_CURSOR_CHARS = 512
+
+
+class PageInputError(ValueError):
+    """A bad ``limit`` or ``cursor`` (the message names the parameter)."""
+
+
+def encode_cursor(key: dict[str, str] | None) -> str | None:
+    if not key:
+        return None
+    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, fields: tuple[str, ...]) -> dict[str, str] | None:
+    """The resume key of ``cursor`` (exactly ``fields``, all strings) or ``None``."""
+    if not cursor:
+        return None
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise PageInputError("cursor: too long")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise PageInputError("cursor: not a cursor this API returned") from None
+    if (not isinstance(data, dict) or set(data) != set(fields)
+            or not all(isinstance(v, str) and 0 < len(v) <= 128 for v in data.values())):
+        raise PageInputError("cursor: not a cursor this API returned")
+    return data
+
+
+def parse_limit(value: str | None, default: int = DEFAULT_LIMIT) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise PageInputError(f"limit: a whole number from 1 to {MAX_LIMIT}")
+    return int(value)
+
+
+def page(items: list[Any], limit: int, key_of: Any) -> tuple[list[Any], str | None]:
+    """The first ``limit`` of ``items`` (read ``limit + 1`` to know whether more follow)."""
+    if len(items) <= limit:
+        return items, None
+    kept = items[:limit]
+    return kept, encode_cursor(key_of(kept[-1]))

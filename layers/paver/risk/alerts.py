@@ -1,0 +1,148 @@
+"""Risk alerts: the stored screening decisions, newest first, and one alert's relation groups.
+
+Reads ``Decisions`` only (plus, for one alert, the payment in ``Transactions`` and the
+associated data its relation groups are built from); screening itself lives elsewhere.
+A scan with filters serves the console's volumes; a deployment with millions of decisions
+would add a ``risky``/``decided_at`` index (noted in the README).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from paver.config import Settings
+from paver.storage.models import Decision, Transaction
+from paver.storage.registry import bind
+
+STATUSES = ("flagged", "cleared", "all")
+MAX_LIMIT = 100
+
+
+class AlertInputError(ValueError):
+    """A bad filter (the message names the parameter)."""
+
+
+def _words(d: Decision) -> str:
+    """The explanation in one sentence a person can read."""
+    ex = d.explanation or {}
+    inner = ex.get("explanation") if isinstance(ex.get("explanation"), dict) else ex
+    drivers = [r.get("meaning") for r in (inner.get("drivers") or []) if r.get("meaning")]
+    scene = d.scene or "no scene"
+    head = (f"Looks like {scene} (match degree {float(d.match_degree):.2f})" if d.risky
+            else f"Closest to {scene} (match degree {float(d.match_degree):.2f}), not risky")
+    return head + (": " + "; ".join(drivers[:3]) if drivers else "") + "."
+
+
+def alert_view(d: Decision) -> dict[str, Any]:
+    ex = d.explanation or {}
+    inner = ex.get("explanation") if isinstance(ex.get("explanation"), dict) else ex
+    return {
+        "event_id": d.event_id, "risky": bool(d.risky), "scene": d.scene,
+        "match_degree": round(float(d.match_degree), 4),
+        "margin": inner.get("margin"), "threshold": ex.get("threshold"),
+        "action": ex.get("action"), "kb_version": d.kb_version,
+        "decided_at": d.decided_at.isoformat() if d.decided_at else None,
+        "explanation": _words(d),
+        "drivers": inner.get("drivers") or [], "top_scenes": inner.get("top_scenes") or [],
+    }
+
+
+def parse_time(value: str | None, field: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise AlertInputError(f"{field}: an ISO-8601 time such as 2026-12-01T00:00:00Z") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _cursor(d: Decision) -> str:
+    raw = json.dumps([d.decided_at.isoformat() if d.decided_at else "", d.event_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    try:
+        at, eid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(at, str) and isinstance(eid, str):
+            return at, eid
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        pass
+    raise AlertInputError("cursor: not a cursor this API returned")
+
+
+def list_alerts(status: str = "flagged", scene: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """Decisions matching the filters, newest first: ``{"items", "cursor", "scenes"}``."""
+    if status not in STATUSES:
+        raise AlertInputError(f"status: one of {', '.join(STATUSES)}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise AlertInputError(f"limit: from 1 to {MAX_LIMIT}")
+    bind()
+    cond = None
+    if status != "all":
+        cond = Decision.risky == (status == "flagged")
+    if since is not None:
+        c = Decision.decided_at >= since
+        cond = c if cond is None else cond & c
+    if until is not None:
+        c = Decision.decided_at <= until
+        cond = c if cond is None else cond & c
+    # Keys and sort fields only (the explanations are large); full rows for one page only.
+    rows = list(Decision.scan(filter_condition=cond, attributes_to_get=[
+        "event_id", "decided_at", "scene", "risky"]))
+    scenes = sorted({d.scene for d in rows if d.scene})
+    if scene:
+        rows = [d for d in rows if d.scene == scene]
+    rows.sort(key=lambda d: (d.decided_at.isoformat() if d.decided_at else "", d.event_id),
+              reverse=True)
+    after = _after(cursor)
+    if after is not None:
+        rows = [d for d in rows
+                if (d.decided_at.isoformat() if d.decided_at else "", d.event_id) < after]
+    keys = rows[:limit]
+    nxt = _cursor(keys[-1]) if len(rows) > limit else None
+    full = {d.event_id: d for d in Decision.batch_get([d.event_id for d in keys])}
+    items = [full[d.event_id] for d in keys if d.event_id in full]
+    return {"items": [alert_view(d) for d in items], "cursor": nxt, "scenes": scenes,
+            "total": len(rows)}
+
+
+def get_alert(event_id: str, cfg: Settings | None = None) -> dict[str, Any] | None:
+    """One decision with the relation groups of its event (when the payment is stored)."""
+    bind(cfg)
+    try:
+        d = Decision.get(event_id)
+    except DoesNotExist:
+        return None
+    out = alert_view(d)
+    out["relations"], out["relations_note"] = _relations(event_id, cfg)
+    return out
+
+
+def _relations(event_id: str, cfg: Settings | None) -> tuple[dict[str, Any], str]:
+    try:
+        txn = Transaction.get(event_id)
+    except DoesNotExist:
+        return {}, ("relation groups are shown for payments recorded through the API; this "
+                    "event was screened in a batch")
+    from paver.risk.dynamo_store import DynamoStore
+    from paver.risk.relations import RelationBuilder
+    from paver.risk.service import event_from_transaction_image
+
+    event = event_from_transaction_image(txn.serialize())
+    if event is None:
+        return {}, "the payment names no payer account"
+    rel = RelationBuilder(DynamoStore(cfg), budget_ms=500).build(event)
+    return ({dim: g.to_dict() for dim, g in rel.groups.items()},
+            "relation groups as the associated data stands now")
