@@ -329,7 +329,6 @@ class _RasterPainter:
         self.draw.text((round(cx), round(cy)), text, fill=self.palette[color], font=font,
                        anchor="mm")
 
-
     def image(self, box: Sequence[float], png: bytes) -> None:
         """Paste a palette PNG (a partner logo) scaled into ``box``, colours mapped to ours."""
         x0, y0, x1, y1 = (round(v) for v in box)
@@ -389,7 +388,6 @@ class _SvgPainter:
         self.parts.append(
             f'<g fill="{color}" transform="translate({self._n(x0)} {self._n(baseline)}) '
             f'scale({k:.5g} {-k:.5g})"><title>{escape(text)}</title>{"".join(paths)}</g>')
-
 
     def image(self, box: Sequence[float], png: bytes) -> None:
         import base64
