@@ -50,6 +50,13 @@ QUERY_PARAMS: dict[tuple[str, str], list[dict[str, Any]]] = {
          "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}],
 }
 
+#: Answers of one route beyond the shared ones (status → description).
+EXTRA_RESPONSES: dict[tuple[str, str], dict[str, str]] = {
+    ("/partners/{partner_id}/skins", "post"): {
+        "422": "refused by the four-reader certification: the skin, with its failing "
+               "cells in `failures`, is stored and never offered"},
+}
+
 #: Rows of ``list[Any]`` batch fields, validated row by row by the ingest models.
 _ROW_MODELS = {"MerchantBatch": {"merchants": "MerchantRow", "metrics": "MetricRow"}}
 
@@ -155,6 +162,8 @@ def generate(app: Any) -> dict[str, Any]:
                     continue
                 responses[status] = {"description": text,
                                      "schema": {"$ref": "#/definitions/Error"}}
+            for status, text in EXTRA_RESPONSES.get((path, method.lower()), {}).items():
+                responses[status] = {"description": text}
             op["responses"] = responses
     rows = _row_models()
     for model_name, fields in _ROW_MODELS.items():

@@ -78,7 +78,7 @@ ACCESS: dict[str, Access] = {
     # Every route: the auth middleware reads the caller's merchant (functions/_auth.py).
     "api_handler": Access(
         tables={
-            "Partners": GET + BATCH_GET + SCAN + DESCRIBE,
+            "Partners": GET + BATCH_GET + SCAN + UPDATE + DESCRIBE,  # UPDATE: default skin
             "Merchants": GET + UPDATE + BATCH_GET + BATCH_WRITE + SCAN + DESCRIBE,
             "MerchantMetrics": QUERY + BATCH_WRITE + SCAN + DESCRIBE,
             "Campaigns": GET + PUT + SCAN + DESCRIBE,
@@ -95,6 +95,8 @@ ACCESS: dict[str, Access] = {
             "Decisions": _SCREEN_TABLES["Decisions"] + GET + SCAN + BATCH_GET + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
             "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
+            # partner skins: stored pending, read, rendered; the certifier image writes verdicts
+            "PartnerSkins": GET + PUT + QUERY + DESCRIBE,
         },
         indexes={"Merchants": ("by_partner",), "Codes": ("by_campaign",)},
         objects={
@@ -109,7 +111,8 @@ ACCESS: dict[str, Access] = {
         },
         # KB versions listing ("no KB yet" must stay a 404); a merchant's store photos
         list_buckets=("artifacts", "photos"),
-        queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage")},
+        queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage"),
+                "skin-certify": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
     "ingest": Access(
         tables={"Partners": BATCH_GET + BATCH_WRITE, "Merchants": BATCH_GET + BATCH_WRITE + UPDATE,
@@ -126,7 +129,7 @@ ACCESS: dict[str, Access] = {
     "rollout_worker": Access(
         # Campaigns/Selections: a message's campaign exists and its partner was selected
         tables={"Partners": GET, "Merchants": BATCH_GET, "Codes": BATCH_GET + PUT,
-                "Campaigns": GET, "Selections": GET},
+                "Campaigns": GET, "Selections": GET, "PartnerSkins": GET},
         objects={("artifacts", "codes/"): S3_PUT},
         # the dead-letter queue: permanent errors go there at once, with the reason
         queues={"rollout": SQS_CONSUME, "rollout-dlq": ("sqs:GetQueueUrl", "sqs:SendMessage")},
@@ -191,9 +194,10 @@ def stream_tables(cfg: Settings) -> dict[str, str]:
     return {f"{t}Table": cfg.table_name(t) for a in ACCESS.values() for t in a.streams}
 
 
-def policy(cfg: Settings, fn: str) -> dict[str, Any]:
-    """The IAM policy document of one function for ``cfg.stage``."""
-    a = ACCESS[fn]
+def policy(cfg: Settings, fn: str, access: Access | None = None) -> dict[str, Any]:
+    """The IAM policy document of one function for ``cfg.stage`` (``access``: for a function
+    outside ``ACCESS``, e.g. the certifier image of ``infra/certifier.py``)."""
+    a = access or ACCESS[fn]
     st: list[dict[str, Any]] = [{
         "Sid": "OwnLogs", "Effect": "Allow", "Action": list(LOGS),
         "Resource": [_sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"

@@ -15,8 +15,9 @@ _STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 #: Bucket roles; the physical name is ``{project}-{stage}-{role}``.
 BUCKETS: tuple[str, ...] = ("ingest", "artifacts", "photos")
-#: Queue roles; each has a dead-letter queue ``{name}-dlq``.
-QUEUES: tuple[str, ...] = ("rollout",)
+#: Queue roles; each has a dead-letter queue ``{name}-dlq``. ``skin-certify`` feeds the
+#: certifier of partner skins (a container image with the QR readers, see README).
+QUEUES: tuple[str, ...] = ("rollout", "skin-certify")
 
 
 class ConfigError(ValueError):

@@ -265,6 +265,7 @@ class _Painter(Protocol):
     def ellipse(self, cx: float, cy: float, rx: float, ry: float, color: str) -> None: ...
     def text(self, cx: float, cy: float, text: str, latin: str, size: float,
              color: str, width: float) -> None: ...
+    def image(self, box: Sequence[float], png: bytes) -> None: ...
 
 
 class _Palette:
@@ -301,7 +302,7 @@ class _RasterPainter:
     """Draws on a palette image (no anti-aliasing: crisp edges at 300 dpi, few colours)."""
 
     def __init__(self, image: Image.Image, palette: _Palette) -> None:
-        self.image, self.palette = image, palette
+        self.image_obj, self.palette = image, palette
         self.draw = ImageDraw.Draw(image)
 
     def rect(self, box: Sequence[float], color: str, radius: float = 0) -> None:
@@ -327,6 +328,17 @@ class _RasterPainter:
             font = _font(max(8, round(size * width / length)))
         self.draw.text((round(cx), round(cy)), text, fill=self.palette[color], font=font,
                        anchor="mm")
+
+    def image(self, box: Sequence[float], png: bytes) -> None:
+        """Paste a palette PNG (a partner logo) scaled into ``box``, colours mapped to ours."""
+        x0, y0, x1, y1 = (round(v) for v in box)
+        with Image.open(io.BytesIO(png)) as opened:
+            rgb = opened.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.NEAREST)
+        pixels = np.asarray(rgb, dtype=np.uint32)
+        keys = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+        lut = {int(c[1:], 16): i for c, i in self.palette.index.items()}
+        indices = np.vectorize(lut.__getitem__, otypes=[np.uint8])(keys)
+        self.image_obj.paste(Image.fromarray(indices, "P"), (x0, y0))
 
 
 class _SvgPainter:
@@ -376,6 +388,14 @@ class _SvgPainter:
         self.parts.append(
             f'<g fill="{color}" transform="translate({self._n(x0)} {self._n(baseline)}) '
             f'scale({k:.5g} {-k:.5g})"><title>{escape(text)}</title>{"".join(paths)}</g>')
+
+    def image(self, box: Sequence[float], png: bytes) -> None:
+        import base64
+
+        x0, y0, x1, y1 = (round(v) for v in box)
+        data = base64.b64encode(png).decode("ascii")
+        self.parts.append(f'<image x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" '
+                          f'image-rendering="pixelated" href="data:image/png;base64,{data}"/>')
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,7 +541,11 @@ def _draw_logo(p: _Painter, skin: Skin, x: float, y: float, size: float, module:
            size * 0.18)
     cx, cy, r = x + size / 2, y + size / 2, (size - 2 * inset) * 0.36
     fg, tile = logo.foreground, logo.background
-    if logo.mark == "pay":  # a yen sign
+    if logo.image is not None:  # a partner's own logo, inside the tile's rounded corners
+        pad = (size - 2 * inset) * 0.08
+        p.image((x + inset + pad, y + inset + pad, x + size - inset - pad,
+                 y + size - inset - pad), logo.image)
+    elif logo.mark == "pay":  # a yen sign
         w = r * 0.22
         p.polygon(_bar(cx - r * 0.7, cy - r, cx, cy - r * 0.1, w), fg)
         p.polygon(_bar(cx + r * 0.7, cy - r, cx, cy - r * 0.1, w), fg)

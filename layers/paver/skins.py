@@ -78,6 +78,19 @@ def _hex_to_rgb(color: str) -> tuple[int, int, int]:
     return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
 
 
+@functools.lru_cache(maxsize=64)
+def image_colors(png: bytes) -> tuple[str, ...]:
+    """``#RRGGBB`` colours of a palette PNG (a partner logo), in palette order."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB")
+        used = sorted({c for _, c in rgb.getcolors(maxcolors=256) or []})
+    return tuple(f"#{r:02X}{g:02X}{b:02X}" for r, g, b in used)
+
+
 def relative_luminance(color: str) -> float:
     """WCAG 2 relative luminance of a ``#RRGGBB`` colour (0 black – 1 white)."""
     def channel(value: int) -> float:
@@ -154,12 +167,17 @@ class Logo:
         Logo width as a fraction of the code width (≤ :data:`MAX_LOGO_FRACTION`).
     foreground, background
         Colours of the mark and of its rounded tile.
+    image
+        A partner's own logo instead of a drawn mark (``mark`` is then ``"image"``): a square
+        palette PNG, already validated and reduced to a few colours
+        (:mod:`paver.partner_skins`); its colours join the skin's palette.
     """
 
     mark: str
     fraction: float
     foreground: str
     background: str
+    image: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +260,8 @@ class Skin:
                   self.palette.accent, self.palette.text]
         if self.logo is not None:
             values += [self.logo.background, self.logo.foreground]
+            if self.logo.image is not None:
+                values += list(image_colors(self.logo.image))
         for value in values:
             seen.setdefault(value.upper(), None)
         return tuple(seen)

@@ -365,6 +365,11 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "EventIn": {"txn_id": "e1", "timestamp": "2024-03-05T10:00:00Z", "from_account": "A1",
                 "to_account": "A2", "amount": 10, "from_ip": "1.2.3.4"},
     "BuildIn": {"transactions_key": "risk/junk.csv", "labels_key": "risk/junk.csv"},
+    "SkinSpec": {"name": "fuzz_skin", "title": "Fuzz", "frame": "sticker", "motif": "plain",
+                 "palette": {"module": "#111418", "background": "#FFFFFF", "frame": "#2B3440",
+                             "accent": "#3D4856", "text": "#FFFFFF"},
+                 "caption": {"zh": "扫码付款", "en": "PAY"},
+                 "logo": {"image_base64": "not-an-image", "fraction": 0.2}},
     "OverrideIn": {"selected": True, "note": "pilot approved"},
     "SigninLinkIn": {"ttl": 3600},
 }

@@ -513,6 +513,36 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
                 if k != Code.get(code_id_for(mid)).skin)
     run("api_handler", lambda: _json(_put(api, f"/merchants/{mid}/skin", {"skin": skin})))
 
+    # partner skins (deployed stages queue the certification for the certifier image)
+    from paver import partner_skins
+    from tests.functional.test_partner_skins import spec as skin_spec
+
+    pid = story["partner_id"]
+
+    def api_skins() -> str:
+        pending = _json(_post(api, f"/partners/{pid}/skins", skin_spec("own_skin")), 202)
+        _json(api.http.get(f"/partners/{pid}/skins"))
+        _json(api.http.get(f"/partners/{pid}/skins/own_skin"))
+        return pending["status"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAVER_SKIN_CERTIFICATION", "queue")
+        assert run("api_handler", api_skins) == "pending"
+    item = partner_skins.get_skin(pid, "own_skin")
+    partner_skins.certify_stored(pid, "own_skin", item.spec_hash, cfg)  # the certifier image
+    run("api_handler", lambda: (
+        _json(_put(api, f"/partners/{pid}/default-skin", {"skin": "own_skin"})),
+        _json(_put(api, f"/merchants/{mid}/skin", {"skin": "own_skin"}))))
+    # the rollout worker prints a new merchant on the partner's own default skin
+    Merchant(merchant_id=f"{pid}-SKIN1", partner_id=pid, name="Skin Shop", mcc="5812",
+             city="Hangzhou").save()
+    msg = {**records[0], "messageId": "own-skin", "body": json.dumps(
+        {"campaign_id": story["campaign_id"], "partner_id": pid,
+         "merchant_ids": [f"{pid}-SKIN1"]})}
+    out = run("rollout_worker", lambda: codes.rollout_worker({"Records": [msg]}, None))
+    assert out == {"batchItemFailures": []}, out
+    assert Code.get(code_id_for(f"{pid}-SKIN1")).skin == "own_skin"
+
     # binding: the photo lands where the presigned POST put it, S3 notifies
     client("s3", cfg).put_object(Bucket=cfg.bucket_name("photos"), Key=upload["key"],
                                  Body=photo, ContentType="image/jpeg")

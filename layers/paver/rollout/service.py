@@ -103,15 +103,15 @@ def payload_for(merchant: Merchant, partner: Partner, campaign_id: str) -> str:
 def allowed_skins(partner: Partner) -> list[str]:
     """The skins a merchant of ``partner`` may choose from, default first.
 
-    A partner's own list (``Partner.skins``) wins; otherwise the skin catalogue decides by the
-    partner's kind and region.
+    The partner's default (``Partner.default_skin``) first, then the catalogue's skins for
+    the partner's kind and region, then the partner's own certified skins (``Partner.skins``,
+    written only by certification: a pending or refused skin is never offered).
     """
     from paver.skins import skins_for_partner
 
-    if partner.skins:
-        return list(partner.skins)
     choice = skins_for_partner(partner.kind, partner.region, partner_id=partner.partner_id)
-    return list(choice.names)
+    first = [partner.default_skin] if partner.default_skin else []
+    return list(dict.fromkeys([*first, *choice.names, *(partner.skins or [])]))
 
 
 def default_skin(partner: Partner) -> str:
@@ -122,11 +122,21 @@ def _render_and_store(payload: str, skin: str, partner_id: str, merchant_id: str
                       cfg: Settings) -> list[str]:
     """Render every format (each verified by a real decoder) and upload; return the keys."""
     from paver.render import render_code
+    from paver.skins import load_skins
 
     s3 = client("s3", cfg)
     keys = []
+    drawn: Any = skin
+    if skin not in load_skins():  # a partner's own skin: rendered only once certified
+        from paver.partner_skins import NotFound as SkinNotFound
+        from paver.partner_skins import certified_skin
+
+        try:
+            drawn = certified_skin(partner_id, skin)
+        except SkinNotFound as exc:
+            raise RolloutError(f"skin: {exc}") from exc
     for fmt in FORMATS:
-        rendered = render_code(payload, skin, fmt=fmt)
+        rendered = render_code(payload, drawn, fmt=fmt)
         key = image_key(partner_id, merchant_id, fmt)
         s3.put_object(Bucket=cfg.bucket_name("artifacts"), Key=key, Body=rendered.data,
                       ContentType=rendered.content_type,

@@ -8,6 +8,7 @@ these classes (no second hand-written key schema).
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
@@ -309,6 +310,29 @@ class BindingAttempt(Model):
     created_at = UTCDateTimeAttribute(null=True)
 
 
+class PartnerSkin(Model):
+    """A skin a partner defined itself (``paver.partner_skins``), with its certification.
+
+    ``status`` is ``pending`` until the four-reader certification has run, then ``certified``
+    (offered to the partner's merchants) or ``refused`` (never offered; ``failures`` lists the
+    failing skin × payload × condition × reader cells).
+    """
+
+    class Meta(_Meta):
+        table_name = "PartnerSkins"
+
+    partner_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute(default="pending")
+    spec = JSONAttribute()  # the validated definition, logo excluded
+    spec_hash = UnicodeAttribute()  # sha256 of spec + logo: a retried submit is a no-op
+    logo = BinaryAttribute(null=True, legacy_encoding=False)  # normalised palette PNG
+    failures = JSONAttribute(null=True)
+    certification = JSONAttribute(null=True)  # {"cells", "seconds", "readers"}
+    created_at = UTCDateTimeAttribute(null=True)
+    certified_at = UTCDateTimeAttribute(null=True)
+
+
 class IdempotencyRecord(Model):
     """Idempotency keys and processed markers (exactly-once effects of retried writes)."""
 
@@ -338,4 +362,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Decision,
     BindingAttempt,
     IdempotencyRecord,
+    PartnerSkin,
 )
