@@ -13,6 +13,7 @@ from functions._auth import require_operator
 from functions._http import json_response, path_id
 from paver.console.pages import PageInputError, parse_limit
 from paver.risk import alerts
+from paver.risk.events import check_label
 
 bp = Blueprint(__name__)
 
@@ -23,9 +24,12 @@ def list_alerts() -> Response:
     require_operator()
     params = bp.current_request.query_params or {}
     scene = params.get("scene") or None
-    if scene is not None:
-        path_id(scene, "scene")
     try:
+        if scene is not None:  # a scene label as users write it ("fan-out", "分散转入")
+            try:
+                scene = check_label(scene)
+            except ValueError as exc:
+                raise alerts.AlertInputError(f"scene: {exc}") from exc
         return json_response(alerts.list_alerts(
             status=params.get("status") or "flagged", scene=scene,
             since=alerts.parse_time(params.get("from"), "from"),

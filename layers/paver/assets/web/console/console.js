@@ -456,9 +456,10 @@ async function alertsPage(id) {
     try {
       const r = await api(`/risk/alerts?${p}`);
       if (mine !== latest) return;
-      if (scene.options.length === 1) {
-        scene.append(...r.scenes.map((s) => el("option", { value: s, text: s })));
-      }
+      // Offer every scene seen so far (the list grows when the filter widens).
+      const offered = new Set([...scene.options].map((o) => o.value));
+      scene.append(...r.scenes.filter((s) => !offered.has(s))
+        .map((s) => el("option", { value: s, text: s })));
       show(results, el("p", { class: "muted", text: `${r.total} events, newest first` }),
         el("table", { "aria-label": "Risk alerts" }, el("thead", {}, el("tr", {},
           ["When", "Event", "Scene", "Match degree", "Margin", "Verdict", "Explanation"].map(
