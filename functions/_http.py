@@ -24,8 +24,11 @@ def parse_body(bp: Blueprint, model: type[M]) -> M:
         raise BadRequestError(f"body: not valid JSON ({exc})") from exc
     except RecursionError as exc:  # e.g. "[[[[..." nested deeper than the parser's stack
         raise BadRequestError("body: JSON nested too deeply") from exc
+    del data  # parsed only to report JSON errors clearly; the model reads the bytes
     try:
-        return model.model_validate(data)
+        # strict JSON: a number is a JSON number, a flag a JSON boolean, a time an ISO string
+        # (as published), not "12", true or an epoch number that lax parsing would coerce
+        return model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:
         raise BadRequestError("; ".join(_field_errors(exc))) from exc
 
@@ -46,6 +49,8 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def path_id(value: str, field: str = "id") -> str:
     """Validate an id taken from the URL path (ids are short, printable, no separators)."""
-    if not value or len(value) > 128 or not all(c.isalnum() or c in "-_.:" for c in value):
+    # ASCII only: str.isalnum() also takes "¹" or "١", which the published pattern refuses
+    if not value or len(value) > 128 or not all(
+            (c.isascii() and c.isalnum()) or c in "-_.:" for c in value):
         raise BadRequestError(f"{field}: 1-128 letters, digits or -_.: characters")
     return value

@@ -5,14 +5,25 @@ Operators only (the auth middleware resolves the caller).
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
 from paver.trust import service
+from paver.trust.selection import load_policy
 
 bp = Blueprint(__name__)
+
+
+def _policy_threshold(schema: dict[str, Any]) -> None:
+    """Publish the range the selection policy (rules/) allows, which the service enforces."""
+    allowed = load_policy().threshold
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "number":
+            branch.update(minimum=allowed.min, maximum=allowed.max)
 
 
 class CampaignIn(BaseModel):
@@ -20,7 +31,8 @@ class CampaignIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     regions: list[str] = Field(default_factory=list, max_length=50)
-    threshold: float | None = Field(default=None, ge=0, le=100)
+    threshold: float | None = Field(default=None, ge=0, le=100,
+                                    json_schema_extra=_policy_threshold)
 
 
 @bp.route("/campaigns", methods=["POST"])

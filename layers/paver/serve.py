@@ -8,6 +8,7 @@ import os
 import sys
 
 from paver.local_aws import LOOPBACK, aws_environment
+from paver.local_gateway import create_server
 from paver.project import project_root
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def serve_forever(port: int = 8000, stage: str = "local") -> None:
         sys.path.insert(0, str(root))
         f = factory.CLIFactory(project_dir=str(root), debug=False, environ=dict(os.environ))
         config = f.create_config_obj(chalice_stage_name=stage)
-        server = f.create_local_server(config.chalice_app, config, LOOPBACK, port)
+        server = create_server(config.chalice_app, config, LOOPBACK, port)
         print(f"paver: serving on http://{LOOPBACK}:{port} (AWS at "
               f"{cfg.endpoint_url or 'real AWS'}, stage {cfg.stage})", file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):

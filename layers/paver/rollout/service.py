@@ -45,6 +45,10 @@ class RolloutError(ValueError):
     """A request the rollout cannot honour (maps to 400/409); the message names the field."""
 
 
+class NothingSelected(RolloutError):
+    """The campaign has no selected partners yet (maps to 409: run the selection first)."""
+
+
 def code_id_for(merchant_id: str) -> str:
     """One aggregated code per merchant: its id follows from the merchant's."""
     return f"code-{merchant_id}"
@@ -187,7 +191,7 @@ def start_rollout(campaign_id: str, cfg: Settings | None = None,
         raise NotFound(f"campaign {campaign_id!r} not found") from exc
     partners = selected_partners(campaign_id)
     if not partners:
-        raise RolloutError("campaign has no selected partners: run the selection first")
+        raise NothingSelected("campaign has no selected partners: run the selection first")
     sqs = client("sqs", cfg)
     url = queue_url("rollout", cfg)
     bodies: list[str] = []

@@ -92,18 +92,22 @@ class MerchantRow(_Row):
         return None if v is None else round(v, 7)
 
 
+_MAX_COUNT = 10**38 - 1
+
+
 class MetricRow(_Row):
     merchant_id: str = Field(pattern=_ID)
     partner_id: str | None = Field(default=None, pattern=_ID)
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    txn_count: int = Field(ge=0)
+    # counts: at most DynamoDB's 38 significant digits (a larger number fails the write)
+    txn_count: int = Field(ge=0, le=_MAX_COUNT)
     amount: float = Field(ge=0, le=1e13)
     active_days: int = Field(default=0, ge=0, le=31)
-    refunds: int = Field(default=0, ge=0)
-    complaints: int = Field(default=0, ge=0)
-    chargebacks: int = Field(default=0, ge=0)
-    fraud_reports: int = Field(default=0, ge=0)
-    risk_hits: int = Field(default=0, ge=0)
+    refunds: int = Field(default=0, ge=0, le=_MAX_COUNT)
+    complaints: int = Field(default=0, ge=0, le=_MAX_COUNT)
+    chargebacks: int = Field(default=0, ge=0, le=_MAX_COUNT)
+    fraud_reports: int = Field(default=0, ge=0, le=_MAX_COUNT)
+    risk_hits: int = Field(default=0, ge=0, le=_MAX_COUNT)
 
     @field_validator("amount")
     @classmethod
