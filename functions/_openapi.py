@@ -108,17 +108,10 @@ class _PublishedSchema(GenerateJsonSchema):
     def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
         out = super().model_schema(schema)
         if schema.get("config", {}).get("str_strip_whitespace"):
-            # the model strips surrounding whitespace before it checks a string: a pattern
-            # holds for what is inside, and a non-empty string needs a non-blank character
             for prop in out.get("properties", {}).values():
                 for branch in prop.get("anyOf", [prop]):
-                    if branch.get("type") != "string":
-                        continue
-                    pattern = branch.get("pattern")
-                    if pattern and pattern.startswith("^") and pattern.endswith("$"):
-                        branch["pattern"] = rf"^\s*(?:{pattern[1:-1]})\s*$"
-                    elif pattern is None and branch.get("minLength", 0) >= 1:
-                        branch["pattern"] = r"\S"
+                    if branch.get("type") == "string":
+                        _stripped(branch)
         return out
 
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
@@ -127,6 +120,44 @@ class _PublishedSchema(GenerateJsonSchema):
         if places is not None and "anyOf" in out:
             out["anyOf"][0].setdefault("multipleOf", 10.0 ** -places)
         return out
+
+
+#: What Pydantic strips with ``str_strip_whitespace`` (Rust's ``trim``: Unicode White_Space).
+_WS = "[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+_NON_WS = "[^" + _WS[1:]
+#: ``^<one class>+$`` or ``^<one class>{a}$`` / ``{a,b}$``: bounds can be folded into it
+_SIMPLE = re.compile(r"^\^(\[[^\]]+\]|\\d)(?:\+|\{(\d+)(?:,(\d+))?\})\$$")
+
+
+def _stripped(branch: dict[str, Any]) -> None:
+    """A string a model strips before checking it: surrounding whitespace is allowed, and the
+    length bounds and pattern hold for what is inside (stated in the pattern, since JSON
+    Schema's ``minLength``/``maxLength`` count the whitespace too)."""
+    lo, hi = branch.get("minLength", 0), branch.get("maxLength")
+    pattern = branch.get("pattern")
+    if pattern is None:
+        if lo == 0 and hi is None:
+            return
+        inner = [""] if lo == 0 else []
+        if lo <= 1 and (hi is None or hi >= 1):
+            inner.append(_NON_WS)
+        if hi is None or hi >= 2:
+            inner.append(f"{_NON_WS}[\\s\\S]{{{max(lo - 2, 0)},{'' if hi is None else hi - 2}}}"
+                         f"{_NON_WS}")
+        core = "(?:" + "|".join(inner) + ")"
+    elif m := _SIMPLE.match(pattern):
+        atom, a, b = m.groups()
+        low = max(lo, int(a) if a else 1)
+        highs = [x for x in (hi, int(b or a) if a else None) if x is not None]
+        core = f"{atom}{{{low},{min(highs) if highs else ''}}}"
+    elif pattern.startswith("^") and pattern.endswith("$"):
+        branch["pattern"] = f"^{_WS}*(?:{pattern[1:-1]}){_WS}*$"
+        return
+    else:
+        return
+    branch.pop("minLength", None)
+    branch.pop("maxLength", None)
+    branch["pattern"] = f"^{_WS}*{core}{_WS}*$"
 
 
 def _schemas(models: list[type[BaseModel]]) -> dict[str, Any]:
