@@ -222,9 +222,10 @@ def generate(app: Any) -> dict[str, Any]:
                 # reply's ``<field>.errors`` (naming the row and field), the others are stored
                 schemas[model_name]["properties"][fld]["items"] = {
                     "description": f"one row, validated on its own against {row} (like a "
-                                   f"CSV cell, a number may also come as its text); a row "
-                                   f"that fails is rejected and listed in the reply's "
-                                   f"`{fld}.errors`, the others are stored",
+                                   f"CSV cell, a number may also come as its text; a missing "
+                                   f"partner_id is the URL's); a row that fails is rejected "
+                                   f"and listed in the reply's `{fld}.errors`, the others "
+                                   f"are stored",
                     "x-row-schema": {"$ref": _REF.format(model=row)}}
     schemas["Error"] = {"type": "object", "required": ["Code", "Message"], "properties": {
         "Code": {"type": "string"}, "Message": {"type": "string"}}}
