@@ -9,7 +9,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 export OMP_NUM_THREADS ?= 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE ?= disabled
 
-.PHONY: install demo test lint serve bench package clean iam layer
+.PHONY: install sysdeps demo test lint serve bench package clean iam layer
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,13 +28,24 @@ $(TOOLS_STAMP): requirements-tools.txt
 
 install: $(STAMP) $(TOOLS_STAMP)
 
+# System packages the tests need: zbar (one of the wallet-like QR readers) and Debian's chromium
+# (browser tests; Playwright cannot download its own browsers here). Installed only when missing.
+SYSDEPS := libzbar0 chromium
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 demo: install
 	$(BIN)/paver demo
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install
+test: install sysdeps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 

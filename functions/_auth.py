@@ -1,4 +1,4 @@
-"""Authentication (every route but ``/health``) and the tenant checks handlers call.
+"""Authentication (every route; ``/health`` also answers without a token) and tenant checks.
 
 The middleware turns a missing, expired or forged bearer token into 401; a valid principal
 asking for something outside its tenant gets 403 from the ``require_*`` helpers. Existence is
@@ -30,8 +30,12 @@ _current: ContextVar[Principal | None] = ContextVar("paver_principal", default=N
 
 
 def authenticate(request: Any, get_response: Callable[[Any], Response]) -> Response:
-    """HTTP middleware: resolve the bearer token into the current principal, or answer 401."""
-    if request.path in PUBLIC_PATHS:
+    """HTTP middleware: resolve the bearer token into the current principal, or answer 401.
+
+    A public path without an ``Authorization`` header runs with no principal (the handler
+    shows only what anyone may see); with one, the token is checked like anywhere else.
+    """
+    if request.path in PUBLIC_PATHS and not request.headers.get("authorization"):
         return get_response(request)
     try:
         principal = from_authorization_header(request.headers.get("authorization"))
@@ -51,6 +55,11 @@ def authenticate(request: Any, get_response: Callable[[Any], Response]) -> Respo
         return get_response(request)
     finally:
         _current.reset(token)
+
+
+def optional_principal() -> Principal | None:
+    """The caller on a public path: ``None`` when no token was given."""
+    return _current.get()
 
 
 def principal() -> Principal:

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from chalice import BadRequestError, Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from paver.fields import is_id
+
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 1_000_000
 
@@ -55,8 +57,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def path_id(value: str, field: str = "id") -> str:
     """Validate an id taken from the URL path (ids are short, printable, no separators)."""
-    # ASCII only: str.isalnum() also takes "¹" or "١", which the published pattern refuses
-    if not value or len(value) > 128 or not all(
-            (c.isascii() and c.isalnum()) or c in "-_.:" for c in value):
+    # ASCII only: str.isalnum() also takes "١" (Arabic-Indic digits) and other scripts
+    if not is_id(value):
         raise BadRequestError(f"{field}: 1-128 letters, digits or -_.: characters")
     return value

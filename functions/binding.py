@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.binding import service
+from paver.fields import Int
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 class PhotoUploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content_type: str = Field(max_length=40)
-    size: int = Field(gt=0, le=service.MAX_PHOTO_BYTES)
+    size: Int = Field(gt=0, le=service.MAX_PHOTO_BYTES)
 
 
 @bp.route("/merchants/{merchant_id}/photos", methods=["POST"])

@@ -5,13 +5,14 @@ Operators only (the auth middleware resolves the caller).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
+from paver.fields import Float, PlainText
 from paver.trust import service
 from paver.trust.selection import load_policy
 
@@ -29,9 +30,11 @@ def _policy_threshold(schema: dict[str, Any]) -> None:
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    regions: list[str] = Field(default_factory=list, max_length=50)
-    threshold: float | None = Field(default=None, ge=0, le=100,
+    name: PlainText = Field(min_length=1, max_length=200)
+    # a region as partners and merchants carry it (ingest bounds theirs to 40 characters)
+    regions: list[Annotated[PlainText, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=50)
+    threshold: Float | None = Field(default=None, ge=0, le=100,
                                     json_schema_extra=_policy_threshold)
 
 

@@ -15,6 +15,7 @@ from paver.accrual.transactions import (
     TransactionIn,
     TransactionInputError,
     UnknownMerchant,
+    check_reporting_window,
     record_transaction,
 )
 
@@ -32,6 +33,7 @@ def post_transaction() -> Response:
     # that would earn milestone benefits from them.
     require_merchant(body.merchant_id, allow_merchant=False)
     try:
+        check_reporting_window(body.timestamp)
         view, created = record_transaction(body)
     except UnknownMerchant as exc:
         raise NotFoundError(str(exc)) from exc

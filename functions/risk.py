@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
+from paver.fields import Float, Int, PlainText
 from paver.risk import service
 from paver.risk.events import format_timestamp, parse_timestamp
 from paver.risk.kb import KBError
@@ -37,13 +38,13 @@ class EventIn(BaseModel):
     timestamp: str = Field(min_length=10, max_length=40, json_schema_extra={"format": "date-time"})
     from_account: str = Field(pattern=_ID)
     to_account: str = Field(pattern=_ID)
-    amount: float = Field(ge=0, le=1e12)
-    currency: str = Field(default="", max_length=8)
+    amount: Float = Field(ge=0, le=1e12)
+    currency: str = Field(default="", pattern=r"^[A-Za-z0-9]{0,8}$")
     channel: str = Field(default="transfer", pattern=r"^[a-z_]{1,20}$")
     from_device: str | None = Field(default=None, pattern=_ID)
     to_device: str | None = Field(default=None, pattern=_ID)
-    from_ip: str | None = Field(default=None, max_length=64)
-    to_ip: str | None = Field(default=None, max_length=64)
+    from_ip: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f.:]{1,64}$")
+    to_ip: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f.:]{1,64}$")
     include_relations: bool = True
 
     @field_validator("timestamp")
@@ -59,9 +60,9 @@ class EventIn(BaseModel):
 class BuildIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    transactions_key: str = Field(min_length=1, max_length=512)
-    labels_key: str = Field(min_length=1, max_length=512)
-    seed: int = Field(default=0, ge=0, lt=2**32)
+    transactions_key: PlainText = Field(min_length=1, max_length=512)
+    labels_key: PlainText = Field(min_length=1, max_length=512)
+    seed: Int = Field(default=0, ge=0, lt=2**32)
 
 
 @bp.route("/risk/screen", methods=["POST"])

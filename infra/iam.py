@@ -146,9 +146,12 @@ ACCESS: dict[str, Access] = {
         dead_letter=True,
     ),
     "rollout_worker": Access(
-        tables={"Partners": GET, "Merchants": BATCH_GET, "Codes": BATCH_GET + PUT},
+        # Campaigns/Selections: a message's campaign exists and its partner was selected
+        tables={"Partners": GET, "Merchants": BATCH_GET, "Codes": BATCH_GET + PUT,
+                "Campaigns": GET, "Selections": GET},
         objects={("artifacts", "codes/"): S3_PUT},
-        queues={"rollout": SQS_CONSUME},
+        # the dead-letter queue: permanent errors go there at once, with the reason
+        queues={"rollout": SQS_CONSUME, "rollout-dlq": ("sqs:GetQueueUrl", "sqs:SendMessage")},
     ),
     "accrual": Access(
         tables={"Merchants": GET + UPDATE, "Benefits": PUT, "Idempotency": BATCH_GET + PUT},

@@ -9,7 +9,6 @@ HS256 JWTs signed with ``PAVER_TOKEN_SECRET`` (a fixed development secret on the
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -17,6 +16,7 @@ from typing import Literal
 import jwt
 
 from paver.config import settings
+from paver.fields import is_id
 from paver.secret_store import SECRET_ID_ENV, fetch_secret
 
 Role = Literal["operator", "partner", "merchant"]
@@ -25,7 +25,6 @@ ISSUER = "paver"
 DEFAULT_TTL_S = 3600
 MAX_TTL_S = 7 * 24 * 3600
 _DEV_SECRET = "paver-local-development-secret-not-for-production"  # local/test stages only
-_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 class AuthError(Exception):
@@ -75,7 +74,7 @@ def issue_token(role: str, principal_id: str, ttl_s: int = DEFAULT_TTL_S,
     """A signed token for ``role``/``principal_id`` valid for ``ttl_s`` seconds."""
     if role not in ROLES:
         raise ValueError(f"role: one of {', '.join(ROLES)}")
-    if not _ID_RE.match(principal_id):
+    if not is_id(principal_id):
         raise ValueError("id: 1-128 letters, digits or -_.: characters")
     if not 0 < ttl_s <= MAX_TTL_S:
         raise ValueError(f"ttl: between 1 and {MAX_TTL_S} seconds")
@@ -93,10 +92,20 @@ def verify_token(token: str) -> Principal:
         raise AuthError("token expired") from exc
     except jwt.PyJWTError as exc:
         raise AuthError("invalid token") from exc
+    # A correctly signed token may still claim a life longer than issuing allows (a leaked
+    # secret or another issuer): the same cap applies on verify. PyJWT accepts any value
+    # int() takes ("123", true), so the types are checked here.
+    iat, exp = claims["iat"], claims["exp"]
+    if not (_is_number(iat) and _is_number(exp) and 0 < exp - iat <= MAX_TTL_S):
+        raise AuthError("invalid token claims")
     role, sub = claims.get("role"), claims.get("sub")
-    if role not in ROLES or not isinstance(sub, str) or not _ID_RE.match(sub):
+    if role not in ROLES or not is_id(sub):
         raise AuthError("invalid token claims")
     return Principal(role=role, id=sub)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def from_authorization_header(value: str | None) -> Principal:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -36,12 +37,20 @@ class Settings:
         ``AWS_ENDPOINT_URL``: the embedded local AWS, DynamoDB Local, or ``None`` for real AWS.
     project
         Name prefix shared by all resources (``PAVER_PROJECT``).
+    txn_max_age_s
+        ``PAVER_TXN_MAX_AGE_S``: how long after it happened a payment may still be reported
+        to ``POST /transactions`` (accrual counts active days from its timestamp).
+    txn_max_ahead_s
+        ``PAVER_TXN_MAX_AHEAD_S``: how far ahead of the server's clock a payment's timestamp
+        may be (clock skew).
     """
 
     stage: str = "local"
     region: str = "us-east-1"
     endpoint_url: str | None = None
     project: str = "paver"
+    txn_max_age_s: int = 86_400
+    txn_max_ahead_s: int = 300
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -58,7 +67,9 @@ class Settings:
             raise ConfigError(f"PAVER_PROJECT={project!r}: same rules as PAVER_STAGE")
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
         endpoint = env.get("AWS_ENDPOINT_URL") or None
-        return cls(stage=stage, region=region, endpoint_url=endpoint, project=project)
+        return cls(stage=stage, region=region, endpoint_url=endpoint, project=project,
+                   txn_max_age_s=_seconds(env, "PAVER_TXN_MAX_AGE_S", cls.txn_max_age_s),
+                   txn_max_ahead_s=_seconds(env, "PAVER_TXN_MAX_AHEAD_S", cls.txn_max_ahead_s))
 
     @property
     def prefix(self) -> str:
@@ -77,6 +88,15 @@ class Settings:
         if role.removesuffix("-dlq") not in QUEUES:
             raise KeyError(f"unknown queue role {role!r}; known: {', '.join(QUEUES)}")
         return f"{self.prefix}-{role}"
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 10 * 366 * 86_400:
+        raise ConfigError(f"{name}={raw!r}: a whole number of seconds, at most ten years")
+    return int(raw)
 
 
 def settings() -> Settings:

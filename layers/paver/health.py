@@ -1,4 +1,4 @@
-"""What ``/health`` reports: stage, versions, table reachability."""
+"""What ``/health`` reports: liveness to anyone; stage, versions, tables to operators."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def _version(pkg: str) -> str | None:
         return metadata.version(pkg)
     except metadata.PackageNotFoundError:
         return None
+
+
+def liveness() -> dict[str, Any]:
+    """What an unauthenticated caller (a load balancer, an uptime check) learns: it answers."""
+    return {"status": "ok"}
 
 
 def health_report() -> dict[str, Any]:

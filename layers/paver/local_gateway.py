@@ -5,7 +5,7 @@
 - ``http.server`` answers methods it has no ``do_*`` handler for (TRACE, QUERY, ...) with a
   501; API Gateway answers every undeclared method like any other (403, no such route).
 
-``paver serve`` uses :func:`create_server`; schemathesis runs against it in the tests.
+``paver serve`` uses :class:`GatewayRequestHandler`; schemathesis runs against it in the tests.
 """
 
 from __future__ import annotations
@@ -40,11 +40,3 @@ class GatewayRequestHandler(local.ChaliceRequestHandler):
             return self._generic_handle
         raise AttributeError(name)
 
-
-def create_server(app_obj: Any, config: Any, host: str, port: int) -> local.LocalDevServer:
-    """Chalice's local dev server for ``app_obj`` with :class:`GatewayRequestHandler` (the
-    app's class gets chalice's local mixin, as ``chalice.local.create_local_server`` does)."""
-    if not isinstance(app_obj, local.LocalChalice):
-        local.CustomLocalChalice.__bases__ = (local.LocalChalice, app_obj.__class__)
-        app_obj.__class__ = local.CustomLocalChalice
-    return local.LocalDevServer(app_obj, config, host, port, handler_cls=GatewayRequestHandler)

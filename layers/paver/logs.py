@@ -12,12 +12,25 @@ import re
 import sys
 from typing import Any
 
+# One USCC character (GB 32100 alphabet, either case) and an optional printed separator.
+_U, _S = "[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]", "[- ]?"
+#: A Unified Social Credit Code as people write it: 18 characters (or a 17-character one that
+#: lost its check character), grouped with hyphens or spaces or not; positions 3-8 are the
+#: region digits, which keeps ordinary words and ids from matching.
+_USCC = re.compile(rf"(?<![0-9A-Za-z-])(?:{_U}{_S}){{2}}(?:[0-9]{_S}){{6}}(?:{_U}{_S}){{8}}{_U}"
+                   rf"(?:{_S}{_U})?(?![0-9A-Za-z])")
+
+
+def _mask_uscc(m: re.Match[str]) -> str:
+    """Keep the first 2 and last 2 characters of the code (enough to tell codes apart)."""
+    code = re.sub(r"[- ]", "", m.group())
+    return code[:2] + "*" * (len(code) - 4) + code[-2:]
+
+
 _PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
     # Bearer tokens / JWTs: keep nothing.
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), "***jwt***"),
-    # Unified Social Credit Codes (18 chars, GB 32100 alphabet): keep the first 2 and last 2.
-    (re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2})[0-9A-HJ-NPQRTUWXY]{14}"
-                r"([0-9A-HJ-NPQRTUWXY]{2})(?![0-9A-Z])"), r"\1**************\2"),
+    (_USCC, _mask_uscc),
     # Mainland mobile numbers, optionally +86: keep the last 4.
     (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4})(?:[- ]?)(\d{4})(?!\d)"),
      r"***-****-\1"),

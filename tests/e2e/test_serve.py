@@ -1,4 +1,4 @@
-"""``paver serve`` answers /health over real HTTP on loopback, then stops."""
+"""``paver serve`` answers /health over real HTTP on loopback, logs no personal data, stops."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from paver.auth import issue_token
 from paver.local_aws import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -39,6 +40,15 @@ def test_serve_answers_health_over_http() -> None:
                 time.sleep(0.3)
         assert body is not None, "no answer within 60 s"
         assert resp.status_code == 200
+        assert body == {"status": "ok"}  # liveness only without a token
+        token = issue_token("operator", "ops")
+        # personal data and a token in a query string must not reach the access log
+        secrets = ["13812345678", "A000123456", "91110000600037341L", token]
+        resp = requests.get(f"http://127.0.0.1:{port}/health", timeout=5,
+                            params={"phone": secrets[0], "acct": secrets[1],
+                                    "uscc": secrets[2], "token": secrets[3]},
+                            headers={"Authorization": f"Bearer {token}"})
+        body = resp.json()
         assert body["stage"] == "local"
         assert body["endpoint"] == "local"
         assert body["tables"] and all(body["tables"].values())
@@ -46,3 +56,7 @@ def test_serve_answers_health_over_http() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+    output = proc.stdout.read() if proc.stdout else ""
+    assert "GET /health?phone=" in output  # the access log line is there ...
+    leaked = [s[:12] for s in secrets if s in output]
+    assert not leaked, leaked  # ... masked

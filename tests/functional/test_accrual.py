@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,6 +20,11 @@ def merchant(aws: Settings) -> Merchant:
                  city="Hangzhou")
     m.save()
     return m
+
+
+def _ago(**delta: float) -> str:
+    """An ISO timestamp ``delta`` before now (payments are reported within a window of now)."""
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
 
 
 def _post(api, body: dict):
@@ -42,7 +48,7 @@ def _stream_records(aws: Settings) -> list[dict]:
 
 def test_post_transaction_is_idempotent(api, merchant: Merchant) -> None:
     body = {"idempotency_key": "order-000001", "merchant_id": "M1", "amount": "12.50",
-            "timestamp": "2026-11-01T10:00:00+08:00"}
+            "timestamp": _ago(hours=1)}
     first = _post(api, body)
     assert first.status_code == 201
     again = _post(api, body)
@@ -68,17 +74,56 @@ def test_bad_transactions_name_the_field(api, merchant: Merchant, patch: dict, f
     assert field in json.loads(resp.body)["Message"]
 
 
+# Stable ids: the values depend on the clock, and pytest-xdist workers must collect the same names.
+@pytest.mark.parametrize("timestamp", [
+    "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00",  # the years 1 and 9999
+    _ago(days=8), _ago(hours=25), _ago(minutes=-10),  # a week back, over a day, 10 min ahead
+], ids=["year-1", "year-9999", "8-days-ago", "25-hours-ago", "10-minutes-ahead"])
+def test_backdated_and_future_payments_are_refused(api, merchant: Merchant,
+                                                   timestamp: str) -> None:
+    resp = _post(api, {"idempotency_key": "order-000009", "merchant_id": "M1", "amount": "5.00",
+                       "timestamp": timestamp})
+    assert resp.status_code == 400
+    assert json.loads(resp.body)["Message"].startswith("timestamp: must lie between")
+    assert Transaction.count() == 0
+
+
+def test_the_reporting_window_is_configurable(api, merchant: Merchant,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"idempotency_key": "order-000010", "merchant_id": "M1", "amount": "5.00",
+            "timestamp": _ago(days=2)}
+    assert _post(api, body).status_code == 400
+    monkeypatch.setenv("PAVER_TXN_MAX_AGE_S", str(3 * 86400))
+    assert _post(api, body).status_code == 201
+    assert _post(api, {**body, "idempotency_key": "order-000011",
+                       "timestamp": _ago(minutes=-1)}).status_code == 201
+
+
+@pytest.mark.parametrize(("patch", "field"), [
+    ({"currency": "١٥٦"}, "currency"), ({"amount": "١٠٠.٠٠"}, "amount"),  # Arabic-Indic digits
+    ({"amount": True}, "amount"), ({"merchant_id": "M١"}, "merchant_id"),
+])
+def test_codes_and_amounts_take_ascii_digits_only(api, merchant: Merchant, patch: dict,
+                                                  field: str) -> None:
+    resp = _post(api, {"idempotency_key": "order-000012", "merchant_id": "M1", "amount": "5.00",
+                       **patch})
+    assert resp.status_code == 400
+    assert json.loads(resp.body)["Message"].startswith(f"{field}:")
+    assert Transaction.count() == 0
+
+
 def test_unknown_merchant_is_404(api, merchant: Merchant) -> None:
     resp = _post(api, {"idempotency_key": "order-000003", "merchant_id": "NOPE", "amount": "1"})
     assert resp.status_code == 404
 
 
-def test_stream_batch_replayed_three_times_counts_once(api, merchant: Merchant,
-                                                       aws: Settings) -> None:
+def test_stream_batch_replayed_three_times_counts_once(api, merchant: Merchant, aws: Settings,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAVER_TXN_MAX_AGE_S", str(4 * 86400))  # payments of three days
     for i in range(12):
         assert _post(api, {"idempotency_key": f"order-1{i:05d}", "merchant_id": "M1",
                            "amount": "500.00",
-                           "timestamp": f"2026-11-{1 + i % 3:02d}T10:00:00Z"}).status_code == 201
+                           "timestamp": _ago(days=i % 3)}).status_code == 201
     records = _stream_records(aws)
     assert len(records) == 12
     outcomes = [process_stream(records) for _ in range(3)]

@@ -84,6 +84,17 @@ def test_invalid_or_taken_credential_is_refused(aws: Settings, uscc_pair) -> Non
     assert [r["code"] for r in out.reasons] == ["uscc_invalid"]
 
 
+def test_one_credential_written_two_ways_is_claimed_once(aws: Settings, uscc_pair) -> None:
+    code = uscc_pair[0]
+    grouped = f"{code[:4]}-{code[4:8]}-{code[8:12]} {code[12:]}".lower()  # as printed
+    p1 = _merchant("M1", code)
+    p2 = _merchant("M2", grouped)
+    assert service.bind_from_photo("M1", "1" * 32,
+                                   make_store_photo(*HANGZHOU, qr=qr_image(p1))).outcome == "bound"
+    out = service.bind_from_photo("M2", "2" * 32, make_store_photo(*HANGZHOU, qr=qr_image(p2)))
+    assert [r["code"] for r in out.reasons] == ["credential_taken"]
+
+
 def test_presigned_upload_then_notification_binds(api, aws: Settings, uscc_pair) -> None:
     payload = _merchant("M1", uscc_pair[0])
     photo = make_store_photo(*HANGZHOU, qr=qr_image(payload))

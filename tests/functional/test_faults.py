@@ -35,12 +35,14 @@ from paver.config import Settings
 from paver.rollout import service as rollout
 from paver.storage.models import (
     Benefit,
+    Campaign,
     Code,
     Decision,
     IdempotencyRecord,
     Merchant,
     MerchantMetric,
     Partner,
+    Selection,
     Transaction,
 )
 from paver.storage.registry import connection
@@ -156,7 +158,8 @@ def _partners_csv() -> bytes:
 
 def _merchants_csv(n: int) -> bytes:
     rows = ["merchant_id,partner_id,name,mcc,city"]
-    rows += [f"M{i:03d},P1,Shop {i},5812,Hangzhou" for i in range(n)]
+    # new merchant ids live in their partner's namespace
+    rows += [f"P1-M{i:03d},P1,Shop {i},5812,Hangzhou" for i in range(n)]
     return ("\n".join(rows) + "\n").encode()
 
 
@@ -192,7 +195,7 @@ def test_ingest_throttled_mid_file_surfaces_and_the_retry_completes(aws: Setting
     handle_s3_event(_drop(aws, "ingest/p.csv", _partners_csv()))
     event = _drop(aws, "ingest/m.csv", _merchants_csv(60))  # three batch writes of 25
     # The second batch write stays throttled after the SDK's retries: the file fails loudly.
-    with Fault(ddb(Merchant), "BatchWriteItem", THROTTLED, match="M03") as fault, \
+    with Fault(ddb(Merchant), "BatchWriteItem", THROTTLED, match="P1-M03") as fault, \
             pytest.raises(Exception, match=THROTTLED):
         handle_s3_event(event)
     assert fault.injected == 1
@@ -202,7 +205,7 @@ def test_ingest_throttled_mid_file_surfaces_and_the_retry_completes(aws: Setting
         out = handle_s3_event(event)["files"][0]
     assert hits == [1] and out["accepted"] == 60
     assert Merchant.count() == 60
-    assert Merchant.get("M059").partner_id == "P1"
+    assert Merchant.get("P1-M059").partner_id == "P1"
 
 
 def test_ingest_unprocessed_items_are_resent_and_never_dropped(aws: Settings) -> None:
@@ -244,6 +247,10 @@ def rollout_world(aws: Settings) -> Settings:
     for i in range(3):
         Merchant(merchant_id=f"M{i}", partner_id="P1", name=f"Dumpling Bar {i}", mcc="5812",
                  city="Hangzhou").save()
+    # the worker checks the campaign and the selection before issuing
+    Campaign(campaign_id="C1", name="Spring").save()
+    Selection(campaign_id="C1", partner_id="P1", trust_score=80, scores={}, tier="A",
+              selected=True).save()
     return aws
 
 

@@ -460,7 +460,7 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(first))
     writer.writeheader()
-    writer.writerow({**first, "merchant_id": "NEW-M99999"})
+    writer.writerow({**first, "merchant_id": f"{first['partner_id']}-M99999"})
     key = "ingest/again/new-merchant.csv"
     client("s3", cfg).put_object(Bucket=cfg.bucket_name("ingest"), Key=key,
                                  Body=buf.getvalue().encode())
@@ -494,6 +494,11 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
     out = run("rollout_worker", lambda: codes.rollout_worker(
         {"Records": records}, None))
     assert out == {"batchItemFailures": []}, out
+    # ... and a message that cannot succeed, which the worker dead-letters itself
+    stray = {**records[0], "messageId": "stray", "body": json.dumps(
+        {**json.loads(records[0]["body"]), "campaign_id": "no-such-campaign"})}
+    out = run("rollout_worker", lambda: codes.rollout_worker({"Records": [stray]}, None))
+    assert out == {"batchItemFailures": []}, out
 
     merchant = next(m for m in Merchant.by_partner.query(story["partner_id"]))
     mid = merchant.merchant_id
@@ -506,6 +511,9 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
 
     def api_story_2() -> dict[str, Any]:
         code_id = code_id_for(mid)
+        from datetime import UTC, datetime
+
+        paid_at = datetime.now(UTC).isoformat()  # payments are reported within a day of now
         _json(api.http.get(f"/campaigns/{story['campaign_id']}/progress"))
         _json(api.http.get(f"/codes/{code_id}"))
         img = api.http.get(f"/codes/{code_id}/image", headers={"Accept": "image/png"})
@@ -517,10 +525,10 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
         for i in range(2):
             _json(_post(api, "/transactions", {"idempotency_key": f"order-{i:06d}",
                                                "merchant_id": mid, "amount": "12.50",
-                                               "timestamp": "2026-11-01T10:00:00+08:00"}), 201)
+                                               "timestamp": paid_at}), 201)
         replay = _json(_post(api, "/transactions", {
             "idempotency_key": "order-000000", "merchant_id": mid, "amount": "12.50",
-            "timestamp": "2026-11-01T10:00:00+08:00"}))
+            "timestamp": paid_at}))
         assert replay["replayed"] is True
         _json(api.http.get(f"/merchants/{mid}"))
         _json(api.http.get(f"/merchants/{mid}/benefits"))

@@ -100,8 +100,15 @@ def test_operator_sees_everything_and_gets_404_for_unknown(api, tenants) -> None
     assert api.http.get("/codes/code-NOPE").status_code == 404
 
 
-def test_health_is_public(api, tenants) -> None:
-    assert api.anonymous.http.get("/health").status_code == 200
+def test_health_is_public_but_detail_needs_an_operator(api, tenants) -> None:
+    anonymous = api.anonymous.http.get("/health")
+    assert anonymous.status_code == 200 and json.loads(anonymous.body) == {"status": "ok"}
+    for role, pid in (("partner", "PA"), ("merchant", "MA")):
+        assert json.loads(api.as_(role, pid).http.get("/health").body) == {"status": "ok"}
+    detail = json.loads(api.http.get("/health").body)  # the operator
+    assert detail["status"] == "ok" and detail["tables"] and detail["versions"]["paver"]
+    bad = api.anonymous.http.get("/health", headers={"Authorization": "Bearer garbage"})
+    assert bad.status_code == 401
 
 
 @pytest.mark.parametrize("token", [

@@ -30,14 +30,16 @@ with mock_aws():
     auth = {"Authorization": "Bearer " + issue_token("partner", "P1"),
             "Content-Type": "application/json"}
     txn = {"idempotency_key": "k-00000001", "merchant_id": "M1", "amount": "9.90"}
+    ops = {"Authorization": "Bearer " + issue_token("operator", "ops")}
     with Client(packaged.app) as client:
-        resp = client.http.get("/health")
+        live = json.loads(client.http.get("/health").body)
+        resp = client.http.get("/health", headers=ops)
         paid = client.http.post("/transactions", headers=auth, body=json.dumps(txn))
         anon = client.http.get("/merchants/M1")
         bound = client.lambda_.invoke("binding", {"Records": [{"s3": {
             "bucket": {"name": "b"}, "object": {"key": "photos/../x"}}}]}).payload
     import paver, functions
-    print(json.dumps({"status": resp.status_code, "body": json.loads(resp.body),
+    print(json.dumps({"status": resp.status_code, "body": json.loads(resp.body), "live": live,
                       "paid": paid.status_code, "anon": anon.status_code, "binding": bound,
                       "paver": paver.__file__, "functions": functions.__file__,
                       "app": packaged.__file__}))
@@ -71,6 +73,7 @@ def test_package_unzips_imports_and_answers_health(packaged: dict, tmp_path: Pat
     assert out["status"] == 200
     assert out["paid"] == 201 and out["anon"] == 401  # a route with auth, storage, validation
     assert out["binding"]["results"][0]["outcome"] == "rejected"  # the S3-triggered function
+    assert out["live"] == {"status": "ok"}  # no detail without an operator token
     assert out["body"]["stage"] == "dev"
     assert all(out["body"]["tables"].values())
     for key in ("paver", "functions", "app"):

@@ -104,6 +104,32 @@ def _image(txn: str, payer: str | None, amount: str = "12.50") -> dict[str, Any]
     return img
 
 
+def test_payments_before_the_first_knowledge_base_are_not_silently_skipped(
+        aws: Settings, world: Path) -> None:
+    from functions.risk import screen_stream
+    from paver.risk.screening import load_dataset
+
+    service.reset_cache()
+    out = screen_stream({"Records": [_record("1", _image("n1", "A000001")),
+                                     _record("2", _image("n2", None)),  # no payer
+                                     _record("3", _image("n3", "A000002"))]}, None)
+    assert out["batchItemFailures"] == []
+    assert (out["screened"], out["unscreened_no_kb"], out["skipped"]) == (0, 2, 1)
+    for event_id in ("n1", "n3"):  # each payment has a decision that says why no verdict
+        d = Decision.get(event_id)
+        assert d.status == "unscreened_no_kb" and d.risky is None and d.match_degree is None
+        assert "no knowledge base" in d.explanation["reason"]
+    assert Relation.count("acct:A000001") >= 1  # its associated data is kept
+    # once a knowledge base exists, payments are screened (and see the earlier ones)
+    ds = load_dataset(world / "transactions.csv", world / "labels.csv")
+    service.build_dataset_kb(ds, cfg=aws)
+    out = screen_stream({"Records": [_record("4", _image("n4", "A000001"))]}, None)
+    assert (out["screened"], out["unscreened_no_kb"]) == (1, 0)
+    d = Decision.get("n4")
+    assert d.status == "screened" and d.risky is not None and d.kb_version
+    service.reset_cache()
+
+
 def test_stream_handler_screens_and_reports_failures(aws: Settings, world: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.risk import screen_stream

@@ -148,6 +148,54 @@ def test_worker_reports_only_failed_messages(world: Settings, monkeypatch) -> No
     assert [c.merchant_id for c in Code.by_campaign.query("C1")] == ["M0"]
 
 
+def _dead_letters(cfg: Settings) -> list[tuple[dict | str, str]]:
+    """(body, reason) of every message on the rollout dead-letter queue."""
+    sqs, url = client("sqs", cfg), queue_url("rollout-dlq", cfg)
+    out = []
+    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                      MessageAttributeNames=["All"]).get("Messages", []):
+        for m in msgs:
+            try:
+                body = json.loads(m["Body"])
+            except ValueError:
+                body = m["Body"]
+            out.append((body, m["MessageAttributes"]["reason"]["StringValue"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    ({"campaign_id": "NOPE", "partner_id": "P1", "merchant_ids": ["M0"]},
+     "campaign 'NOPE' not found"),
+    ({"campaign_id": "C1", "partner_id": "P2", "merchant_ids": ["X1"]},  # not selected
+     "partner_id: 'P2' was not selected for campaign 'C1'"),
+    ({"campaign_id": "C1", "partner_id": "P9", "merchant_ids": ["M0"]},  # no such partner
+     "partner_id: 'P9' was not selected"),
+    ({"campaign_id": "C1", "merchant_ids": ["M0"]}, "partner_id: required string"),
+    ("{not json", "body: not JSON"),
+])
+def test_a_message_that_cannot_succeed_goes_straight_to_the_dlq_with_its_reason(
+        world: Settings, caplog: pytest.LogCaptureFixture, message, reason: str) -> None:
+    body = message if isinstance(message, str) else json.dumps(message)
+    out = service.process_records([{"messageId": "m1", "body": body}])
+    assert out == {"batchItemFailures": []}  # not retried ...
+    [(dead_body, dead_reason)] = _dead_letters(world)  # ... but dead-lettered at once
+    assert dead_reason.startswith(reason) and dead_body == message
+    assert not list(Code.scan())  # no code for an unknown campaign or unselected partner
+    assert "Traceback" not in caplog.text
+
+
+def test_merchants_that_cannot_get_a_code_are_dead_lettered_the_rest_issued(
+        world: Settings) -> None:
+    out = service.process_records([{"messageId": "m1", "body": json.dumps(
+        {"campaign_id": "C1", "partner_id": "P1", "merchant_ids": ["M0", "X1", "M9"]})}])
+    assert out == {"batchItemFailures": []}
+    assert [c.merchant_id for c in Code.scan()] == ["M0"]
+    [(body, reason)] = _dead_letters(world)
+    assert body == {"campaign_id": "C1", "partner_id": "P1", "merchant_ids": ["M9", "X1"]}
+    assert "M9: merchant not found for this partner" in reason
+
+
 def test_merchant_of_another_partner_is_refused(world: Settings) -> None:
     res = service.issue_codes("C1", "P1", ["X1", "M0"])
     assert res.issued == ["M0"] and "X1" in res.failed

@@ -84,7 +84,7 @@ def test_bad_rows_are_reported_with_row_field_and_reason(aws: Settings, world: P
     by_row = {e["row"]: e for e in rep["errors"]}
     assert by_row[4]["reason"] == "Input should be greater than or equal to 0"
     assert by_row[5]["reason"] == "Field required" and by_row[5]["line"] == 6
-    assert "unknown merchant" in by_row[6]["reason"]
+    assert "unknown merchant 'NOPE-M1'" in by_row[6]["reason"]
     assert MerchantMetric.get("P0001-M00001", "2024-05").amount == 100.5
 
 
@@ -101,8 +101,78 @@ def test_unknown_partner_and_foreign_merchant_are_refused(aws: Settings, world: 
     assert rep["accepted"] == 0 and rep["kind"] == "merchants"
     reasons = {e["row"]: e["reason"] for e in rep["errors"]}
     assert "unknown partner 'P9999'" in reasons[1]
-    assert "already registered under partner 'P0001'" in reasons[2]
+    # another partner's merchant: the reply names no owner (see the existence test below)
+    assert "P0001'" not in reasons[2] and "unknown merchant 'P0001-M00001'" in reasons[2]
     assert Merchant.get("P0001-M00001").partner_id == "P0001"
+
+
+def _reasons(rep) -> list[tuple[str, str]]:
+    return [(e.field, e.reason.replace(e.reason.split("'")[1], "<id>")) for e in rep.errors]
+
+
+def test_not_yours_and_does_not_exist_get_the_same_reply(aws: Settings, world: Path) -> None:
+    _ingest_world(aws, world)
+    # P0001 names P0003's merchant and a merchant nobody has, in metrics and merchant rows
+    metrics = ingest_records([
+        {"merchant_id": "P0003-M00001", "month": "2024-05", "txn_count": 1, "amount": 1},
+        {"merchant_id": "P0003-M99999", "month": "2024-05", "txn_count": 1, "amount": 1},
+    ], kind="metrics", source="api", partner_id="P0001")
+    assert metrics.accepted == 0
+    (f1, r1), (f2, r2) = _reasons(metrics)
+    assert (f1, r1) == (f2, r2) and f1 == "merchant_id" and "P0003'" not in r1
+    row = {"name": "Shop", "mcc": "5812", "city": "Wuhan"}
+    merchants = ingest_records([{"merchant_id": "P0003-M00001", **row},
+                                {"merchant_id": "P0003-M99999", **row}],
+                               kind="merchants", source="api", partner_id="P0001")
+    assert merchants.accepted == 0 and not Merchant.count("P0003-M99999")
+    (f1, r1), (f2, r2) = _reasons(merchants)
+    assert (f1, r1) == (f2, r2) and f1 == "merchant_id"
+    assert Merchant.get("P0003-M00001").partner_id == "P0003"
+
+
+def test_a_partner_registers_new_ids_only_in_its_own_namespace(aws: Settings,
+                                                               world: Path) -> None:
+    _ingest_world(aws, world)
+    row = {"name": "Shop", "mcc": "5812", "city": "Wuhan"}
+    rep = ingest_records([{"merchant_id": "P0003-M77777", **row},  # squatting P0003's space
+                          {"merchant_id": "SHOP-1", **row},  # outside every namespace
+                          {"merchant_id": "P0001-M77777", **row}],  # its own: fine
+                         kind="merchants", source="api", partner_id="P0001")
+    assert rep.accepted == 1 and [e.row for e in rep.errors] == [1, 2]
+    assert all("starting with 'P0001-'" in e.reason for e in rep.errors)
+    assert Merchant.get("P0001-M77777").partner_id == "P0001"
+    assert not Merchant.count("P0003-M77777") and not Merchant.count("SHOP-1")
+    # partner ids cannot contain the separator, so a namespace never nests in another's
+    bad = ingest_records([{"partner_id": "P0001-X", "name": "Bank", "kind": "city_bank",
+                           "region": "east", "guid": "cn.x"}], kind="partners", source="api")
+    assert bad.accepted == 0 and bad.errors[0].field == "partner_id"
+
+
+def test_a_file_of_any_content_gets_its_report(aws: Settings, world: Path) -> None:
+    _ingest_world(aws, world)
+    deep = "[" * 100_000 + "]" * 100_000
+    good = json.dumps({"merchant_id": "P0001-M00001", "month": "2024-06", "txn_count": 2,
+                       "amount": 3})
+    # nested deeper than the parser's stack: first line, then a later line
+    for lines in ([deep, good], [good, deep, good.replace("2024-06", "2024-07")]):
+        key = f"ingest/deep/{len(lines)}/metrics.jsonl"
+        rep = _drop(aws, key, "\n".join(lines).encode())["report"]
+        assert rep["rows"] == len(lines) and rep["accepted"] == len(lines) - 1
+        (err,) = rep["errors"]
+        assert err["field"] == "(row)" and "nested too deeply" in err["reason"]
+    # a header cell over csv's 131,072-character field limit: a whole-file error, reported
+    huge = (b"merchant_id,month,txn_count,amount," + b"x" * 200_000 +
+            b"\nP0001-M00001,2024-05,1,1,\n")
+    rep = _drop(aws, "ingest/huge/header.csv", huge)["report"]
+    assert "CSV header" in rep["file_error"] and rep["accepted"] == 0
+    # ... and in a data row: that row is refused, the others are ingested
+    body = (b"merchant_id,month,txn_count,amount\n"
+            b"P0001-M00001,2024-08,1,1\n"
+            b"P0001-M00001,2024-09,1," + b"9" * 200_000 + b"\n"
+            b"P0001-M00001,2024-10,1,1\n")
+    rep = _drop(aws, "ingest/huge/metrics.csv", body)["report"]
+    assert (rep["rows"], rep["accepted"]) == (3, 2) and rep["errors"][0]["row"] == 2
+    assert "field limit" in rep["errors"][0]["reason"]
 
 
 def test_whole_file_errors_write_nothing(aws: Settings, world: Path,
@@ -146,4 +216,5 @@ def test_api_batch_rows_take_the_partner_from_the_url(aws: Settings, world: Path
     ], kind="merchants", source="api", partner_id="P0003")
     assert rep.accepted == 1 and rep.rejected == 2
     assert {(e.row, e.field) for e in rep.errors} == {(2, "(row)"), (3, "mcc"), (3, "lat")}
-    assert Merchant.get("P0003-NEW1").uscc == "whatever-invalid"  # invalid credential is data
+    # an invalid credential is data, stored in the KYB module's normal form
+    assert Merchant.get("P0003-NEW1").uscc == "WHATEVERINVALID"

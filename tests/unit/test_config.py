@@ -26,3 +26,12 @@ def test_unknown_resource_roles_are_refused() -> None:
         cfg.bucket_name("nope")
     with pytest.raises(KeyError, match="unknown queue role"):
         cfg.queue_name("nope")
+
+
+def test_the_payment_reporting_window_is_read_from_the_environment() -> None:
+    s = Settings.from_env({"PAVER_TXN_MAX_AGE_S": "3600", "PAVER_TXN_MAX_AHEAD_S": "60"})
+    assert (s.txn_max_age_s, s.txn_max_ahead_s) == (3600, 60)
+    assert Settings.from_env({}).txn_max_age_s == 86_400
+    for bad in ("-1", "1e3", "١٠", "x", str(20 * 366 * 86_400)):
+        with pytest.raises(ConfigError, match="PAVER_TXN_MAX_AGE_S"):
+            Settings.from_env({"PAVER_TXN_MAX_AGE_S": bad})

@@ -11,6 +11,11 @@ from paver.logs import MaskingFilter, configure, mask
 
 @pytest.mark.parametrize(("raw", "secret"), [
     ("credential 91350100M000100Y43 checked", "91350100M000100Y43"),
+    ("credential 91110000600037341 (no check character)", "0000600037"),  # 17 characters
+    ("credential 9111-0000-6000-37341L", "0000-6000"),  # hyphenated as printed
+    ("credential 9111 0000 6000 37341L.", "0000 6000"),
+    ("credential 91110000600037341l", "0000600037"),  # lower case
+    ("uscc=91110000600037341L&x=1", "0000600037"),
     ("call 13812345678", "13812345678"),
     ("call +86 138-1234-5678", "138-1234"),
     ("from A000123 to A004567", "A000123"),
@@ -23,6 +28,14 @@ def test_personal_data_is_masked(raw: str, secret: str) -> None:
 def test_ids_that_are_not_personal_data_survive() -> None:
     text = "merchant P0001-M00001 code code-P0001-M00001 amount 12.50 at 2026-11-01T10:00:00Z"
     assert mask(text) == text
+    for text in ("txn-3f2a9c41d0e8b7a6c5d4e3f2", "ConditionalCheckFailedException",
+                 "2026-11-01 10:00:00 2026-11-02", "sha256 " + "ab" * 32):
+        assert mask(text) == text
+
+
+def test_a_masked_credential_keeps_its_ends() -> None:
+    assert mask("9111-0000-6000-37341L") == "91**************1L"
+    assert mask("91110000600037341") == "91*************41"
 
 
 def test_records_are_masked_in_message_args_extras_and_tracebacks() -> None:

@@ -39,6 +39,7 @@ def test_timestamps() -> None:
 
 @pytest.mark.parametrize(("body", "message"), [
     ("t1,2024-03-01T00:00:00Z,A,B,abc,CNY,transfer\n", r":2: amount: not a number"),
+    ("t1,2024-03-01T00:00:00Z,A,B,١٠٠,CNY,transfer\n", r":2: amount: not a number"),  # Arabic-Indic
     ("t1,2024-03-01T00:00:00Z,A,B,-1,CNY,transfer\n", r":2: amount: must be finite"),
     ("t1,2024-03-01T00:00:00Z,A,B,1,CNY,transfer\nt1,2024-03-01T00:00:00Z,A,B,1,CNY,qr\n",
      r":3: txn_id: duplicate"),

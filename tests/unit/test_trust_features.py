@@ -1,4 +1,4 @@
-"""Partner features: vectorised, correct on hand-made rows, USCC check agrees with stdnum."""
+"""Partner features: vectorised, correct on hand-made rows, USCC check agrees with KYB."""
 
 from __future__ import annotations
 
@@ -9,28 +9,38 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
+from paver.kyb.uscc import valid_uscc_mask as uscc_valid
+from paver.kyb.uscc import validate_uscc
 from paver.trust.features import (
     DIMENSION_FEATURES,
     FEATURE_NAMES,
     describe,
     partner_features,
     region_coverage,
-    uscc_valid,
 )
 from paver.world.partners import generate
 
 _ALPHA = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=_ALPHA + "IOSVZa -", min_size=0, max_size=20))
-def test_uscc_check_agrees_with_stdnum(code: str) -> None:
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ALPHA + "IOSVZaln -", min_size=0, max_size=24))
+def test_uscc_check_agrees_with_kyb(code: str) -> None:
+    # the trust features and KYB give one answer for every code, however it is written
     ours = bool(uscc_valid(pd.Series([code]))[0])
-    assert ours == (uscc.is_valid(code) and len(code.strip()) == 18)
+    assert ours == validate_uscc(code)[0]
+
+
+def test_a_hyphenated_credential_is_valid_for_the_trust_features_too() -> None:
+    code = "91110000600037341L"
+    hyphenated = "9111-0000-6000-37341L"
+    assert validate_uscc(code)[0] and validate_uscc(hyphenated)[0]
+    assert uscc_valid(pd.Series([code, hyphenated, "9111 0000 6000 37341l"])).tolist() == [
+        True, True, True]
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(alphabet="0123456789", min_size=8, max_size=8),
+@given(st.from_regex(r"\A(?:[1-8][0-9]|9[123])[0-9]{6}\Z"),  # legal authority / entity type
        st.text(alphabet=_ALPHA, min_size=9, max_size=9))
 def test_valid_codes_pass(head: str, body: str) -> None:
     code = head + body + uscc.calc_check_digit(head + body)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from paver.config import Settings, settings
+from paver.fields import Money, digits
 from paver.rollout.service import code_id_for
 from paver.storage.models import Merchant, Transaction
 from paver.storage.registry import bind
@@ -24,8 +26,8 @@ class TransactionIn(BaseModel):
 
     idempotency_key: str = Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
     merchant_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
-    amount: Decimal = Field(gt=0, le=MAX_AMOUNT, decimal_places=2)
-    currency: str = Field(default="156", pattern=r"^\d{3}$")
+    amount: Money = Field(gt=0, le=MAX_AMOUNT, decimal_places=2)
+    currency: str = Field(default="156", pattern=digits(3))  # ISO 4217 numeric
     timestamp: datetime | None = None
     code_id: str | None = Field(default=None, max_length=140, pattern=r"^[A-Za-z0-9_.:-]+$")
     from_account: str | None = Field(default=None, max_length=128,
@@ -56,6 +58,27 @@ class UnknownMerchant(LookupError):
 
 class TransactionInputError(ValueError):
     """The payment names something that is not the merchant's (maps to 400)."""
+
+
+def check_reporting_window(timestamp: datetime | None, cfg: Settings | None = None,
+                           now: datetime | None = None) -> None:
+    """Refuse a reported payment whose time lies outside the window around now.
+
+    Accrual counts active days from the timestamp, so a partner free to backdate could meet
+    the "active week" milestone at once. The window is ``Settings.txn_max_age_s`` back and
+    ``Settings.txn_max_ahead_s`` ahead (clock skew). No timestamp means "now".
+    """
+    if timestamp is None:
+        return
+    cfg = cfg or settings()
+    now = now or datetime.now(UTC)
+    earliest = now - timedelta(seconds=cfg.txn_max_age_s)
+    latest = now + timedelta(seconds=cfg.txn_max_ahead_s)
+    if not earliest <= timestamp <= latest:
+        raise TransactionInputError(
+            f"timestamp: must lie between {earliest.isoformat(timespec='seconds')} and "
+            f"{latest.isoformat(timespec='seconds')} (at most {cfg.txn_max_age_s} s before and "
+            f"{cfg.txn_max_ahead_s} s after the server's clock)")
 
 
 def txn_id_for(merchant_id: str, idempotency_key: str) -> str:

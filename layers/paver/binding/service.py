@@ -25,7 +25,7 @@ from paver.emv import decode
 from paver.kyb.exif import NoPositionError, read_gps
 from paver.kyb.geo import distance_to_registered
 from paver.kyb.photo import PhotoError, decode_qr_payloads, open_photo
-from paver.kyb.uscc import validate_uscc
+from paver.kyb.uscc import normalize_uscc, validate_uscc
 from paver.rollout.service import PLATFORM_GUID, code_id_for
 from paver.storage.models import BindingAttempt, Code, IdempotencyRecord, Merchant
 from paver.storage.registry import bind, connection
@@ -114,7 +114,8 @@ class Evidence:
 
 
 def _credential_key(uscc: str) -> str:
-    return f"uscc#{uscc.strip().upper()}"
+    # one credential, one key, however it was written (hyphens, spaces, case)
+    return f"uscc#{normalize_uscc(uscc)}"
 
 
 def _credential_holder(uscc: str | None) -> str | None:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from paver.fields import parse_float
+
 #: The four dimension types of relation groups (claim 6).
 DIMENSIONS: tuple[str, ...] = ("transaction", "device", "behaviour", "social")
 
@@ -78,7 +80,8 @@ class TransferEvent:
         if raw_ts is None:
             raise ValueError("timestamp: missing")
         ts = float(raw_ts) if isinstance(raw_ts, int | float) else parse_timestamp(str(raw_ts))
-        amount = float(d["amount"])
+        raw_amount = d["amount"]
+        amount = parse_float(raw_amount) if isinstance(raw_amount, str) else float(raw_amount)
         if not math.isfinite(amount) or amount < 0:
             raise ValueError("amount: must be a finite non-negative number")
         for key in ("txn_id", "from_account", "to_account"):
@@ -224,7 +227,7 @@ def read_transactions(path: str | Path) -> TransferTable:
                         f"{p}:{line}: timestamp: not ISO-8601 ({row['timestamp']!r}: {exc})"
                     ) from None
                 try:
-                    amount = float(row["amount"])
+                    amount = parse_float(row["amount"])
                 except ValueError:
                     raise InputFileError(
                         f"{p}:{line}: amount: not a number ({row['amount']!r})"

@@ -32,6 +32,9 @@ from paver.risk.screening import Screener, batch_features, build_kb_from_rows, l
 
 log = logging.getLogger(__name__)
 LATEST_TTL_S = 30.0
+#: Decision status of a payment screened against a knowledge base, and of one that arrived
+#: before any knowledge base existed (kept, with its associated data, not silently skipped).
+SCREENED, UNSCREENED_NO_KB = "screened", "unscreened_no_kb"
 DEFAULT_BUDGET_MS = float(os.environ.get("PAVER_RISK_BUDGET_MS", "200"))
 
 
@@ -91,13 +94,23 @@ def matcher(version: str | None = None, cfg: Settings | None = None) -> Matcher:
 def _decision_row(d: Mapping[str, Any]) -> Any:
     from paver.storage.models import Decision
 
-    expl = {k: v for k, v in d.items()
-            if k not in ("event_id", "risky", "scene", "match_degree", "kb_version", "relations")}
+    expl = {k: v for k, v in d.items() if k not in (
+        "event_id", "status", "risky", "scene", "match_degree", "kb_version", "relations")}
+    unscreened = d.get("status") == UNSCREENED_NO_KB
     return Decision(
-        event_id=d["event_id"], risky=bool(d["risky"]), scene=d.get("scene"),
-        match_degree=float(d["match_degree"]), kb_version=d.get("kb_version"),
-        explanation=expl, decided_at=datetime.now(UTC),
+        event_id=d["event_id"], status=d.get("status", SCREENED),
+        risky=None if unscreened else bool(d["risky"]), scene=d.get("scene"),
+        match_degree=None if unscreened else float(d["match_degree"]),
+        kb_version=d.get("kb_version"), explanation=expl, decided_at=datetime.now(UTC),
     )
+
+
+def unscreened_decision(event_id: str, why: str) -> dict[str, Any]:
+    """The decision of a payment that could not be screened because no knowledge base existed."""
+    return {"event_id": event_id, "status": UNSCREENED_NO_KB, "risky": None, "scene": None,
+            "match_degree": None, "kb_version": None,
+            "reason": f"not screened: {why}; its associated data is recorded, so payments "
+                      "screened once a knowledge base exists see it"}
 
 
 def save_decisions(decisions: Iterable[Mapping[str, Any]]) -> int:
@@ -254,20 +267,26 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
     stops at the first failure (the rest would be replayed anyway). Screening is idempotent
     (items and decisions are keyed by transaction id).
 
+    A payment that arrives before any knowledge base exists is not skipped: its associated
+    data is recorded and a decision with status ``unscreened_no_kb`` says why it has no
+    verdict.
+
     Returns
     -------
     dict
         ``{"batchItemFailures": [{"itemIdentifier": seq}], "screened": n, "skipped": n,
-        "risky": n}``
+        "unscreened_no_kb": n, "risky": n}`` (``skipped``: records that are not payments to
+        screen, such as updates and payments without a payer)
     """
     from paver.risk.dynamo_store import DynamoStore
 
     records = list(records)
     failures: list[dict[str, str]] = []
-    screened = skipped = risky = 0
+    screened = skipped = risky = unscreened = 0
     first_seq: str | None = None
     decisions: list[dict[str, Any]] = []
     m: Matcher | None = None
+    no_kb: str | None = None
     store = DynamoStore(cfg)
     for rec in records:
         ddb = rec.get("dynamodb") or {}
@@ -280,13 +299,18 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
             if e is None:
                 skipped += 1
                 continue
-            if m is None:
+            if m is None and no_kb is None:
                 try:
                     m = matcher(cfg=cfg)
                 except KBError as exc:
-                    log.error("risk screening: %s; batch left unscreened", exc)
-                    skipped += 1
-                    continue
+                    no_kb = str(exc)
+                    log.warning("risk screening: %s; payments recorded as unscreened", exc)
+            if m is None:
+                store.record_transfer(e)
+                decisions.append(unscreened_decision(e.txn_id, no_kb or "no knowledge base"))
+                first_seq = seq if first_seq is None else first_seq
+                unscreened += 1
+                continue
             sc = Screener(m, store,
                           budget_ms=DEFAULT_BUDGET_MS if budget_ms is None else budget_ms)
             d = sc.screen_event(e, record=True, with_relations=False)
@@ -305,4 +329,4 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
             log.exception("risk screening: storing decisions failed; batch reported for retry")
             failures = [{"itemIdentifier": first_seq or ""}]
     return {"batchItemFailures": failures, "screened": screened, "skipped": skipped,
-            "risky": risky}
+            "unscreened_no_kb": unscreened, "risky": risky}

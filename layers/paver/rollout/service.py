@@ -49,6 +49,14 @@ class NothingSelected(RolloutError):
     """The campaign has no selected partners yet (maps to 409: run the selection first)."""
 
 
+class NotSelected(RolloutError):
+    """A rollout message names a partner the campaign's selection did not select."""
+
+
+#: Errors a retry cannot fix: the message goes straight to the dead-letter queue with them.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (RolloutError, NotFound)
+
+
 def code_id_for(merchant_id: str) -> str:
     """One aggregated code per merchant: its id follows from the merchant's."""
     return f"code-{merchant_id}"
@@ -181,14 +189,20 @@ def selected_partners(campaign_id: str) -> list[str]:
     return [s.partner_id for s in Selection.query(campaign_id) if s.selected]
 
 
+def get_campaign(campaign_id: str) -> Campaign:
+    """The campaign, or :class:`NotFound` naming it."""
+    bind()
+    try:
+        return Campaign.get(campaign_id)
+    except DoesNotExist as exc:
+        raise NotFound(f"campaign {campaign_id!r} not found") from exc
+
+
 def start_rollout(campaign_id: str, cfg: Settings | None = None,
                   per_message: int = MESSAGE_MERCHANTS) -> dict[str, int]:
     """Queue the merchants of the campaign's selected partners in batches (SQS fan-out)."""
     cfg = bind(cfg)
-    try:
-        Campaign.get(campaign_id)
-    except DoesNotExist as exc:
-        raise NotFound(f"campaign {campaign_id!r} not found") from exc
+    get_campaign(campaign_id)
     partners = selected_partners(campaign_id)
     if not partners:
         raise NothingSelected("campaign has no selected partners: run the selection first")
@@ -229,24 +243,63 @@ def parse_message(body: str) -> tuple[str, str, list[str]]:
     return msg["campaign_id"], msg["partner_id"], ids
 
 
-def process_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    """SQS batch handler logic: each record issues its merchants; failures are reported.
+def check_selected(campaign_id: str, partner_id: str) -> None:
+    """The campaign exists and its selection selected the partner (else a permanent error)."""
+    get_campaign(campaign_id)
+    try:
+        selected = Selection.get(campaign_id, partner_id).selected
+    except DoesNotExist:
+        selected = False
+    if not selected:
+        raise NotSelected(f"partner_id: {partner_id!r} was not selected for campaign "
+                          f"{campaign_id!r}")
 
-    Returns the partial-batch response (``batchItemFailures``) so only failed messages return
-    to the queue (and after ``maxReceiveCount`` to the dead-letter queue).
+
+def dead_letter(body: str, reason: str, msg_id: str, cfg: Settings | None = None) -> None:
+    """Put a message on the rollout dead-letter queue now, with why (an attribute).
+
+    The body stays a rollout message, so redriving it after the cause is fixed re-issues it.
+    """
+    cfg = cfg or settings()
+    client("sqs", cfg).send_message(
+        QueueUrl=queue_url("rollout-dlq", cfg), MessageBody=body or "(empty)",
+        MessageAttributes={
+            "reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
+            "source_message_id": {"DataType": "String", "StringValue": msg_id or "unknown"},
+        })
+
+
+def process_records(records: Iterable[dict[str, Any]],
+                    cfg: Settings | None = None) -> dict[str, list[dict[str, str]]]:
+    """SQS batch handler logic: each record issues its merchants.
+
+    - A message that can never succeed (malformed, unknown campaign or partner, partner not
+      selected) goes straight to the dead-letter queue with the reason, and is not retried.
+    - Merchants that cannot get a code (not the partner's, invalid registration data) go to
+      the dead-letter queue as a message of their own; the others are issued.
+    - Anything else (throttling, a dependency down) is reported in ``batchItemFailures``, so
+      only that message returns to the queue (and after ``maxReceiveCount`` to the DLQ).
     """
     failures = []
     for rec in records:
-        msg_id = rec.get("messageId", "")
+        msg_id, body = rec.get("messageId", ""), rec.get("body", "")
         try:
-            campaign_id, partner_id, ids = parse_message(rec.get("body", ""))
-            res = issue_codes(campaign_id, partner_id, ids)
+            try:
+                campaign_id, partner_id, ids = parse_message(body)
+                check_selected(campaign_id, partner_id)
+                res = issue_codes(campaign_id, partner_id, ids, cfg)
+            except PERMANENT_ERRORS as exc:
+                log.error("rollout: message %s cannot succeed, sent to the dead-letter queue: "
+                          "%s", msg_id, exc)
+                dead_letter(body, str(exc), msg_id, cfg)
+                continue
             if res.failed:
-                log.warning("rollout: %d merchants failed in message %s: %s", len(res.failed),
-                            msg_id, sorted(res.failed.values())[:3])
-        except RolloutError as exc:
-            log.error("rollout: message %s is malformed and will not be retried: %s", msg_id,
-                      exc)
+                reasons = "; ".join(f"{m}: {r}" for m, r in sorted(res.failed.items()))
+                log.error("rollout: %d merchants of message %s cannot get a code, sent to the "
+                          "dead-letter queue: %s", len(res.failed), msg_id, reasons[:300])
+                dead_letter(json.dumps({"campaign_id": campaign_id, "partner_id": partner_id,
+                                        "merchant_ids": sorted(res.failed)}),
+                            reasons, msg_id, cfg)
         except Exception:
             log.exception("rollout: message %s failed; returned for retry", msg_id)
             failures.append({"itemIdentifier": msg_id})
@@ -254,8 +307,8 @@ def process_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[st
 
 
 def campaign_progress(campaign_id: str) -> dict[str, Any]:
-    """Counts of the campaign's codes per status."""
-    bind()
+    """Counts of the campaign's codes per status (:class:`NotFound` for an unknown one)."""
+    get_campaign(campaign_id)
     counts = Counter(c.status for c in Code.by_campaign.query(campaign_id,
                                                                attributes_to_get=["status"]))
     return {"campaign_id": campaign_id, "total": sum(counts.values()),

@@ -262,15 +262,21 @@ class Account(Model):
 
 
 class Decision(Model):
-    """A risk-screening decision with its explanation."""
+    """A risk-screening decision with its explanation.
+
+    ``status`` is ``screened``, or ``unscreened_no_kb`` for a payment that arrived before any
+    knowledge base existed (then ``risky`` and ``match_degree`` are empty: no verdict was
+    made, and the explanation says why).
+    """
 
     class Meta(_Meta):
         table_name = "Decisions"
 
     event_id = UnicodeAttribute(hash_key=True)
-    risky = BooleanAttribute()
+    status = UnicodeAttribute(null=True)
+    risky = BooleanAttribute(null=True)
     scene = UnicodeAttribute(null=True)
-    match_degree = NumberAttribute()
+    match_degree = NumberAttribute(null=True)
     kb_version = UnicodeAttribute(null=True)
     explanation = JSONAttribute(null=True)
     decided_at = UTCDateTimeAttribute(null=True)

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from paver.kyb.uscc import normalize_uscc_many, valid_uscc_mask
 from paver.trust import DIMENSIONS
 
 WINDOW_MONTHS = 12
 RECENT_MONTHS = 3
 _GEO_KM = 50.0
 _KYB_FIELDS: tuple[str, ...] = ("uscc", "legal_rep", "contact_phone", "address")
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
 
 
 @dataclass(frozen=True)
@@ -122,27 +121,6 @@ def _month_numbers(values: pd.Series) -> np.ndarray:
     return np.where(np.isfinite(out), out, -1).astype(np.int64)
 
 
-def uscc_valid(values: pd.Series) -> np.ndarray:
-    """Vectorised USCC check (length 18, alphabet, check character) → boolean array."""
-    s = values.fillna("").astype(str).str.strip().str.upper().to_numpy(dtype=object)
-    ok_len = np.fromiter((len(x) == 18 for x in s), dtype=bool, count=len(s))
-    out = np.zeros(len(s), dtype=bool)
-    if not ok_len.any():
-        return out
-    sel = np.flatnonzero(ok_len)
-    raw = np.frombuffer("".join(s[sel]).encode("ascii", "replace"), dtype=np.uint8)
-    chars = raw.reshape(len(sel), 18)
-    lut = np.full(256, -1, dtype=np.int64)
-    for i, ch in enumerate(_USCC_ALPHABET):
-        lut[ord(ch)] = i
-    idx = lut[chars]
-    valid = (idx >= 0).all(axis=1) & (chars[:, :8] >= ord("0")).all(axis=1) & \
-        (chars[:, :8] <= ord("9")).all(axis=1)
-    check = (31 - (np.maximum(idx[:, :17], 0) * _USCC_WEIGHTS).sum(axis=1) % 31) % 31
-    out[sel] = valid & (check == idx[:, 17])
-    return out
-
-
 def _haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
                   lon2: np.ndarray) -> np.ndarray:
     p1, p2 = np.radians(lat1), np.radians(lat2)
@@ -218,7 +196,7 @@ def partner_features(merchants: pd.DataFrame, metrics: pd.DataFrame,
     out = pd.DataFrame(index=pindex)
 
     # ---- trust: credentials, locations, KYB, tenure -------------------------------------------
-    uscc_ok = uscc_valid(merchants["uscc"]) if "uscc" in merchants else np.zeros(n_m, bool)
+    uscc_ok = valid_uscc_mask(merchants["uscc"]) if "uscc" in merchants else np.zeros(n_m, bool)
     out["uscc_valid_share"] = _ratio(per_partner(uscc_ok), per_partner(_present(merchants, "uscc")))
     verified = merchants.get("location_verified", pd.Series(False, index=merchants.index))
     verified = verified.astype(str).str.lower().isin(("true", "1", "yes")).to_numpy()
@@ -349,7 +327,7 @@ def _duplicates(merchants: pd.DataFrame, mp: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     dup = np.zeros(n, dtype=bool)
     if "uscc" in merchants:
-        u = merchants["uscc"].fillna("").astype(str).str.strip()
+        u = pd.Series(normalize_uscc_many(merchants["uscc"]), index=merchants.index)
         key = pd.DataFrame({"p": mp, "u": u})
         dup |= key.duplicated().to_numpy() & (u != "").to_numpy()
     name_col = "name_zh" if "name_zh" in merchants else "name"

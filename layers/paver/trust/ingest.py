@@ -7,8 +7,13 @@ A whole-file problem (too big, not UTF-8, not CSV/JSONL, missing columns) reject
 writes nothing.
 
 Re-ingesting a merchant keeps what other parts of Paver wrote on it (binding state, skin,
-running totals) and never lowers its level; a merchant id already owned by another partner is
-refused.
+running totals) and never lowers its level.
+
+Who owns a merchant id: merchant ids are namespaced by partner. A partner registers new
+merchants only under ids that start with its own id and a hyphen (``P0001-…``); an existing
+merchant is updated only by its own partner. A row that names a merchant the partner does not
+own gets the same reply whether the merchant is another partner's or does not exist, so a
+batch cannot be used to map who owns which id.
 """
 
 from __future__ import annotations
@@ -17,14 +22,19 @@ import csv
 import hashlib
 import io
 import json
-import math
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pynamodb.exceptions import PynamoDBException
+
+from paver.fields import MAX_COUNT, Float, Int, PlainText, digits
+from paver.kyb.uscc import normalize_uscc
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_BATCH_ROWS = 1_000
@@ -32,8 +42,11 @@ MAX_REPORTED_ERRORS = 1_000
 INGEST_PREFIX = "ingest/"
 REPORT_SUFFIX = ".report.json"
 
+log = logging.getLogger(__name__)
 Kind = Literal["partners", "merchants", "metrics"]
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+# Partner ids carry no '-': a merchant id's partner is everything before its first '-'.
+_PARTNER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:]{0,63}$"
 
 
 class IngestFileError(ValueError):
@@ -49,12 +62,12 @@ class _Row(BaseModel):
 
 
 class PartnerRow(_Row):
-    partner_id: str = Field(pattern=_ID)
-    name: str = Field(min_length=1, max_length=200)
-    name_zh: str | None = Field(default=None, max_length=200)
+    partner_id: str = Field(pattern=_PARTNER_ID)
+    name: PlainText = Field(min_length=1, max_length=200)
+    name_zh: PlainText | None = Field(default=None, max_length=200)
     kind: Literal["rural_bank", "city_bank", "service_provider"]
-    region: str = Field(min_length=1, max_length=40)
-    city: str | None = Field(default=None, max_length=60)
+    region: PlainText = Field(min_length=1, max_length=40)
+    city: PlainText | None = Field(default=None, max_length=60)
     guid: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
     onboarded: date | None = None
 
@@ -65,55 +78,52 @@ class MerchantRow(_Row):
     partner_merchant_id: str | None = Field(default=None, max_length=32,
                                             pattern=r"^[A-Za-z0-9_-]+$")
     partner_guid: str | None = Field(default=None, max_length=32)
-    name: str = Field(min_length=1, max_length=100)
-    name_zh: str | None = Field(default=None, max_length=100)
-    mcc: str = Field(pattern=r"^\d{4}$")
-    city: str = Field(min_length=1, max_length=60)
-    city_zh: str | None = Field(default=None, max_length=60)
-    region: str | None = Field(default=None, max_length=40)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    name: PlainText = Field(min_length=1, max_length=100)
+    name_zh: PlainText | None = Field(default=None, max_length=100)
+    mcc: str = Field(pattern=digits(4))
+    city: PlainText = Field(min_length=1, max_length=60)
+    city_zh: PlainText | None = Field(default=None, max_length=60)
+    region: PlainText | None = Field(default=None, max_length=40)
+    lat: Float | None = Field(default=None, ge=-90, le=90)
+    lon: Float | None = Field(default=None, ge=-180, le=180)
     # An invalid credential is data (a trust feature), not a bad row: only its shape is bounded.
-    uscc: str | None = Field(default=None, max_length=32)
-    legal_rep: str | None = Field(default=None, max_length=100)
-    contact_phone: str | None = Field(default=None, max_length=32)
-    address: str | None = Field(default=None, max_length=300)
+    # Stored in the KYB module's one normal form, so every reader compares like with like.
+    uscc: PlainText | None = Field(default=None, max_length=32)
+    legal_rep: PlainText | None = Field(default=None, max_length=100)
+    contact_phone: PlainText | None = Field(default=None, max_length=32)
+    address: PlainText | None = Field(default=None, max_length=300)
     location_verified: bool = False
     # Onboarding level at registration (0-3, binding's top level); later only binding raises it.
-    level: int = Field(default=1, ge=0, le=3)
+    level: Int = Field(default=1, ge=0, le=3)
     registered_at: date | None = None
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc(cls, v: str | None) -> str | None:
+        return None if v is None else (normalize_uscc(v) or None)
 
     @field_validator("lat", "lon")
     @classmethod
-    def _finite(cls, v: float | None) -> float | None:
-        if v is not None and not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        # 7 decimals is ~1 cm; DynamoDB refuses magnitudes below 1e-130 (e.g. 1e-200).
-        return None if v is None else round(v, 7)
-
-
-_MAX_COUNT = 10**38 - 1
+    def _round(cls, v: float | None) -> float | None:
+        return None if v is None else round(v, 7)  # 7 decimals is ~1 cm
 
 
 class MetricRow(_Row):
     merchant_id: str = Field(pattern=_ID)
     partner_id: str | None = Field(default=None, pattern=_ID)
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    # counts: at most DynamoDB's 38 significant digits (a larger number fails the write)
-    txn_count: int = Field(ge=0, le=_MAX_COUNT)
-    amount: float = Field(ge=0, le=1e13)
-    active_days: int = Field(default=0, ge=0, le=31)
-    refunds: int = Field(default=0, ge=0, le=_MAX_COUNT)
-    complaints: int = Field(default=0, ge=0, le=_MAX_COUNT)
-    chargebacks: int = Field(default=0, ge=0, le=_MAX_COUNT)
-    fraud_reports: int = Field(default=0, ge=0, le=_MAX_COUNT)
-    risk_hits: int = Field(default=0, ge=0, le=_MAX_COUNT)
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    txn_count: Int = Field(ge=0, le=MAX_COUNT)
+    amount: Float = Field(ge=0, le=1e13)
+    active_days: Int = Field(default=0, ge=0, le=31)
+    refunds: Int = Field(default=0, ge=0, le=MAX_COUNT)
+    complaints: Int = Field(default=0, ge=0, le=MAX_COUNT)
+    chargebacks: Int = Field(default=0, ge=0, le=MAX_COUNT)
+    fraud_reports: Int = Field(default=0, ge=0, le=MAX_COUNT)
+    risk_hits: Int = Field(default=0, ge=0, le=MAX_COUNT)
 
     @field_validator("amount")
     @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number")
+    def _cents(cls, v: float) -> float:
         return round(v, 2)
 
 
@@ -238,37 +248,52 @@ def iter_rows(text: str, fmt: str) -> Iterator[tuple[int, int, dict[str, Any] | 
     """``(row, line, record or error text)`` for each data row."""
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        if not reader.fieldnames:
-            raise IngestFileError("the CSV file has no header row")
-        row = 0
         try:
-            for rec in reader:
-                row += 1
-                if None in rec:
-                    yield row, reader.line_num, "more cells than header columns"
-                    continue
-                yield row, reader.line_num, rec
+            if not reader.fieldnames:
+                raise IngestFileError("the CSV file has no header row")
         except csv.Error as exc:
-            raise IngestFileError(f"CSV line {reader.line_num}: {exc}") from exc
-        return
+            raise IngestFileError(f"CSV header: {exc}") from exc
+        row = 0
+        while True:
+            try:
+                rec = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over 131,072 characters: this row only
+                row += 1
+                yield row, reader.line_num, f"not readable as CSV ({exc})"
+                continue
+            row += 1
+            if None in rec:
+                yield row, reader.line_num, "more cells than header columns"
+                continue
+            yield row, reader.line_num, rec
     row = 0
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         row += 1
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            yield row, line_no, f"not valid JSON ({exc.msg})"
-            continue
-        if not isinstance(rec, dict):
-            yield row, line_no, "a JSON line must be an object"
-            continue
-        yield row, line_no, rec
+        yield row, line_no, json_line(line)
+
+
+def json_line(line: str) -> dict[str, Any] | str:
+    """One JSONL line as an object, or the reason it is not one."""
+    try:
+        rec = json.loads(line)
+    except ValueError as exc:
+        return f"not valid JSON ({getattr(exc, 'msg', exc)})"
+    except RecursionError:  # "[[[[…" deeper than the parser's stack
+        return "not valid JSON (nested too deeply)"
+    if not isinstance(rec, dict):
+        return "a JSON line must be an object"
+    return rec
 
 
 def _csv_columns(text: str) -> list[str]:
-    first = next(csv.reader(io.StringIO(text, newline="")), [])
+    try:
+        first = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as exc:  # e.g. a header cell over 131,072 characters
+        raise IngestFileError(f"CSV header: {exc}") from exc
     return [c.strip() for c in first]
 
 
@@ -325,7 +350,7 @@ def ingest_text(text: str, *, name: str, source: str, kind: str | None = None) -
             if missing:
                 raise IngestFileError(f"{kind} file is missing column(s): {', '.join(missing)}")
         else:
-            first = next((json.loads(ln) for ln in text.splitlines() if ln.strip()), {})
+            first = next((json_line(ln) for ln in text.splitlines() if ln.strip()), {})
             kind = kind or detect_kind(first.keys() if isinstance(first, dict) else (), name)
         report.kind = kind
         good = _validate(iter_rows(text, fmt), kind, report)
@@ -333,9 +358,6 @@ def ingest_text(text: str, *, name: str, source: str, kind: str | None = None) -
         report.file_error = str(exc)
         report.rows = report.accepted = report.rejected = 0
         report.errors = []
-        return report
-    except ValueError as exc:  # a first JSONL line that is not JSON
-        report.file_error = f"not readable as {report.format or 'CSV/JSONL'}: {exc}"
         return report
     _store(kind, good, report, source)
     return report
@@ -373,13 +395,31 @@ def ingest_records(records: list[Mapping[str, Any]], *, kind: str, source: str,
         if partner_id is not None:
             given = rec.get("partner_id")
             if given not in (None, "", partner_id):
-                rows.append((i, i, f"partner_id {given!r} does not match the URL ({partner_id!r})"))
+                rows.append((i, i, f"partner_id: does not match the URL ({partner_id!r})"))
                 continue
             rec["partner_id"] = partner_id
         rows.append((i, i, rec))
     good = _validate(rows, kind, report)
     _store(kind, good, report, source)
     return report
+
+
+def may_register(partner_id: str, merchant_id: str, owner: str | None) -> bool:
+    """May ``partner_id`` write merchant ``merchant_id`` (currently owned by ``owner``)?
+
+    Its own merchants, yes; a new id only inside its namespace (``{partner_id}-…``).
+    """
+    if owner is not None:
+        return owner == partner_id
+    return merchant_id.startswith(f"{partner_id}-")
+
+
+def not_owned(partner_id: str | None, merchant_id: str) -> str:
+    """The one reason given for a merchant id the partner does not own (or that is unknown)."""
+    if partner_id is None:
+        return f"unknown merchant {merchant_id!r} (ingest the merchants file first)"
+    return (f"unknown merchant {merchant_id!r} for partner {partner_id!r}: name one of its "
+            f"merchants, or register a new one under an id starting with '{partner_id}-'")
 
 
 def _reject(report: IngestReport, v: _Valid, fld: str, reason: str) -> None:
@@ -400,18 +440,19 @@ def _store(kind: str, good: list[_Valid], report: IngestReport, source: str) -> 
         accepted = []
         for v in good:
             m: MerchantRow = v.item  # type: ignore[assignment]
+            owner = existing[m.merchant_id].partner_id if m.merchant_id in existing else None
             if m.partner_id not in partners:
                 _reject(report, v, "partner_id", f"unknown partner {m.partner_id!r} "
                         "(ingest the partners file first)")
-            elif m.merchant_id in existing and existing[m.merchant_id].partner_id != m.partner_id:
-                _reject(report, v, "merchant_id", "already registered under partner "
-                        f"{existing[m.merchant_id].partner_id!r}")
+            elif not may_register(m.partner_id, m.merchant_id, owner):
+                _reject(report, v, "merchant_id", not_owned(m.partner_id, m.merchant_id))
             else:
                 accepted.append(v)
         foreign = set(store.put_merchants([v.item for v in accepted],  # type: ignore[misc]
                                           existing, source))
         for v in [v for v in accepted if v.item.merchant_id in foreign]:  # type: ignore[attr-defined]
-            _reject(report, v, "merchant_id", "registered under another partner meanwhile")
+            _reject(report, v, "merchant_id",
+                    not_owned(v.item.partner_id, v.item.merchant_id))  # type: ignore[attr-defined]
         accepted = [v for v in accepted
                     if v.item.merchant_id not in foreign]  # type: ignore[attr-defined]
     else:
@@ -421,12 +462,9 @@ def _store(kind: str, good: list[_Valid], report: IngestReport, source: str) -> 
         for v in good:
             r: MetricRow = v.item  # type: ignore[assignment]
             owner = merchants.get(r.merchant_id)
-            if owner is None:
-                _reject(report, v, "merchant_id", f"unknown merchant {r.merchant_id!r} "
-                        "(ingest the merchants file first)")
-            elif r.partner_id is not None and r.partner_id != owner.partner_id:
-                _reject(report, v, "partner_id", f"merchant {r.merchant_id!r} belongs to partner "
-                        f"{owner.partner_id!r}")
+            if owner is None or (r.partner_id is not None and r.partner_id != owner.partner_id):
+                # one reply for "another partner's" and "does not exist"
+                _reject(report, v, "merchant_id", not_owned(r.partner_id, r.merchant_id))
             else:
                 r.partner_id = owner.partner_id
                 accepted.append(v)
@@ -464,7 +502,16 @@ def ingest_s3_object(bucket: str, key: str, cfg: Any = None) -> IngestReport:
                                          f"{MAX_FILE_BYTES:,} bytes (split it into smaller files)")
     else:
         data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        report = ingest_bytes(data, name=key, source=source)
+        try:
+            report = ingest_bytes(data, name=key, source=source)
+        except (BotoCoreError, ClientError, PynamoDBException):
+            raise  # AWS said no: transient, the invocation is retried
+        except Exception as exc:  # whatever is inside a file, it gets its report
+            log.exception("ingest: %s could not be ingested", source)
+            report = IngestReport(source=source, bytes=len(data),
+                                  sha256=hashlib.sha256(data).hexdigest(),
+                                  file_error=f"could not be read ({type(exc).__name__}); "
+                                             "nothing from it was written")
     s3.put_object(Bucket=bucket, Key=report_key(key),
                   Body=json.dumps(report.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"),
                   ContentType="application/json")
