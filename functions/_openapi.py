@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import inspect
 import re
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
+
+from paver.fields import NOT_TEXT, _plain_text
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
@@ -89,6 +92,41 @@ def _row_models() -> dict[str, type[BaseModel]]:
     return {m.__name__: m for m in ROW_MODELS.values()}
 
 
+_PLAIN_TEXT_MARK = "x-paver-plain-text"
+_WS_CHARS = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+                      + "".join(map(chr, range(0x2000, 0x200B))))
+
+
+def _text_class(blank: bool = True) -> str:
+    """The published class of :data:`paver.fields.PlainText` characters: the Basic
+    Multilingual Plane without control, format, surrogate and private-use characters (a
+    whitelist: generators read neither astral escapes nor a class of 700 unassigned gaps;
+    astral text, which the API takes, is left out of what is published)."""
+    ranges, start = [], None
+    for cp in range(0x10001):
+        ok = cp <= 0xFFFF and unicodedata.category(chr(cp)) not in NOT_TEXT[:4] and (
+            blank or chr(cp) not in _WS_CHARS)
+        if ok and start is None:
+            start = cp
+        elif not ok and start is not None:
+            ranges.append(f"\\u{start:04x}" if start == cp - 1
+                          else f"\\u{start:04x}-\\u{cp - 1:04x}")
+            start = None
+    return "[" + "".join(ranges) + "]"
+
+
+def _link_plain_text(node: Any) -> None:
+    """Replace the marker of :data:`paver.fields.PlainText` by a ``$ref`` to its schema."""
+    if isinstance(node, dict):
+        if node.pop(_PLAIN_TEXT_MARK, False):
+            node["$ref"] = _REF.format(model="PlainText")
+        for value in node.values():
+            _link_plain_text(value)
+    elif isinstance(node, list):
+        for value in node:
+            _link_plain_text(value)
+
+
 class _PublishedSchema(GenerateJsonSchema):
     """Pydantic's JSON Schema, with decimals stated as tightly as they are validated: a
     decimal string matches the places and bounds (Pydantic's own string branch is any
@@ -109,9 +147,21 @@ class _PublishedSchema(GenerateJsonSchema):
         out = super().model_schema(schema)
         if schema.get("config", {}).get("str_strip_whitespace"):
             for prop in out.get("properties", {}).values():
-                for branch in prop.get("anyOf", [prop]):
-                    if branch.get("type") == "string":
+                branches = prop.get("anyOf", [prop])
+                if any(b.get("type") == "number" for b in branches):
+                    continue  # a decimal's text is not stripped
+                for branch in branches:
+                    if branch.get(_PLAIN_TEXT_MARK):
+                        _stripped_plain_text(branch)
+                    elif branch.get("type") == "string":
                         _stripped(branch)
+        return out
+
+    def function_after_schema(
+            self, schema: core_schema.AfterValidatorFunctionSchema) -> JsonSchemaValue:
+        out = super().function_after_schema(schema)
+        if schema["function"].get("function") is _plain_text:  # paver.fields.PlainText
+            return {_PLAIN_TEXT_MARK: True, **out}  # a $ref once Pydantic is done
         return out
 
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
@@ -127,6 +177,18 @@ _WS = "[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202
 _NON_WS = "[^" + _WS[1:]
 #: ``^<one class>+$`` or ``^<one class>{a}$`` / ``{a,b}$``: bounds can be folded into it
 _SIMPLE = re.compile(r"^\^(\[[^\]]+\]|\\d)(?:\+|\{(\d+)(?:,(\d+))?\})\$$")
+
+
+def _stripped_plain_text(branch: dict[str, Any]) -> None:
+    """Stripped :data:`paver.fields.PlainText`: one pattern (two would make generators filter
+    each other's output): no refused character, and a non-blank one when it may not be empty.
+    The length bounds count surrounding whitespace here (a slightly stricter statement)."""
+    del branch[_PLAIN_TEXT_MARK]
+    text = _text_class()
+    if branch.get("minLength", 0) >= 1:
+        branch["pattern"] = f"^{text}*{_text_class(blank=False)}{text}*$"
+    else:
+        branch["pattern"] = f"^{text}*$"
 
 
 def _stripped(branch: dict[str, Any]) -> None:
@@ -227,6 +289,12 @@ def generate(app: Any) -> dict[str, Any]:
                                    f"and listed in the reply's `{fld}.errors`, the others "
                                    f"are stored",
                     "x-row-schema": {"$ref": _REF.format(model=row)}}
+    _link_plain_text(schemas)
+    schemas["PlainText"] = {
+        "type": "string", "pattern": f"^{_text_class()}*$",
+        "description": "text without control, format, surrogate, private-use or unassigned "
+                       "characters (paver.fields.PlainText); the pattern publishes the Basic "
+                       "Multilingual Plane part of it"}
     schemas["Error"] = {"type": "object", "required": ["Code", "Message"], "properties": {
         "Code": {"type": "string"}, "Message": {"type": "string"}}}
     return {

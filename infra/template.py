@@ -300,7 +300,7 @@ def _event_sources(app: Any, cfg: Settings) -> dict[str, dict[str, Any]]:
             # pollers never outrun the reserved concurrency (throttled messages would count
             # as receives and reach the dead-letter queue unprocessed)
             props = {"FunctionResponseTypes": ["ReportBatchItemFailures"], "ScalingConfig": {
-                "MaximumConcurrency": max(2, RESERVED_CONCURRENCY[src.name])}}
+                "MaximumConcurrency": max(2, reserved_concurrency(src.name))}}
             event = f"{fn}SqsEventSource"
         else:
             continue
@@ -327,6 +327,11 @@ RESERVED_CONCURRENCY: dict[str, int] = {
     "risk_screen": 10,  # one per Transactions stream shard
     "rescore_partners": 1,  # the daily schedule
 }
+DEFAULT_RESERVED_CONCURRENCY = 10  # a function added to the app before it gets its own line
+
+
+def reserved_concurrency(fn: str) -> int:
+    return RESERVED_CONCURRENCY.get(fn, DEFAULT_RESERVED_CONCURRENCY)
 #: API Gateway stage throttling (requests per second, burst) for every method.
 API_THROTTLE = (100, 200)
 
@@ -356,17 +361,18 @@ def _functions(app: Any, cfg: Settings, layer_zip: str | None) -> dict[str, dict
         name = function_name(cfg, fn)
         props: dict[str, Any] = {
             "FunctionName": name, "Runtime": RUNTIME, "Tracing": "Active",
-            "ReservedConcurrentExecutions": RESERVED_CONCURRENCY[fn],
+            "ReservedConcurrentExecutions": reserved_concurrency(fn),
             "KmsKeyArn": _key_arn()}  # the environment, encrypted at rest with our key
         if layer_zip:
             props["Layers"] = [{"Ref": LAYER_LOGICAL_ID}]
         if fn == "api_handler":  # only the routes verify bearer tokens: the secret's ARN
             props["Environment"] = {"Variables": {SECRET_ID_ENV: {"Ref": TOKEN_SECRET}}}
-        if ACCESS[fn].dead_letter:
+        dead_letter = fn in ACCESS and ACCESS[fn].dead_letter
+        if dead_letter:
             props["DeadLetterQueue"] = {"Type": "SQS",
                                         "TargetArn": {"Fn::GetAtt": [function_dlq(fn), "Arn"]}}
         skips = [CHECKOV_SKIPS["lambda_vpc"]]
-        if not ACCESS[fn].dead_letter:
+        if not dead_letter:
             skips.append(CHECKOV_SKIPS["lambda_dlq_sync"])
         out[_logical(fn)] = {"Properties": props, "Metadata": {"checkov": {"skip": skips}}}
         out[f"{_logical(fn)}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
