@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins boto3 against ours: it gets its own venv (requirements-tools.txt).
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 export OMP_NUM_THREADS ?= 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE ?= disabled
 
@@ -17,7 +20,13 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
+install: $(STAMP) $(TOOLS_STAMP)
 
 # System packages the tests need: zbar (one of the wallet-like QR readers) and Debian's chromium
 # (browser tests; Playwright cannot download its own browsers here). Installed only when missing.

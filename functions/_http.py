@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from chalice import BadRequestError, Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from paver.fields import is_id
+from paver.fields import JSON_BODY, is_id
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 1_000_000
@@ -27,7 +27,8 @@ def parse_body(bp: Blueprint, model: type[M]) -> M:
     except RecursionError as exc:  # e.g. "[[[[..." nested deeper than the parser's stack
         raise BadRequestError("body: JSON nested too deeply") from exc
     try:
-        return model.model_validate(data)
+        # a JSON body: counts and measures are JSON numbers, as published (paver.fields)
+        return model.model_validate(data, context=JSON_BODY)
     except ValidationError as exc:
         raise BadRequestError("; ".join(_field_errors(exc))) from exc
 

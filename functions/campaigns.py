@@ -5,7 +5,7 @@ Operators only (the auth middleware resolves the caller).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,11 +15,20 @@ from functions._http import json_response, parse_body, path_id
 from paver.console import overrides
 from paver.fields import Float, PlainText
 from paver.trust import service
+from paver.trust.selection import load_policy
 
 bp = Blueprint(__name__)
 
 
 _VERSION = r"^[0-9]{8}T[0-9]{6,12}Z-[0-9a-f]{8}$"  # paver.trust.model.new_version
+
+
+def _policy_threshold(schema: dict[str, Any]) -> None:
+    """Publish the range the selection policy (rules/) allows, which the service enforces."""
+    allowed = load_policy().threshold
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "number":
+            branch.update(minimum=allowed.min, maximum=allowed.max)
 
 
 class CampaignIn(BaseModel):
@@ -29,7 +38,8 @@ class CampaignIn(BaseModel):
     # a region as partners and merchants carry it (ingest bounds theirs to 40 characters)
     regions: list[Annotated[PlainText, Field(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=50)
-    threshold: Float | None = Field(default=None, ge=0, le=100)
+    threshold: Float | None = Field(default=None, ge=0, le=100,
+                                    json_schema_extra=_policy_threshold)
     #: a registered trust model version to score with (default: the active model)
     model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
 

@@ -55,7 +55,7 @@ def _call(fn, *args):
         return fn(*args)
     except service.NotFound as exc:
         raise NotFoundError(str(exc)) from exc
-    except IllegalTransition as exc:
+    except (IllegalTransition, service.NothingSelected) as exc:
         raise ConflictError(str(exc)) from exc
     except service.RolloutError as exc:
         raise BadRequestError(str(exc)) from exc

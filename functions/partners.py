@@ -21,7 +21,10 @@ bp = Blueprint(__name__)
 class MerchantBatch(BaseModel):
     """Up to ``MAX_BATCH_ROWS`` merchant rows and metric rows (each validated row by row)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # the handler refuses a batch without rows: say so in the published schema
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["merchants"], "properties": {"merchants": {"minItems": 1}}},
+        {"required": ["metrics"], "properties": {"metrics": {"minItems": 1}}}]})
 
     merchants: list[Any] = Field(default_factory=list, max_length=MAX_BATCH_ROWS)
     metrics: list[Any] = Field(default_factory=list, max_length=MAX_BATCH_ROWS)

@@ -35,7 +35,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     txn_id: str = Field(pattern=_ID)
-    timestamp: str = Field(min_length=10, max_length=40)
+    timestamp: str = Field(min_length=10, max_length=40, json_schema_extra={"format": "date-time"})
     from_account: str = Field(pattern=_ID)
     to_account: str = Field(pattern=_ID)
     amount: Float = Field(ge=0, le=1e12)
@@ -97,6 +97,8 @@ def build_scenes() -> Response:
     body = parse_body(bp, BuildIn)
     try:
         result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed)
+    except service.DatasetNotFound as exc:
+        raise NotFoundError(str(exc)) from exc
     except service.RiskInputError as exc:
         raise BadRequestError(str(exc)) from exc
     except (KBError, ValueError) as exc:

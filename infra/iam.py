@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.template import STREAM_FAILURES
+from infra.template import DATA_KEY, STREAM_FAILURES, TOKEN_SECRET, function_dlq
 from paver.config import Settings
 
 #: Stages whose policy files are committed.
@@ -41,6 +41,13 @@ STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetSh
 # What the SQS event source mapping does with the worker's role.
 SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+# X-Ray (active tracing): the Lambda runtime sends the segments with the function's role.
+# AWS defines no resource for these two actions, so their only Resource is "*".
+TRACING = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+RESOURCELESS_ACTIONS = frozenset(TRACING)
+# The data key, used only through the AWS services a function calls (kms:ViaService):
+# DynamoDB, S3 and SQS encrypt and decrypt with the caller's permission.
+KMS_USE = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,24 @@ class Access:
     queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: tables whose stream the function consumes (event source mapping)
     streams: tuple[str, ...] = ()
+    #: invoked asynchronously (S3 notification, schedule): Lambda sends the events that fail
+    #: after its retries to the function's own dead-letter queue, as this role
+    dead_letter: bool = False
+    #: reads the bearer-token signing secret (Secrets Manager) to verify tokens
+    token_secret: bool = False
+
+    def kms_services(self) -> tuple[str, ...]:
+        """The AWS services that use the data key on this function's behalf."""
+        out = []
+        if self.tables or self.streams:
+            out.append("dynamodb")
+        if self.objects or self.list_buckets:
+            out.append("s3")
+        if self.queues or self.streams or self.dead_letter:
+            out.append("sqs")
+        if self.token_secret:
+            out.append("secretsmanager")
+        return tuple(out)
 
 
 GET, PUT, UPDATE, QUERY, SCAN = ("dynamodb:GetItem",), ("dynamodb:PutItem",), \
@@ -113,11 +138,13 @@ ACCESS: dict[str, Access] = {
         list_buckets=("artifacts", "photos"),
         queues={"rollout": ("sqs:GetQueueUrl", "sqs:SendMessage"),
                 "skin-certify": ("sqs:GetQueueUrl", "sqs:SendMessage")},
+        token_secret=True,
     ),
     "ingest": Access(
         tables={"Partners": BATCH_GET + BATCH_WRITE, "Merchants": BATCH_GET + BATCH_WRITE + UPDATE,
                 "MerchantMetrics": BATCH_WRITE},
         objects={("ingest", "ingest/"): S3_GET + S3_PUT},  # the file, and its report beside it
+        dead_letter=True,
     ),
     # Codes UPDATE: the photo moves the code to active; Idempotency: the upload request, the
     # credential claim, the perceptual-hash index (BatchGet of its bands, ADD to their sets)
@@ -125,6 +152,7 @@ ACCESS: dict[str, Access] = {
         tables={"Merchants": GET + UPDATE, "Codes": GET + UPDATE, "BindingAttempts": PUT,
                 "Benefits": PUT, "Idempotency": GET + BATCH_GET + PUT + UPDATE},
         objects={("photos", "photos/"): S3_GET},
+        dead_letter=True,
     ),
     "rollout_worker": Access(
         # Campaigns/Selections: a message's campaign exists and its partner was selected
@@ -152,6 +180,7 @@ ACCESS: dict[str, Access] = {
                 "ModelRegistry": QUERY, "Decisions": SCAN, "Transactions": BATCH_GET,
                 "Idempotency": GET + PUT},
         objects={("artifacts", "models/"): S3_GET},
+        dead_letter=True,
     ),
 }
 FUNCTIONS: tuple[str, ...] = tuple(ACCESS)
@@ -201,7 +230,8 @@ def policy(cfg: Settings, fn: str, access: Access | None = None) -> dict[str, An
     st: list[dict[str, Any]] = [{
         "Sid": "OwnLogs", "Effect": "Allow", "Action": list(LOGS),
         "Resource": [_sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
-                          f"log-group:/aws/lambda/{function_name(cfg, fn)}:*")]}]
+                          f"log-group:/aws/lambda/{function_name(cfg, fn)}:*")]},
+        {"Sid": "Tracing", "Effect": "Allow", "Action": list(TRACING), "Resource": ["*"]}]
     for table, actions in a.tables.items():
         st.append({"Sid": _sid("Table", table), "Effect": "Allow", "Action": sorted(actions),
                    "Resource": [_ddb(cfg, cfg.table_name(table))]})
@@ -227,6 +257,18 @@ def policy(cfg: Settings, fn: str, access: Access | None = None) -> dict[str, An
         st.append({"Sid": _sid("Queue", role), "Effect": "Allow", "Action": sorted(actions),
                    "Resource": [_sub("arn:${AWS::Partition}:sqs:${AWS::Region}:"
                                      f"${{AWS::AccountId}}:{cfg.queue_name(role)}")]})
+    if a.dead_letter:
+        st.append({"Sid": "DeadLetters", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                   "Resource": [{"Fn::GetAtt": [function_dlq(fn), "Arn"]}]})
+    if a.token_secret:
+        st.append({"Sid": "TokenSecret", "Effect": "Allow",
+                   "Action": ["secretsmanager:GetSecretValue"],
+                   "Resource": [{"Ref": TOKEN_SECRET}]})
+    st.append({"Sid": "DataKey", "Effect": "Allow", "Action": list(KMS_USE),
+               "Resource": [{"Fn::GetAtt": [DATA_KEY, "Arn"]}],
+               "Condition": {"StringEquals": {"kms:ViaService": [
+                   _sub(f"{svc}.${{AWS::Region}}.amazonaws.com")
+                   for svc in a.kms_services()]}}})
     return {"Version": "2012-10-17", "Statement": st}
 
 
@@ -275,10 +317,14 @@ def wildcard_problems(docs: dict[str, dict[str, Any]]) -> list[str]:
             if st.get("Effect") != "Allow" or "NotAction" in st or "NotResource" in st:
                 problems.append(f"{fn}/{sid}: only plain Allow statements are expected")
             actions = st.get("Action", [])
-            for action in [actions] if isinstance(actions, str) else actions:
+            actions = [actions] if isinstance(actions, str) else actions
+            for action in actions:
                 if "*" in action or "?" in action:
                     problems.append(f"{fn}/{sid}: wildcard action {action!r}")
+            resourceless = bool(actions) and set(actions) <= RESOURCELESS_ACTIONS
             for res in _strings(st.get("Resource", [])):
+                if res == "*" and resourceless:
+                    continue
                 if ("*" in res or "?" in res) and not any(p.fullmatch(res) for p in allow):
                     problems.append(f"{fn}/{sid}: wildcard resource {res!r}")
     return problems

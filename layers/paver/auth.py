@@ -17,6 +17,7 @@ import jwt
 
 from paver.config import settings
 from paver.fields import is_id
+from paver.secret_store import SECRET_ID_ENV, fetch_secret
 
 Role = Literal["operator", "partner", "merchant"]
 ROLES: tuple[str, ...] = ("operator", "partner", "merchant")
@@ -35,8 +36,14 @@ class Forbidden(Exception):
 
 
 def token_secret() -> str:
-    """The signing secret; refuses to fall back to the development one outside local stages."""
+    """The signing secret; refuses to fall back to the development one outside local stages.
+
+    ``PAVER_TOKEN_SECRET`` (the value; local and test use) wins; otherwise a deployed function
+    reads the secret ``PAVER_TOKEN_SECRET_ID`` names from Secrets Manager (cached).
+    """
     secret = os.environ.get("PAVER_TOKEN_SECRET")
+    if not secret and os.environ.get(SECRET_ID_ENV):
+        secret = fetch_secret(os.environ[SECRET_ID_ENV])
     if secret:
         if len(secret) < 32:
             raise AuthError("PAVER_TOKEN_SECRET must be at least 32 characters")

@@ -20,7 +20,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
 #: An id: 1-128 ASCII letters, digits and ``_.:-`` (path ids, token subjects, keys).
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -45,7 +45,19 @@ def is_ascii_digits(text: str) -> bool:
     return bool(text) and text.isascii() and text.isdigit()
 
 
-def _number_input(value: Any) -> Any:
+#: Validation context of an API JSON body: a number there is a JSON number (files give text).
+JSON_BODY: dict[str, bool] = {"json_body": True}
+
+
+def _number_input(value: Any, info: ValidationInfo) -> Any:
+    """:func:`_numeral`, and a number given as text in a JSON body is refused (the published
+    schema says number; files give text)."""
+    if isinstance(value, str) and (info.context or {}).get("json_body"):
+        raise ValueError("must be a JSON number, not text")
+    return _numeral(value)
+
+
+def _numeral(value: Any) -> Any:
     """Refuse ``true``/``false`` and non-ASCII numerals before Pydantic coerces them."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not true/false")
@@ -62,9 +74,13 @@ def _storable(value: float | Decimal) -> float | Decimal:
     return value
 
 
+#: Unicode categories text may not hold: control, format, surrogate, private use, unassigned.
+NOT_TEXT = ("Cc", "Cf", "Cs", "Co", "Cn")
+
+
 def _plain_text(value: str) -> str:
     for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        if unicodedata.category(ch) in NOT_TEXT:
             raise ValueError(f"must not contain control or format characters ({ch!r})")
     return value
 
@@ -74,7 +90,8 @@ Int = Annotated[int, BeforeValidator(_number_input)]
 #: A finite float DynamoDB can store; never a bool or a non-ASCII numeral.
 Float = Annotated[float, BeforeValidator(_number_input), AfterValidator(_storable)]
 #: A decimal amount; never a bool or a non-ASCII numeral.
-Money = Annotated[Decimal, BeforeValidator(_number_input), AfterValidator(_storable)]
+#: (a JSON body may give it as a decimal string, "12.50", as published)
+Money = Annotated[Decimal, BeforeValidator(_numeral), AfterValidator(_storable)]
 #: Text without control or format characters (combine with a length bound).
 PlainText = Annotated[str, AfterValidator(_plain_text)]
 

@@ -32,15 +32,16 @@ log = logging.getLogger(__name__)
 
 
 def masked_handler_class() -> type:
-    """Chalice's request handler with its access log masked (``paver.logs.mask``).
+    """Chalice's request handler, answering like API Gateway (``paver.local_gateway``), with its
+    access log masked (``paver.logs.mask``).
 
     ``BaseHTTPRequestHandler`` prints the request line, query string included, to stderr:
     phone numbers, account ids, credentials and bearer tokens put in a URL would land in the
     terminal and any log collector reading it.
     """
-    from chalice.local import ChaliceRequestHandler
+    from paver.local_gateway import GatewayRequestHandler
 
-    class MaskedRequestHandler(ChaliceRequestHandler):
+    class MaskedRequestHandler(GatewayRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(mask(f"{self.address_string()} - - [{self.log_date_time_string()}]"
                                   f" {format % args}") + "\n")

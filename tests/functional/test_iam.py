@@ -13,6 +13,7 @@ in ``infra.iam.WILDCARD_ALLOW_LIST``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.parse
 from collections import defaultdict
@@ -28,7 +29,10 @@ import numpy as np
 import pytest
 
 from infra import iam
+from infra.template import TOKEN_SECRET
+from paver import secret_store
 from paver.config import Settings
+from paver.secret_store import SECRET_ID_ENV
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's defaults
 Call = tuple[str, str]  # (IAM action, resource ARN)
@@ -40,6 +44,12 @@ Call = tuple[str, str]  # (IAM action, resource ARN)
 
 def _table(name: str) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+
+def _secret_arn(secret_id: str) -> str:
+    if secret_id.startswith("arn:"):
+        return secret_id
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_id}"
 
 
 def _queue_arn(url: str) -> str:
@@ -88,6 +98,8 @@ def to_iam(service: str, op: str, params: dict[str, Any]) -> list[Call]:
         return [(f"sqs:{op}", "*")]
     if service == "dynamodbstreams" and "StreamArn" in params:
         return [(f"dynamodb:{op}", params["StreamArn"])]
+    if service == "secretsmanager" and "SecretId" in params:
+        return [(f"secretsmanager:{op}", _secret_arn(params["SecretId"]))]
     return [(f"{service}:{op}", "*")]
 
 
@@ -155,7 +167,8 @@ def _pattern(p: str) -> re.Pattern[str]:
 
 
 def _resolve(value: Any, stream_arns: dict[str, str]) -> str:
-    """A policy Resource with CloudFormation intrinsics resolved the way moto names things."""
+    """A policy Resource with CloudFormation intrinsics resolved the way moto names things
+    (``stream_arns``: logical id → ARN of the stream tables and the token secret)."""
     if isinstance(value, str):
         return value
     if "Fn::Sub" in value:
@@ -163,8 +176,12 @@ def _resolve(value: Any, stream_arns: dict[str, str]) -> str:
                 .replace("${AWS::Region}", REGION).replace("${AWS::AccountId}", ACCOUNT))
     if "Fn::GetAtt" in value:
         logical, attr = value["Fn::GetAtt"]
+        if attr == "Arn":  # a queue or key only the Lambda runtime uses: matches no call
+            return f"<runtime-only {logical}>"
         assert attr == "StreamArn", value
         return stream_arns[logical]
+    if "Ref" in value:
+        return stream_arns[value["Ref"]]
     raise AssertionError(f"unsupported intrinsic in policy: {value}")
 
 
@@ -234,9 +251,13 @@ def test_wildcard_check_catches_broad_grants() -> None:
         {"Effect": "Allow", "Action": ["dynamodb:*"], "Resource": [_table("x")]},
         {"Effect": "Allow", "Action": ["s3:GetObject"],
          "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:s3:::paver-dev-photos/*"}]},
-        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}]}}
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"},
+        # "*" is the only resource X-Ray defines, but not for an action riding along with it
+        {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "sqs:SendMessage"],
+         "Resource": ["*"]},
+        {"Effect": "Allow", "Action": list(iam.TRACING), "Resource": ["*"]}]}}
     problems = iam.wildcard_problems(bad)
-    assert len(problems) == 3, problems
+    assert len(problems) == 4, problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,11 +299,25 @@ def risk_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-#: Statements no code path calls: Lambda uses them itself (logs, the stream and queue event
-#: source mappings), or S3 needs them to answer 404 rather than 403 for a missing key.
+#: Statements no code path calls: Lambda uses them itself (logs, X-Ray segments, the stream
+#: and queue event source mappings, the dead-letter queue of async invokes), AWS services use
+#: them on the function's behalf (the data key; checked on its own in ``_check``), or S3 needs
+#: them to answer 404 rather than 403 for a missing key.
 def _runtime_only(fn: str, sid: str) -> bool:
-    return (sid == "OwnLogs" or sid.startswith(("Stream", "List"))
+    return (sid in ("OwnLogs", "Tracing", "DeadLetters", "DataKey")
+            or sid.startswith(("Stream", "List"))
             or (fn == "rollout_worker" and sid == "QueueRollout"))
+
+
+def _kms_services_used(fn_name: str, calls: set[Call]) -> set[str]:
+    """Services that encrypt or decrypt with the data key for this function: those its calls
+    reach, plus SQS where Lambda itself polls a queue or sends failures (stream failures, the
+    async dead-letter queue)."""
+    used = {action.split(":", 1)[0] for action, _ in calls}
+    access = iam.ACCESS[fn_name]
+    if access.streams or access.dead_letter or (fn_name == "rollout_worker" and access.queues):
+        used.add("sqs")
+    return used
 
 
 def _check(fn_name: str, rec: Recorder, cfg: Settings) -> None:
@@ -294,9 +329,15 @@ def _check(fn_name: str, rec: Recorder, cfg: Settings) -> None:
     for logical, table in iam.stream_tables(cfg).items():
         desc = client("dynamodb", cfg).describe_table(TableName=table)["Table"]
         stream_arns[logical] = desc["LatestStreamArn"]
+    stream_arns[TOKEN_SECRET] = client("secretsmanager", cfg).describe_secret(
+        SecretId=os.environ[SECRET_ID_ENV])["ARN"]
     calls = set(rec.calls)
     denied = sorted(c for c in calls if not allowed(policy, *c, stream_arns))
     assert denied == [], f"{fn_name}: calls its policy does not allow: {denied}"
+    [key] = [st for st in policy["Statement"] if st["Sid"] == "DataKey"]
+    via = {v["Fn::Sub"].split(".", 1)[0]
+           for v in key["Condition"]["StringEquals"]["kms:ViaService"]}
+    assert via == _kms_services_used(fn_name, calls), f"{fn_name}: data key via {via}"
     unused = []
     for st in policy["Statement"]:
         if _runtime_only(fn_name, st["Sid"]):
@@ -389,9 +430,23 @@ def _photo_for(cfg: Settings, merchant_id: str) -> bytes:
                             taken_at=taken)
 
 
-def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, recorder: Recorder,
-                                                  risk_world: Path, trust_world: Path,
-                                                  trust_model: Any) -> None:
+@pytest.fixture
+def token_secret(aws: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The token signing secret in Secrets Manager, named by the environment as deployed."""
+    from paver.aws import client
+
+    arn = client("secretsmanager", aws).create_secret(
+        Name=f"{aws.prefix}/token-secret", SecretString="s" * 64)["ARN"]
+    monkeypatch.delenv("PAVER_TOKEN_SECRET", raising=False)
+    monkeypatch.setenv(SECRET_ID_ENV, arn)
+    secret_store.reset_cache()
+    yield arn
+    secret_store.reset_cache()
+
+
+def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, seeded: Settings,
+                                                  recorder: Recorder, risk_world: Path,
+                                                  trust_world: Path, trust_model: Any) -> None:
     """One story through every function; each function's calls checked against its policy."""
     from functions import binding, codes, ingest, merchants, partners, risk
     from paver.aws import client
@@ -432,6 +487,7 @@ def test_all_functions_stay_within_their_policies(api: Any, seeded: Settings, re
 
     # api_handler: the trust, rollout, binding, accrual and risk routes
     def api_story() -> dict[str, Any]:
+        secret_store.reset_cache()  # a cold start reads the signing secret
         h = _json(api.http.get("/health"))
         assert h["status"] == "ok", h
         pid = "P0001"

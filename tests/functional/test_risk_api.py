@@ -79,7 +79,9 @@ def test_build_list_screen(risk_api: Any, aws: Settings, world: Path) -> None:
     assert bad.status_code == 400 and "amount" in json.loads(bad.body)["Message"]
     bad = _post(risk_api, "/risk/scenes/build", {"transactions_key": "nope.csv",
                                                  "labels_key": "risk/labels.csv"})
-    assert bad.status_code == 400 and "nope.csv" in json.loads(bad.body)["Message"]
+    # no such dataset: 404 naming the field (a valid request for something absent)
+    assert bad.status_code == 404 and "nope.csv" in json.loads(bad.body)["Message"]
+    assert json.loads(bad.body)["Message"].startswith("transactions_key:")
 
 
 def _record(seq: str, image: dict[str, Any], name: str = "INSERT") -> dict[str, Any]:

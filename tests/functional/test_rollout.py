@@ -122,7 +122,8 @@ def test_unknown_ids_and_unselected_campaigns(api, world: Settings) -> None:
     assert api.http.post("/campaigns/NOPE/rollout").status_code == 404
     Campaign(campaign_id="C2", name="Empty").save()
     resp = api.http.post("/campaigns/C2/rollout")
-    assert resp.status_code == 400 and "selected" in json.loads(resp.body)["Message"]
+    # a state conflict (run the selection first), not a bad request: the body was valid
+    assert resp.status_code == 409 and "selected" in json.loads(resp.body)["Message"]
     assert api.http.get("/codes/code-NOPE").status_code == 404
     assert api.http.get("/codes/bad%20id").status_code == 400
 

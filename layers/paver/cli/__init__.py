@@ -138,7 +138,7 @@ def package(out_dir: Path, stage: str) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write to FILE instead of stdout.")
 def openapi(out_file: Path | None) -> None:
-    """Print (or write) the API's OpenAPI (Swagger 2.0) description, e.g. for schemathesis."""
+    """Print (or write) the API's OpenAPI 3.1 description, e.g. for schemathesis."""
     from paver.project import ProjectNotFound, project_root
 
     try:

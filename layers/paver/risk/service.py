@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import ClientError
 
 from paver.config import Settings
 from paver.risk.events import TransferEvent, parse_timestamp
@@ -39,6 +40,10 @@ DEFAULT_BUDGET_MS = float(os.environ.get("PAVER_RISK_BUDGET_MS", "200"))
 
 class RiskInputError(ValueError):
     """The request cannot be screened or built from (the message names the field)."""
+
+
+class DatasetNotFound(RiskInputError, LookupError):
+    """A dataset key names no object (maps to 404; the message names the field)."""
 
 
 _lock = threading.Lock()
@@ -170,6 +175,10 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
                                ("labels_key", labels_key, "labels.csv")):
             try:
                 s3.download_file(bucket, key, str(d / name))
+            except ClientError as exc:
+                missing = exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
+                kind = DatasetNotFound if missing else RiskInputError
+                raise kind(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
             except Exception as exc:
                 raise RiskInputError(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
         for side in ("accounts.csv", "devices.csv", "contacts.csv"):

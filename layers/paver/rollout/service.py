@@ -46,6 +46,10 @@ class RolloutError(ValueError):
     """A request the rollout cannot honour (maps to 400/409); the message names the field."""
 
 
+class NothingSelected(RolloutError):
+    """The campaign has no selected partners yet (maps to 409: run the selection first)."""
+
+
 class NotSelected(RolloutError):
     """A rollout message names a partner the campaign's selection did not select."""
 
@@ -223,7 +227,7 @@ def start_rollout(campaign_id: str, cfg: Settings | None = None,
     get_campaign(campaign_id)
     partners = selected_partners(campaign_id)
     if not partners:
-        raise RolloutError("campaign has no selected partners: run the selection first")
+        raise NothingSelected("campaign has no selected partners: run the selection first")
     sqs = client("sqs", cfg)
     url = queue_url("rollout", cfg)
     bodies: list[str] = []
