@@ -47,7 +47,7 @@ lint: install
 
 test: install sysdeps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 serve: install
 	$(BIN)/paver serve --demo
