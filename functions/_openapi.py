@@ -36,7 +36,9 @@ _PAGE: list[dict[str, Any]] = [
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
     {"name": "cursor", "in": "query", "required": False,
-     "schema": {"type": "string", "maxLength": 512}}]
+     "description": "The `cursor` of the previous page, as returned (opaque; any other value "
+                    "is refused with 400)",
+     "schema": {"type": "string", "maxLength": 512, "pattern": "^[A-Za-z0-9_-]*$"}}]
 
 #: Query parameters the handlers read (Chalice routes do not declare them).
 QUERY_PARAMS: dict[tuple[str, str], list[dict[str, Any]]] = {
@@ -271,15 +273,54 @@ def _stripped(branch: dict[str, Any]) -> None:
     branch["pattern"] = f"^{_WS}*{core}{_WS}*$"
 
 
+#: Pydantic's constraint names, as it leaves them on ``Annotated[float, <validator>] | None``
+#: fields (it cannot push them into a validated type), and their JSON Schema keywords.
+_BOUNDS = {"ge": ("minimum", max), "gt": ("exclusiveMinimum", max),
+           "le": ("maximum", min), "lt": ("exclusiveMaximum", min)}
+
+
+def _json_schema_bounds(node: Any) -> None:
+    """Restate leftover ``ge``/``le``/``gt``/``lt`` as JSON Schema bounds (generators ignore
+    unknown keywords and would send 1e233 as a latitude); the tighter bound wins."""
+    if isinstance(node, dict):
+        if node.get("type") in ("number", "integer"):
+            for key, (keyword, tighter) in _BOUNDS.items():
+                if key in node:
+                    value = node.pop(key)
+                    node[keyword] = tighter(value, node[keyword]) if keyword in node else value
+        for value in node.values():
+            _json_schema_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _json_schema_bounds(value)
+
+
 def _schemas(models: list[type[BaseModel]]) -> dict[str, Any]:
     """Validation-mode JSON Schemas of ``models`` (and what they reference), by name."""
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=_REF,
                                 schema_generator=_PublishedSchema)
-    return dict(top.get("$defs", {}))
+    defs = dict(top.get("$defs", {}))
+    _json_schema_bounds(defs)
+    return defs
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
+
+
+def _accepts_empty(model: type[BaseModel]) -> bool:
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return False
+    return True
+
+
+def api_routes(app: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The API's routes (``(path, {method: entry})``): the static pages are left out."""
+    return [(path, methods) for path, methods in app.routes.items() if path not in NOT_API]
 
 
 def generate(app: Any) -> dict[str, Any]:
@@ -289,9 +330,7 @@ def generate(app: Any) -> dict[str, Any]:
     error = {"$ref": "#/components/schemas/Error"}
     paths: dict[str, dict[str, Any]] = {}
     models: dict[str, type[BaseModel]] = {}
-    for path, methods in app.routes.items():
-        if path in NOT_API:
-            continue
+    for path, methods in api_routes(app):
         for method, entry in methods.items():
             key = (path, method.lower())
             op: dict[str, Any] = {"operationId": entry.view_name}
@@ -306,7 +345,8 @@ def generate(app: Any) -> dict[str, Any]:
             model = body_model(entry.view_function)
             if model is not None:
                 models[model.__name__] = model
-                op["requestBody"] = {"required": True, "content": _json(
+                # parse_body reads no body as {}: a body is required only if {} is refused
+                op["requestBody"] = {"required": not _accepts_empty(model), "content": _json(
                     {"$ref": _REF.format(model=model.__name__)})}
             op["security"] = [] if path in PUBLIC_PATHS else [{"bearer": []}]
             responses: dict[str, Any] = {}

@@ -23,7 +23,7 @@ def list_alerts() -> Response:
     """Flagged (or all) screening decisions, newest first, filtered by scene and time."""
     require_operator()
     params = bp.current_request.query_params or {}
-    scene = params.get("scene") or None
+    scene = params.get("scene")
     try:
         if scene is not None:  # a scene label as users write it ("fan-out", "分散转入")
             try:
@@ -31,7 +31,7 @@ def list_alerts() -> Response:
             except ValueError as exc:
                 raise alerts.AlertInputError(f"scene: {exc}") from exc
         return json_response(alerts.list_alerts(
-            status=params.get("status") or "flagged", scene=scene,
+            status=params.get("status", "flagged"), scene=scene,
             since=alerts.parse_time(params.get("from"), "from"),
             until=alerts.parse_time(params.get("to"), "to"),
             limit=parse_limit(params.get("limit"), default=50), cursor=params.get("cursor")))

@@ -13,29 +13,35 @@ from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.binding import service
 from paver.console.attempts import attempts_view
-from paver.fields import Float, Int
+from paver.fields import Int, Position
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
+
+
+_POSITION = ("device_lat", "device_lon", "device_accuracy_m")
 
 
 class PhotoUploadRequest(BaseModel):
     """A store-photo upload request; the merchant page adds the phone's position (browser
     geolocation, WGS-84) and its accuracy when the merchant allows it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # published: the phone's position comes whole (all three numbers) or not at all
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"properties": {f: {"type": "null"} for f in _POSITION}},
+        {"required": list(_POSITION),
+         "properties": {f: {"type": "number"} for f in _POSITION}}]})
     content_type: str = Field(max_length=40)
     size: Int = Field(gt=0, le=service.MAX_PHOTO_BYTES)
-    device_lat: Float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    device_lon: Float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
-    device_accuracy_m: Float | None = Field(default=None, ge=0, le=5000, allow_inf_nan=False)
+    device_lat: Position | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    device_lon: Position | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    device_accuracy_m: Position | None = Field(default=None, ge=0, le=5000, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _position_whole(self) -> PhotoUploadRequest:
-        given = [f for f in ("device_lat", "device_lon", "device_accuracy_m")
-                 if getattr(self, f) is not None]
+        given = [f for f in _POSITION if getattr(self, f) is not None]
         if given and len(given) != 3:
-            missing = sorted({"device_lat", "device_lon", "device_accuracy_m"} - set(given))
+            missing = sorted(set(_POSITION) - set(given))
             raise ValueError(f"{', '.join(missing)}: give the phone's position with "
                              "device_lat, device_lon and device_accuracy_m together")
         return self

@@ -61,8 +61,8 @@ def post_campaign() -> Response:
                                       model_version=body.model_version)
     except service.PolicyError as exc:
         raise BadRequestError(f"threshold: {exc}") from exc
-    except service.UnknownModelVersion as exc:
-        raise BadRequestError(str(exc)) from exc
+    except service.UnknownModelVersion as exc:  # a well-formed name of no registered version
+        raise NotFoundError(str(exc)) from exc
     return json_response(doc, status=201)
 
 
@@ -75,8 +75,8 @@ def post_selection(campaign_id: str) -> Response:
                                        model_version=body.model_version)
     except service.NotFoundError as exc:
         raise NotFoundError(str(exc)) from exc
-    except service.UnknownModelVersion as exc:
-        raise BadRequestError(str(exc)) from exc
+    except service.UnknownModelVersion as exc:  # a well-formed name of no registered version
+        raise NotFoundError(str(exc)) from exc
     except service.NoModelError as exc:
         raise ConflictError(str(exc)) from exc
     except service.PolicyError as exc:

@@ -129,20 +129,18 @@ def rollout_worker(event) -> dict:
 
 @bp.route("/codes", methods=["GET"])
 def list_codes() -> Response:
-    """A campaign's or a partner's codes, page by page (a partner: its own only)."""
+    """A campaign's, a partner's or (operator) all codes, page by page (a partner: its own)."""
     p = principal()
     if p.role == "merchant":
         raise ForbiddenError("merchants read their own code at /codes/{code_id}")
     params = bp.current_request.query_params or {}
-    campaign = params.get("campaign") or None
-    partner = params.get("partner") or None
+    campaign = params.get("campaign")  # given empty is given: refused, not ignored
+    partner = params.get("partner")
     if campaign is not None:
         path_id(campaign, "campaign")
     if partner is not None:
         path_id(partner, "partner")
-    partner = partner_scope(partner)
-    if campaign is None and partner is None:
-        raise BadRequestError("campaign: give a campaign or a partner")
+    partner = partner_scope(partner)  # a partner lists its own; the operator may list all
     try:
         return json_response(codes_list.list_codes(
             campaign, partner, limit=parse_limit(params.get("limit")),

@@ -63,7 +63,7 @@ def search_merchants() -> Response:
     q = params.get("q", "")
     if len(q) > search.MAX_QUERY_CHARS:
         raise BadRequestError(f"q: at most {search.MAX_QUERY_CHARS} characters")
-    partner = params.get("partner") or None
+    partner = params.get("partner")  # given empty: refused
     if partner is not None:
         path_id(partner, "partner")
     partner = partner_scope(partner)

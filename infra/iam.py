@@ -108,7 +108,7 @@ ACCESS: dict[str, Access] = {
             "MerchantMetrics": QUERY + BATCH_WRITE + SCAN + DESCRIBE,
             "Campaigns": GET + PUT + SCAN + DESCRIBE,
             "Selections": GET + UPDATE + QUERY + BATCH_WRITE + DESCRIBE,
-            "Codes": GET + UPDATE + BATCH_GET + DESCRIBE,
+            "Codes": GET + UPDATE + BATCH_GET + SCAN + DESCRIBE,  # SCAN: the operator's list
             "Transactions": GET + PUT + DESCRIBE,
             "Benefits": QUERY + DESCRIBE,
             # QUERY: the active model; GET: the version a campaign chose

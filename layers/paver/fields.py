@@ -74,6 +74,14 @@ def _storable(value: float | Decimal) -> float | Decimal:
     return value
 
 
+def _storable_position(value: float) -> float:
+    """A coordinate or accuracy below 1e-100 in magnitude is 0 (far below a nanometre):
+    rounded rather than refused, since no schema can publish the gap. Amounts stay refused."""
+    if math.isfinite(value) and value != 0 and abs(value) < MIN_MAGNITUDE:
+        return 0.0
+    return float(_storable(value))
+
+
 #: Unicode categories text may not hold: control, format, surrogate, private use, unassigned.
 NOT_TEXT = ("Cc", "Cf", "Cs", "Co", "Cn")
 
@@ -89,6 +97,8 @@ def _plain_text(value: str) -> str:
 Int = Annotated[int, BeforeValidator(_number_input)]
 #: A finite float DynamoDB can store; never a bool or a non-ASCII numeral.
 Float = Annotated[float, BeforeValidator(_number_input), AfterValidator(_storable)]
+#: A position figure (degrees, metres): a :data:`Float` whose negligible magnitudes read as 0.
+Position = Annotated[float, BeforeValidator(_number_input), AfterValidator(_storable_position)]
 #: A decimal amount; never a bool or a non-ASCII numeral.
 #: (a JSON body may give it as a decimal string, "12.50", as published)
 Money = Annotated[Decimal, BeforeValidator(_numeral), AfterValidator(_storable)]

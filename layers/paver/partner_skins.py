@@ -118,14 +118,14 @@ class CaptionIn(BaseModel):
     zh: str = Field(min_length=1, max_length=24)
     en: str = Field(min_length=1, max_length=40, pattern=r"^[\x20-\x7e]+$")
 
-    @field_validator("zh")
-    @classmethod
-    def _drawable(cls, value: str) -> str:
-        missing = sorted(set(value) - font_characters())
-        if missing:
-            raise ValueError(f"characters {''.join(missing)!r} are not in the shipped font "
-                             "(assets/fonts: rebuild the subset with make_subset.py)")
-        return value
+
+def check_drawable(caption: str) -> None:
+    """Refuse a caption the shipped font cannot draw: one of the skin rules (checked with
+    them in :func:`build_skin`), since thousands of glyphs are no publishable schema."""
+    missing = sorted(set(caption) - font_characters())
+    if missing:
+        raise SkinSpecError(f"caption.zh: characters {''.join(missing)!r} are not in the "
+                            "shipped font (assets/fonts: rebuild the subset with make_subset.py)")
 
 
 class LogoIn(BaseModel):
@@ -141,10 +141,11 @@ class SkinSpec(BaseModel):
     """A partner's skin definition (``POST /partners/{id}/skins``)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$", json_schema_extra=lambda s: s.update(
+        {"not": {"enum": sorted(load_skins())}}))
     title: str = Field(min_length=1, max_length=60)
     frame: str = Field(pattern="^(" + "|".join(FORMATS) + ")$")
-    motif: str
+    motif: str = Field(json_schema_extra=lambda s: s.update(enum=sorted(FRAME_STYLES)))
     palette: PaletteIn
     caption: CaptionIn
     logo: LogoIn | None = None
@@ -213,7 +214,8 @@ _FIELD_NAMES = {"caption.text_latin": "caption.en", "caption.subtitle": "caption
 def build_skin(partner_id: str, spec: dict[str, Any], logo_png: bytes | None) -> Skin:
     """The :class:`Skin` of a validated definition (``SkinSpec.model_dump()``, logo bytes
     apart), checked by the same rules as the shipped skins (dark on light, WCAG contrast of
-    modules and caption, fits the material)."""
+    modules and caption, fits the material, a caption the font draws)."""
+    check_drawable(spec["caption"]["zh"])
     base = copy.deepcopy(_read_yaml(SKINS_DIR / f"{FORMATS[spec['frame']]}.yaml"))
     logo = spec.get("logo")
     data = {

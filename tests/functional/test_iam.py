@@ -554,6 +554,7 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
         _json(api.http.get(f"/merchants?partner={story['partner_id']}&limit=5"))
         _json(api.http.get(f"/codes?campaign={story['campaign_id']}&limit=5"))
         _json(api.http.get(f"/codes?partner={story['partner_id']}&limit=5"))
+        _json(api.http.get("/codes?limit=5"))
         sheet = api.http.get(f"/campaigns/{story['campaign_id']}/partners/"
                              f"{story['partner_id']}/sheet", headers={"Accept": "application/pdf"})
         assert sheet.status_code == 200

@@ -227,8 +227,9 @@ def test_a_campaign_selects_with_a_model_trained_from_a_table(api: Client, aws: 
     assert {v.version: v.active for v in ModelVersion.query("trust")} == {
         model.version: True, ours: False}
 
+    # a well-formed version that was never registered: 404 naming the field (malformed: 400)
     r = _post(api, "/campaigns", {"name": "Bad", "model_version": "20990101T000000Z-deadbeef"})
-    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]
+    assert r.status_code == 404 and "model_version" in json.loads(r.body)["Message"]
     r = _post(api, "/campaigns", {"name": "Bad", "model_version": "latest"})
     assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]
     r = _post(api, "/campaigns", {"name": "Own history", "model_version": ours})
@@ -247,4 +248,4 @@ def test_a_campaign_selects_with_a_model_trained_from_a_table(api: Client, aws: 
                 for m, res in (("world", active), ("ours", asked))}
     assert by_model["world"] != by_model["ours"]  # two models, two sets of scores
     r = _post(api, f"/campaigns/{cid2}/selection", {"model_version": "20990101T000000Z-0bad0bad"})
-    assert r.status_code == 400 and "model_version" in json.loads(r.body)["Message"]
+    assert r.status_code == 404 and "model_version" in json.loads(r.body)["Message"]

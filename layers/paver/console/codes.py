@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from paver.console.pages import decode_cursor, page
@@ -15,7 +16,8 @@ def list_codes(campaign_id: str | None, partner_id: str | None, limit: int = 25,
     """``{"items": [code views], "cursor": …}`` ordered by code id.
 
     With a campaign the ``by_campaign`` index is read (filtered to ``partner_id`` if given);
-    with only a partner its merchants' codes are read through ``by_partner``.
+    with only a partner its merchants' codes are read through ``by_partner``; with neither,
+    every code (table order, for the operator).
     """
     bind()
     start = decode_cursor(cursor, ("code_id",))
@@ -40,8 +42,9 @@ def list_codes(campaign_id: str | None, partner_id: str | None, limit: int = 25,
         if ids and len(rows) <= limit:
             rows.extend(Code.batch_get(ids))
         rows.sort(key=lambda c: c.code_id)
-    else:
-        raise ValueError("campaign: give a campaign or a partner")
+    else:  # every code (the operator's view), in table order
+        rows = list(itertools.islice(Code.scan(last_evaluated_key=(
+            {"code_id": {"S": start["code_id"]}} if start else None)), limit + 1))
     items, nxt = page(rows, limit, lambda c: {"code_id": c.code_id})
     partners = {p.partner_id: p for p in Partner.batch_get({c.partner_id for c in items})}
     return {"items": [{**code_view(c), "skins": (allowed_skins(partners[c.partner_id])

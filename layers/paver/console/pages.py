@@ -24,7 +24,8 @@ def encode_cursor(key: dict[str, str] | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None, fields: tuple[str, ...]) -> dict[str, str] | None:
-    """The resume key of ``cursor`` (exactly ``fields``, all strings) or ``None``."""
+    """The resume key of ``cursor`` (its ``fields``, all strings; a cursor of a wider
+    listing may carry more, ignored here) or ``None``."""
     if not cursor:
         return None
     if len(cursor) > MAX_CURSOR_CHARS:
@@ -33,14 +34,14 @@ def decode_cursor(cursor: str | None, fields: tuple[str, ...]) -> dict[str, str]
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise PageInputError("cursor: not a cursor this API returned") from None
-    if (not isinstance(data, dict) or set(data) != set(fields)
-            or not all(isinstance(v, str) and 0 < len(v) <= 128 for v in data.values())):
+    if (not isinstance(data, dict) or not set(fields) <= set(data)
+            or not all(isinstance(data[f], str) and 0 < len(data[f]) <= 128 for f in fields)):
         raise PageInputError("cursor: not a cursor this API returned")
-    return data
+    return {f: data[f] for f in fields}
 
 
 def parse_limit(value: str | None, default: int = DEFAULT_LIMIT) -> int:
-    if value is None or value == "":
+    if value is None:
         return default
     if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
         raise PageInputError(f"limit: a whole number from 1 to {MAX_LIMIT}")

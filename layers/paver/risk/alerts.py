@@ -8,15 +8,13 @@ would add a ``risky``/``decided_at`` index (noted in the README).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
 from paver.config import Settings
+from paver.console.pages import PageInputError, decode_cursor, encode_cursor
 from paver.storage.models import Decision, Transaction
 from paver.storage.registry import bind
 
@@ -54,7 +52,7 @@ def alert_view(d: Decision) -> dict[str, Any]:
 
 
 def parse_time(value: str | None, field: str) -> datetime | None:
-    if not value:
+    if value is None:
         return None
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -63,21 +61,21 @@ def parse_time(value: str | None, field: str) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _cursor(d: Decision) -> str:
-    raw = json.dumps([d.decided_at.isoformat() if d.decided_at else "", d.event_id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+#: The sort key of an undated decision ("-" sorts before every ISO date).
+_UNDATED = "-"
+
+
+def _key(d: Decision) -> tuple[str, str]:
+    """An alert's place in the newest-first list: (decision time, event id)."""
+    return (d.decided_at.isoformat() if d.decided_at else _UNDATED, d.event_id)
 
 
 def _after(cursor: str | None) -> tuple[str, str] | None:
-    if not cursor:
-        return None
     try:
-        at, eid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(at, str) and isinstance(eid, str):
-            return at, eid
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise AlertInputError("cursor: not a cursor this API returned")
+        start = decode_cursor(cursor, ("at", "event_id"))
+    except PageInputError as exc:
+        raise AlertInputError(str(exc)) from None
+    return None if start is None else (start["at"], start["event_id"])
 
 
 def list_alerts(status: str = "flagged", scene: str | None = None,
@@ -104,14 +102,13 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
     scenes = sorted({d.scene for d in rows if d.scene})
     if scene:
         rows = [d for d in rows if d.scene == scene]
-    rows.sort(key=lambda d: (d.decided_at.isoformat() if d.decided_at else "", d.event_id),
-              reverse=True)
+    rows.sort(key=_key, reverse=True)
     after = _after(cursor)
     if after is not None:
-        rows = [d for d in rows
-                if (d.decided_at.isoformat() if d.decided_at else "", d.event_id) < after]
+        rows = [d for d in rows if _key(d) < after]
     keys = rows[:limit]
-    nxt = _cursor(keys[-1]) if len(rows) > limit else None
+    nxt = (encode_cursor(dict(zip(("at", "event_id"), _key(keys[-1]), strict=True)))
+           if len(rows) > limit else None)
     full = {d.event_id: d for d in Decision.batch_get([d.event_id for d in keys])}
     items = [full[d.event_id] for d in keys if d.event_id in full]
     return {"items": [alert_view(d) for d in items], "cursor": nxt, "scenes": scenes,

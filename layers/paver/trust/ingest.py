@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pynamodb.exceptions import PynamoDBException
 
-from paver.fields import MAX_COUNT, Float, Int, PlainText, digits
+from paver.fields import MAX_COUNT, Float, Int, PlainText, Position, digits
 from paver.kyb.uscc import normalize_uscc
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -84,8 +84,8 @@ class MerchantRow(_Row):
     city: PlainText = Field(min_length=1, max_length=60)
     city_zh: PlainText | None = Field(default=None, max_length=60)
     region: PlainText | None = Field(default=None, max_length=40)
-    lat: Float | None = Field(default=None, ge=-90, le=90)
-    lon: Float | None = Field(default=None, ge=-180, le=180)
+    lat: Position | None = Field(default=None, ge=-90, le=90)
+    lon: Position | None = Field(default=None, ge=-180, le=180)
     # An invalid credential is data (a trust feature), not a bad row: only its shape is bounded.
     # Stored in the KYB module's one normal form, so every reader compares like with like.
     uscc: PlainText | None = Field(default=None, max_length=32)
