@@ -47,6 +47,15 @@ def test_demo_writes_summary_and_report(demo_run: tuple[Path, str]) -> None:
         assert title in html
     assert "Skin certification" in html and summary["skins_certified"] >= 6
     assert "<script" not in html.lower()
+    # figures in words with their denominators, and the models' quality saying how it was got
+    assert "Partners selected" in html and f"of {summary['partners_scored']}" in html
+    assert "partners_selected" not in html.split("<section>")[0]  # no snake_case tiles
+    figures = summary["model_figures"]
+    assert "held-out" in figures["trust_auc"]["data"]
+    assert 0.5 < figures["trust_auc"]["per_dimension"]["overall"] <= 1
+    for mode in ("realtime", "retrospective"):
+        assert 0 < figures["risk_scenes"][mode]["macro_f1"] <= 1
+    assert "Scene macro-F1, realtime" in html
 
 
 def test_demo_logs_carry_no_raw_personal_data(demo_run: tuple[Path, str]) -> None:

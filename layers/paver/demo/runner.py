@@ -54,11 +54,29 @@ def run_demo(opts: WorldOptions, out_dir: Path, quiet: bool = False) -> dict[str
             t0 = time.perf_counter()
             _load(ref)(ctx)
             timings[title] = round(time.perf_counter() - t0, 2)
-        summary = {**ctx.summary, "seed": opts.seed, "stage_seconds": timings,
-                   "stages": ["world", *[t for t, _ in STAGES]]}
+        summary = {**ctx.summary, "model_figures": model_figures(ctx), "seed": opts.seed,
+                   "stage_seconds": timings, "stages": ["world", *[t for t, _ in STAGES]]}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_report(out_dir / "report.html", ctx.report, summary)
     return summary
+
+
+def model_figures(ctx: DemoContext) -> dict[str, Any]:
+    """The models' quality as the run measured it, each figure saying how: the trust model's
+    AUC per dimension on held-out partners, and scene identification on held-out events in
+    both modes (realtime: each event sees only its past; retrospective: the whole window)."""
+    risk = ctx.state.get("risk", {})
+    return {
+        "trust_auc": {"data": "held-out partners of the demo world",
+                      "per_dimension": ctx.state.get("trust_auc", {})},
+        "risk_scenes": {
+            "data": "held-out events of the demo world (normal events flagged count against "
+                    "the scene that flagged them)",
+            **{mode: {"macro_f1": risk.get(f"{mode}_macro_f1"),
+                      "detection_f1": risk.get(f"{mode}_detection_f1")}
+               for mode in ("realtime", "retrospective")},
+        },
+    }
 
 
 def _world_html(opts: WorldOptions, counts: dict[str, int]) -> str:
