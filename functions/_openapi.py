@@ -18,7 +18,7 @@ import re
 import unicodedata
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
@@ -309,8 +309,6 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _accepts_empty(model: type[BaseModel]) -> bool:
-    from pydantic import ValidationError
-
     try:
         model.model_validate({})
     except ValidationError:

@@ -52,7 +52,7 @@ def _figure(v: Any) -> str:
 def _tiles(summary: dict[str, Any]) -> str:
     tiles = []
     for k in SUMMARY_KEYS:
-        label, meaning, out_of = KPI.get(k, (k, "", None))
+        label, meaning, out_of = KPI[k]  # every summary figure has its words
         value = summary.get(k, 0)
         of = "" if out_of is None else f" of {sum(int(summary.get(o, 0)) for o in out_of)}"
         tiles.append(f'<span class="kpi" title="{escape(meaning)}"><b>{escape(_figure(value))}'

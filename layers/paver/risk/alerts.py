@@ -14,7 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from paver.config import Settings
-from paver.console.pages import PageInputError, decode_cursor, encode_cursor
+from paver.console.pages import decode_cursor, encode_cursor
 from paver.storage.models import Decision, Transaction
 from paver.storage.registry import bind
 
@@ -71,10 +71,8 @@ def _key(d: Decision) -> tuple[str, str]:
 
 
 def _after(cursor: str | None) -> tuple[str, str] | None:
-    try:
-        start = decode_cursor(cursor, ("at", "event_id"))
-    except PageInputError as exc:
-        raise AlertInputError(str(exc)) from None
+    """The key a page resumes after (a bad cursor raises the pages' own PageInputError)."""
+    start = decode_cursor(cursor, ("at", "event_id"))
     return None if start is None else (start["at"], start["event_id"])
 
 
