@@ -65,7 +65,27 @@ def load_demo_world(cfg: Settings, opts: Any, work_dir: Path, quiet: bool = True
     for _title, ref in STAGES:
         module, func = ref.split(":")
         getattr(importlib.import_module(module), func)(ctx)
+    load_world_people(ctx)
     return ctx.summary
+
+
+def load_world_people(ctx: Any) -> int:
+    """Put the world's associated data into the served DynamoDB, as the stream handler reads it.
+
+    The demo stages load only the few accounts their examples need. A payment someone posts to
+    the served system comes from the world's people (their accounts, devices, IPs, contacts
+    and transfer history), so all of it is loaded: screening then sees, say, a phone shared
+    by a ring of accounts. Returns the number of items written.
+    """
+    from paver.risk.dynamo_store import DynamoStore
+    from paver.risk.screening import load_dataset
+
+    wd = ctx.world_dir
+    with ctx.progress("risk: load accounts, devices, contacts, transfers", 1) as bar:
+        ds = load_dataset(wd / "transactions.csv", wd / "labels.csv", wd)
+        n = DynamoStore(ctx.cfg).bulk_load(ds.store, ds.store.accounts_items())
+        bar.update(1)
+    return n
 
 
 @contextlib.contextmanager

@@ -92,14 +92,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    """The served world's merchants (regenerated: the generator is deterministic)."""
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served world's files (regenerated: the generator is deterministic)."""
     from paver.world import WorldOptions, generate_world
 
     d = tmp_path_factory.mktemp("world")
     generate_world(WorldOptions(**WORLD).validate(), d)
-    with (d / "merchants.csv").open(encoding="utf-8") as f:
+    return d
+
+
+@pytest.fixture(scope="module")
+def world(world_dir: Path) -> dict[str, dict[str, str]]:
+    """The served world's merchants."""
+    with (world_dir / "merchants.csv").open(encoding="utf-8") as f:
         return {r["merchant_id"]: r for r in csv.DictReader(f)}
+
+
+def shared_phones(world_dir: Path, accounts: int = 4) -> list[dict[str, str]]:
+    """Payers on the served world's phones that ``accounts`` or more accounts share (as a
+    mule ring does: one handset, several accounts): one account per phone, with its IP."""
+    users: dict[str, list[dict[str, str]]] = {}
+    with (world_dir / "devices.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            users.setdefault(r["device_id"], []).append(r)
+    payers = [{"from_account": rows[0]["account_id"], "from_device": device,
+               "from_ip": rows[0]["ip"]}
+              for device, rows in sorted(users.items()) if len(rows) >= accounts]
+    assert payers, f"the world has no phone shared by {accounts} accounts"
+    return payers
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +257,9 @@ def test_operator_runs_a_campaign_to_a_full_rollout(server: str, session: Any) -
     expect(row.locator(".bars")).to_have_attribute("aria-label", re.compile(
         r"risk \d+, trust \d+, quality \d+, value \d+"))
     assert row.locator("td").nth(5).inner_text().strip(), "reasons in words"
+    row.get_by_text("Model drivers").click()  # next to the rules' reasons, the model's
+    expect(row.locator("td").nth(5).locator("details li").first).to_contain_text(
+        re.compile(r"(raises|lowers) the overall score by \d"))
     # The west region's partner is not selected by the rules: the operator overrides, with a note.
     expect(row.get_by_text("not selected", exact=True)).to_be_visible()
     row.get_by_text("Override…").click()
@@ -342,40 +365,59 @@ def test_merchant_binds_with_a_store_photo_from_a_partner_link(
     check_page(page, "merchant-page-zh")
 
 
-def test_a_payment_is_screened_and_shows_in_risk_alerts(server: str, session: Any) -> None:
+def test_a_payment_is_screened_and_shows_in_risk_alerts(server: str, session: Any,
+                                                        world_dir: Path) -> None:
     op = _token("operator", "ops-e2e")
     posted_at = datetime.now()  # the browser shows and reads local time, as this process
-    resp = requests.post(f"{server}/transactions", timeout=10,
-                         headers={"Authorization": f"Bearer {op}"},
-                         json={"idempotency_key": f"e2e-payment-{time.time_ns()}",
-                               "merchant_id": f"{OTHER_PARTNER}-M00001", "amount": "4980.00",
-                               "timestamp": datetime.now(UTC).isoformat(),
-                               "from_account": "A000010"})
-    assert resp.status_code in (200, 201), resp.text
-    txn = resp.json()["txn_id"]
+
+    def pay(merchant: str, amount: str, payer: dict[str, str]) -> str:
+        resp = requests.post(f"{server}/transactions", timeout=10,
+                             headers={"Authorization": f"Bearer {op}"},
+                             json={"idempotency_key": f"e2e-payment-{time.time_ns()}",
+                                   "merchant_id": merchant, "amount": amount,
+                                   "timestamp": datetime.now(UTC).isoformat(), **payer})
+        assert resp.status_code in (200, 201), resp.text
+        return resp.json()["txn_id"]
+
+    # An ordinary shopper's payment, then payments from phones several accounts share.
+    plain = pay(f"{OTHER_PARTNER}-M00001", "49.80", {"from_account": "A000010"})
+    ring = [pay(f"{OTHER_PARTNER}-M00002", "3000.00", p) for p in shared_phones(world_dir)]
     s = session()
     page = s.page
     sign_in(page, server + "/console/", op)
     page.get_by_role("link", name="Risk alerts").click()
     table = page.get_by_role("table", name="Risk alerts")
     expect(table.locator("tbody tr").first).to_be_visible()
-    verdicts = table.locator("tbody tr td:nth-child(6)").all_inner_texts()
-    assert verdicts and set(verdicts) == {"risky"}  # flagged only, by default
-    check_page(page, "console-risk-alerts")
-    page.get_by_label("Show").select_option("all")
-    page.get_by_label("From").fill((posted_at - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
-    # The Transactions stream → risk screening runs inside paver serve.
-    row = table.locator(f'tr[data-event="{txn}"]')
+    # The Transactions stream → risk screening runs inside paver serve: a flagged payment
+    # reaches the default view (flagged events only), newest first.
+    rows = table.locator(",".join(f'tr[data-event="{t}"]' for t in ring))
     for _ in range(30):
-        filter_alerts(page)
-        if row.count():
+        if rows.count():
             break
         page.wait_for_timeout(1000)
-    expect(row).to_be_visible()
-    assert table.locator("tbody tr").first.get_attribute("data-event") == txn  # newest first
+        filter_alerts(page)
+    expect(rows.first).to_be_visible()
+    txn = rows.first.get_attribute("data-event")
+    row = table.locator(f'tr[data-event="{txn}"]')
+    assert table.locator("tbody tr").first.get_attribute("data-event") in ring  # newest first
+    verdicts = table.locator("tbody tr td:nth-child(6)").all_inner_texts()
+    assert verdicts and set(verdicts) == {"risky"}  # flagged only, by default
+    assert table.locator(f'tr[data-event="{plain}"]').count() == 0
     scene = row.locator("td").nth(2).inner_text()
     assert scene and scene != "—"
-    assert re.match(r"^(Looks like|Closest to) ", row.locator("td").nth(6).inner_text())
+    assert re.match(r"^Looks like ", row.locator("td").nth(6).inner_text())
+    check_page(page, "console-risk-alerts")
+    # Every screened payment, the ordinary one too (not risky), under "all".
+    page.get_by_label("Show").select_option("all")
+    page.get_by_label("From").fill((posted_at - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+    other = table.locator(f'tr[data-event="{plain}"]')
+    for _ in range(30):
+        filter_alerts(page)
+        if other.count():
+            break
+        page.wait_for_timeout(1000)
+    expect(other).to_be_visible()
+    assert other.locator("td").nth(5).inner_text() != "risky"
     page.get_by_label("Scene").select_option(scene)
     filter_alerts(page)
     page.wait_for_function("""scene => {

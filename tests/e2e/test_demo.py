@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,32 @@ def test_demo_logs_carry_no_raw_personal_data(demo_run: tuple[Path, str]) -> Non
     assert secrets
     leaked = sorted(s for s in secrets if s in logs)
     assert leaked == []
+
+
+def test_report_reads_like_a_report(demo_run: tuple[Path, str]) -> None:
+    """In a real browser: every table fits a laptop screen's width (cells wrap, no sideways
+    scrolling), partners show the model's drivers next to the rules' reasons, benefits carry
+    their names in words and what they are, and levels before and after binding are shown."""
+    import playwright.sync_api as pw
+
+    out, _ = demo_run
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is required (make sysdeps installs it)"
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((out / "report.html").as_uri())
+            wide = page.evaluate("""() => [...document.querySelectorAll('table')]
+              .filter(t => t.getBoundingClientRect().right > window.innerWidth)
+              .map(t => t.querySelector('th, td').textContent)""")
+            assert wide == [], f"tables wider than the page: {wide}"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            drivers = page.locator("table", has_text="model drivers").locator("tbody tr, tr")
+            assert drivers.filter(has_text="the overall score by").count() >= 5
+            benefits = page.locator("table", has_text="what it is")
+            names = benefits.locator("tr td:first-child").all_inner_texts()
+            assert names and not any("_" in n for n in names), names
+            assert page.get_by_text("→ L", exact=False).count() > 0  # level before → after
+        finally:
+            browser.close()

@@ -29,6 +29,13 @@ def test_values_in_user_units(feature: str, raw: float, user: float, text: str) 
     assert fmt(feature, to_user(feature, raw), "CNY", single=True) == text
 
 
+@pytest.mark.parametrize(("given", "shown"), [("156", "CNY"), ("840", "USD"), ("CNY", "CNY"),
+                                              ("001", "001"), ("", "")])
+def test_amounts_name_the_currency_as_people_read_it(given: str, shown: str) -> None:
+    # Code payments carry ISO 4217's number (EMVCo tag 53): "9,000.00 156" read as nonsense.
+    assert fmt("log_amount", 9000.0, given, single=True) == f"9,000.00 {shown}".rstrip()
+
+
 def test_driver_sentence_names_scene_and_population() -> None:
     t = driver_text("a_out_degree", MEANINGS["a_out_degree"], 12, "Gather Scatter", 9.4, 1)
     assert t == ("how many different accounts the sender pays: 12 (typical for Gather Scatter: "

@@ -130,3 +130,25 @@ def test_policies_refuse_rules_on_unknown_facts(tmp_path: Path) -> None:
     )
     with pytest.raises(RuleFileError, match=r"benefits.yaml:3: milestones.0: .*txn_cuont"):
         load_rule_file(f, BenefitsPolicy)
+
+
+def test_every_benefit_granted_is_explained_in_words(tmp_path: Path) -> None:
+    from paver.accrual.milestones import BenefitsPolicy, benefit_text, load_policy
+    from paver.binding.policy import load_policy as load_binding_policy
+
+    f = tmp_path / "benefits.yaml"
+    f.write_text(
+        "version: 1\n"
+        "milestones:\n"
+        "  - name: first\n"
+        "    when: {field: txn_count, op: gte, value: 1}\n"
+        "    effect: {benefit: mystery_box}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleFileError, match=r"benefits: no title/means for mystery_box"):
+        load_rule_file(f, BenefitsPolicy)
+    granted = {str(m.effect["benefit"]) for m in load_policy()[0].milestones}
+    granted.add(load_binding_policy()[0].upgrade_benefit)
+    for kind in granted:
+        text = benefit_text(kind)
+        assert text.means and "_" not in text.title, kind

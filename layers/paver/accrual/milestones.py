@@ -34,10 +34,19 @@ class Milestone(Rule):
         return self
 
 
+class BenefitText(BaseModel):
+    """What a benefit is, for the people who read reports."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1)
+    means: str = Field(min_length=1)
+
+
 class BenefitsPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1)
     milestones: list[Milestone] = Field(min_length=1)
+    benefits: dict[str, BenefitText] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique(self) -> BenefitsPolicy:
@@ -45,7 +54,17 @@ class BenefitsPolicy(BaseModel):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"milestone names must be unique: {sorted(dup)}")
+        unexplained = sorted({str(m.effect["benefit"]) for m in self.milestones}
+                             - set(self.benefits))
+        if unexplained:
+            raise ValueError(f"benefits: no title/means for {', '.join(unexplained)}")
         return self
+
+
+def benefit_text(kind: str) -> BenefitText:
+    """The words for a benefit named in the rules (its name itself when none are written)."""
+    known = load_policy()[0].benefits.get(kind)
+    return known or BenefitText(title=kind.replace("_", " "), means="")
 
 
 @lru_cache(maxsize=4)

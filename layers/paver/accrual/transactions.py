@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,6 +35,10 @@ class TransactionIn(BaseModel):
     from_account: str | None = Field(default=None, max_length=128,
                                      pattern=r"^[A-Za-z0-9_.:@-]+$")
     channel: str = Field(default="qr", pattern=r"^[a-z_]{1,20}$")
+    # What the payer's wallet reports of the paying phone (claim 4 of the risk seed: devices
+    # and their usage are associated data of the initiator); risk screening reads them.
+    from_device: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    from_ip: IPv4Address | IPv6Address | None = None
 
     @field_validator("timestamp")
     @classmethod
@@ -112,6 +117,8 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
     except DoesNotExist as exc:
         raise UnknownMerchant(f"merchant_id: merchant {body.merchant_id!r} not found") from exc
     paid_at = (body.timestamp or datetime.now(UTC)).astimezone(UTC)
+    device = {k: str(v) for k, v in (("from_device", body.from_device),
+                                     ("from_ip", body.from_ip)) if v is not None}
     ts = paid_at.isoformat()
     try:
         # Decided once, when the payment is recorded: the stream's accrual follows the record.
@@ -125,7 +132,7 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
         # PynamoDB numbers serialise through JSON floats; 2-decimal amounts ≤ 1e6 stay exact.
         amount=float(body.amount),
         currency=body.currency, timestamp=ts, from_account=body.from_account,
-        channel=body.channel, idempotency_key=body.idempotency_key,
+        channel=body.channel, idempotency_key=body.idempotency_key, attributes=device or None,
     )
     try:
         txn.save(condition=Transaction.txn_id.does_not_exist())
@@ -138,7 +145,8 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
             and (body.timestamp is None or stored.timestamp == ts)
             and stored.code_id in (body.code_id, how.code_id) and stored.scan_ref == body.scan_ref
             and stored.channel == body.channel
-            and stored.from_account == body.from_account)
+            and stored.from_account == body.from_account
+            and (stored.attributes or {}) == device)
     if not same:
         raise TransactionConflict(
             "idempotency_key: already used for a different payment of this merchant")

@@ -23,6 +23,8 @@ import piexif
 import requests
 
 from paver.accrual.accrual import AccrualOutcome, process_stream
+from paver.accrual.milestones import benefit_text
+from paver.accrual.milestones import load_policy as load_milestones
 from paver.accrual.transactions import TransactionIn, record_transaction
 from paver.aws import client
 from paver.binding import service
@@ -193,7 +195,11 @@ def _html(outcomes: list[tuple[str, str, Any]], accrual: AccrualOutcome,
             f"<td>{escape(out.code_status or 'shipped')}</td><td>{escape(level)}</td>"
             f"<td>{reasons or 'all checks passed'}</td></tr>")
     kinds = Counter(b.kind for b in benefits)
-    ben = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in kinds.most_common())
+    when = {str(m.effect["benefit"]): m.reason for m in load_milestones()[0].milestones}
+    ben = "".join(
+        f"<tr><td>{escape(benefit_text(k).title)}</td><td>{escape(benefit_text(k).means)}</td>"
+        f"<td>{escape(when.get(k, 'a store photo bound the code and the level went up'))}</td>"
+        f"<td>{v}</td></tr>" for k, v in kinds.most_common())
     status = "".join(f"<td>{escape(k)}: {v}</td>" for k, v in progress["by_status"].items())
     why = Counter((n["code"], n["reason"].split(" (")[0]) for n in accrual.not_accrued)
     not_acc = "".join(f"<tr><td>{escape(c)}</td><td>{escape(r)}</td><td>{v}</td></tr>"
@@ -218,5 +224,6 @@ def _html(outcomes: list[tuple[str, str, Any]], accrual: AccrualOutcome,
         "<table><tr><th>not accrued</th><th>why</th><th>payments</th></tr>" + not_acc +
         f"</table><p>The same batch replayed: {len(duplicates)} recognised as already counted, "
         "none added twice.</p>"
-        "<table><tr><th>benefit</th><th>granted</th></tr>" + ben + "</table>"
+        "<table><tr><th>benefit</th><th>what it is</th><th>granted for</th>"
+        "<th>merchants</th></tr>" + ben + "</table>"
     )

@@ -2,9 +2,19 @@
 
 Contract (other tools parse it):
 
-- ``paver risk build --transactions T.csv --labels L.csv [--kb DIR]`` builds a new knowledge-base
-  version under ``DIR`` (default ``out/risk-kb``; earlier versions stay) and prints a JSON
-  summary (``version``, ``scenes`` with sample counts).
+- ``paver risk build --transactions T.csv --labels L.csv [--kb DIR] [--feedback D.csv]
+  [--mode retrospective|realtime]`` builds a new knowledge-base version under ``DIR`` (default
+  ``out/risk-kb``; earlier versions stay) and prints a JSON summary (``version``, ``scenes``
+  with sample counts, ``meta``). Transactions in neither ``L.csv`` nor the analysts' decisions
+  ``D.csv`` (``txn_id,decision,scene,analyst,note``; :mod:`paver.risk.feedback`) are
+  unlabelled: associated data, not samples.
+- ``paver risk backtest --transactions T.csv --labels L.csv --kb DIR --versions A,B [--json]``
+  screens the labelled events with each version: ``{"mode", "events", "versions": {v:
+  {"macro_f1", "accuracy", "detection", "per_scene", "alerts"}}, "diff": {"from", "to",
+  "gained", "lost", "scene_changed"}}`` (:mod:`paver.risk.backtest`).
+- ``paver risk tune --kb DIR --kb-version V --transactions T.csv --labels L.csv
+  --target-precision P [--json]`` writes a new version with per-scene thresholds tuned on half
+  of the labelled events and prints the other half's figures before and after.
 - ``paver risk screen --transactions T.csv [--kb DIR]`` prints one JSON decision per line
   (``event_id``, ``risky``, ``scene``, ``match_degree``, ``threshold``, ``action``,
   ``kb_version``, ``explanation`` …), in file order.
@@ -81,6 +91,16 @@ _rules = click.option(
 )
 
 
+_mode = click.option(
+    "--mode", type=click.Choice(["retrospective", "realtime"]), default="retrospective",
+    show_default=True,
+    help="retrospective: features over the whole window; realtime: each event from the past "
+         "and itself only (events replayed in time order).")
+_labels = click.option("--labels", required=True,
+                       type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                       help="labels.csv")
+
+
 def _load_rules(path: Path | None) -> Any:
     from paver.risk.scenes import SceneRules
 
@@ -89,29 +109,44 @@ def _load_rules(path: Path | None) -> Any:
 
 @group.command("build")
 @_transactions
-@click.option("--labels", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="labels.csv")
+@_labels
 @_side
 @_kb
 @_rules
 @click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
+@click.option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Analysts' decisions.csv (txn_id,decision,scene,analyst,note): "
+                                 "confirmed alerts become risky samples, dismissed ones normal.")
+@_mode
 @_fail_on_input
 def build_command(transactions: Path, labels: Path, side_dir: Path | None, kb_dir: Path,
-                  rules_path: Path | None, seed: int) -> None:
-    """Build a knowledge-base version from labelled transactions (all rows are training)."""
-    import numpy as np
+                  rules_path: Path | None, seed: int, feedback: Path | None, mode: str) -> None:
+    """Build a knowledge-base version from labelled transactions (and analysts' decisions).
 
+    Transactions in neither file are unlabelled: they feed the associated data, not samples.
+    """
+    import dataclasses
+
+    from paver.risk.feedback import labelled_rows, read_feedback, with_feedback
     from paver.risk.kb import LocalKBRepository
-    from paver.risk.screening import batch_features, build_kb_from_rows, load_dataset
+    from paver.risk.screening import build_kb_from_rows, dataset_features, load_dataset
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     rules = _load_rules(rules_path)
     ds = load_dataset(transactions, labels, side_dir)
-    X, _ = batch_features(ds)
-    kb = build_kb_from_rows(X, ds, np.arange(len(ds.table)), rules, seed=seed)
+    decisions = read_feedback(feedback, set(ds.table.txn_id)) if feedback else {}
+    parties = {t: (a, b) for t, a, b in zip(ds.table.txn_id, ds.table.from_account,
+                                             ds.table.to_account, strict=True)}
+    ds = dataclasses.replace(ds, labels=with_feedback(ds.labels, decisions, parties))
+    rows = labelled_rows(ds.table.txn_id, ds.labels)
+    X, _ = dataset_features(ds, mode)
+    kb = build_kb_from_rows(X, ds, rows, rules, seed=seed)
+    kb.meta = {**kb.meta, "mode": mode, "feedback_decisions": len(decisions),
+               "unlabelled_rows": len(ds.table) - len(rows)}
     LocalKBRepository(kb_dir).save(kb)
     click.echo(json.dumps({"version": kb.version, "kb": str(kb_dir),
-                           "scenes": kb.scene_summary(), "meta": kb.meta}, indent=2))
+                           "scenes": kb.scene_summary(), "meta": kb.meta}, indent=2,
+                          ensure_ascii=False))
 
 
 @group.command("screen")
@@ -150,15 +185,11 @@ def screen_command(transactions: Path, side_dir: Path | None, kb_dir: Path,
 
 @group.command("evaluate")
 @_transactions
-@click.option("--labels", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="labels.csv")
+@_labels
 @_side
 @click.option("--train-fraction", type=float, default=0.5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--mode", type=click.Choice(["retrospective", "realtime"]),
-              default="retrospective", show_default=True,
-              help="retrospective: features over the whole window; realtime: each event from "
-                   "the past and itself only (events replayed in time order).")
+@_mode
 @_rules
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @_fail_on_input
@@ -253,3 +284,108 @@ def scenes_command(kb_dir: Path, kb_version: str | None) -> None:
     kb = repo.load(kb_version)
     click.echo(json.dumps({"version": kb.version, "versions": repo.versions(),
                            "scenes": kb.scene_summary()}, indent=2))
+
+
+def _print_scores(title: str, res: dict[str, Any]) -> None:
+    d = res["detection"]
+    click.echo(f"{title}: macro-F1 {res['macro_f1']:.4f}; detection precision "
+               f"{d['precision']:.4f}, recall {d['recall']:.4f}, F1 {d['f1']:.4f} "
+               f"(tp {d['tp']}, fp {d['fp']}, fn {d['fn']})")
+    click.echo(f"  {'scene':<32}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for s, m in res["per_scene"].items():
+        click.echo(f"  {s:<32}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}"
+                   f"{m['support']:>10}")
+
+
+def _labelled(transactions: Path, labels: Path, side_dir: Path | None) -> Any:
+    from paver.risk.feedback import labelled_rows
+    from paver.risk.screening import load_dataset
+
+    ds = load_dataset(transactions, labels, side_dir)
+    rows = labelled_rows(ds.table.txn_id, ds.labels)
+    if not len(rows):
+        raise InputError(f"{labels}: no row names a transaction of {transactions}")
+    return ds, rows
+
+
+@group.command("backtest")
+@_transactions
+@_labels
+@_side
+@_kb
+@click.option("--versions", required=True,
+              help="Comma-separated stored versions to compare (the diff is first → last).")
+@_mode
+@_rules
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@_fail_on_input
+def backtest_command(transactions: Path, labels: Path, side_dir: Path | None, kb_dir: Path,
+                     versions: str, mode: str, rules_path: Path | None, as_json: bool) -> None:
+    """Screen the labelled history with each version; figures and what would change."""
+    from paver.risk.backtest import backtest
+    from paver.risk.kb import LocalKBRepository
+    from paver.risk.screening import dataset_features
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    names = [v.strip() for v in versions.split(",") if v.strip()]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise InputError("--versions: two or more different versions, comma-separated")
+    repo = LocalKBRepository(kb_dir)
+    kbs = {v: repo.load(v) for v in names}
+    rules = _load_rules(rules_path)
+    ds, rows = _labelled(transactions, labels, side_dir)
+    X, _ = dataset_features(ds, mode)
+    res = backtest(ds, X, kbs, rules, rows, mode)
+    if as_json:
+        click.echo(json.dumps(res, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"mode {mode}, {res['events']} labelled events screened by each version "
+               "(flagged normals count against their scene)")
+    for v, r in res["versions"].items():
+        _print_scores(f"{v} ({r['alerts']} alerts)", r)
+    d = res["diff"]
+    click.echo(f"{d['from']} → {d['to']}: {len(d['gained'])} alerts gained, {len(d['lost'])} "
+               f"lost, {len(d['scene_changed'])} with another scene")
+
+
+@group.command("tune")
+@_kb
+@click.option("--kb-version", required=True, help="The stored version to tune.")
+@_transactions
+@_labels
+@_side
+@click.option("--target-precision", type=click.FloatRange(0.0, 1.0, min_open=True),
+              required=True, help="Precision each scene's alerts should reach.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the tuning / held-out split (by pattern instance).")
+@_mode
+@_rules
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@_fail_on_input
+def tune_command(kb_dir: Path, kb_version: str, transactions: Path, labels: Path,
+                 side_dir: Path | None, target_precision: float, seed: int, mode: str,
+                 rules_path: Path | None, as_json: bool) -> None:
+    """Tune per-scene thresholds to a target precision; write them as a new version."""
+    from paver.risk.backtest import tune
+    from paver.risk.kb import LocalKBRepository
+    from paver.risk.screening import dataset_features
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    repo = LocalKBRepository(kb_dir)
+    kb = repo.load(kb_version)
+    rules = _load_rules(rules_path)
+    ds, rows = _labelled(transactions, labels, side_dir)
+    X, _ = dataset_features(ds, mode)
+    tuned, res = tune(ds, X, kb, rules, rows, target_precision, seed=seed, mode=mode)
+    repo.save(tuned)
+    if as_json:
+        click.echo(json.dumps(res, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{res['version']} (tuned from {res['tuned_from']}, mode {mode}) on "
+               f"{res['tuning_events']} events; target precision {target_precision}")
+    for s, t in res["thresholds"].items():
+        pin = " (pinned by the rules: not used)" if t["pinned"] else ""
+        click.echo(f"  {s:<32} {t['before']:.2f} → {t['after']:.2f}{pin}")
+    _print_scores(f"held-out ({res['held_out']['events']} events), before",
+                  res["held_out_before"])
+    _print_scores("held-out, tuned", res["held_out"])

@@ -11,8 +11,9 @@ from paver.demo.context import SUMMARY_KEYS, ReportSection
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2433}
 h1{font-size:1.6rem} h2{border-bottom:2px solid #e3e7ef;padding-bottom:.3rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0} td,th{border:1px solid #d5dbe6;padding:.25rem .6rem;
-text-align:left;font-size:.9rem} th{background:#f2f5fa} .kpi{display:inline-block;margin:.3rem;
+table{border-collapse:collapse;margin:.5rem 0;max-width:100%} td,th{border:1px solid #d5dbe6;
+padding:.25rem .6rem;text-align:left;font-size:.9rem;overflow-wrap:anywhere;vertical-align:top}
+img{max-width:100%;height:auto} th{background:#f2f5fa} .kpi{display:inline-block;margin:.3rem;
 padding:.6rem 1rem;border-radius:.5rem;background:#f2f5fa} .kpi b{display:block;font-size:1.4rem}
 .kpi{max-width:14rem;vertical-align:top}
 .kpi small{font-size:.8rem;font-weight:normal} .kpi .def{display:block;color:#4a5468}

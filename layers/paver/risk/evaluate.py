@@ -113,6 +113,25 @@ def identification_metrics(y_true: list[str | None], y_pred: list[str | None]
     return {"accuracy": round(acc, 4), "macro_f1": round(macro, 4), "per_scene": per}
 
 
+def detection_metrics(y_true: list[str | None], flagged: Any) -> dict[str, Any]:
+    """Risky or not, whatever the scene: precision, recall, F1 and the four counts."""
+    is_risky = np.array([t is not None for t in y_true], dtype=bool)
+    flagged = np.asarray(flagged, dtype=bool)
+    tp = int((flagged & is_risky).sum())
+    fp = int((flagged & ~is_risky).sum())
+    fn = int((~flagged & is_risky).sum())
+    tn = int((~flagged & ~is_risky).sum())
+    p, r, f = _prf(tp, fp, fn)
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
+            "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def decided_scenes(kb: Any, res: Any) -> list[str | None]:
+    """Per matched row: the scene it was flagged as, or ``None`` when not flagged."""
+    return [kb.scenes[int(b)] if risky else None
+            for b, risky in zip(res.best, res.risky, strict=True)]
+
+
 def confusion(y_true: list[str | None], y_pred: list[str | None]) -> dict[str, dict[str, int]]:
     """``{true: {decided: count}}`` with ``normal`` for ``None`` (rows and columns)."""
     out: dict[str, dict[str, int]] = {}
@@ -147,18 +166,10 @@ def evaluate_dataset(ds: Dataset, rules: SceneRules, train_fraction: float = 0.5
     scene = ds.scene_of()
     group = ds.group_of()
     truth = [scene[int(r)] for r in test]
-    pred = [kb.scenes[int(b)] if risky else None
-            for b, risky in zip(res.best, res.risky, strict=True)]
+    pred = decided_scenes(kb, res)
     ident = identification_metrics(truth, pred)
     risky_idx = [k for k, t in enumerate(truth) if t is not None]
     best_only = [kb.scenes[int(res.best[k])] for k in risky_idx]
-    is_risky = np.array([t is not None for t in truth])
-    flagged = np.asarray(res.risky, dtype=bool)
-    tp = int((flagged & is_risky).sum())
-    fp = int((flagged & ~is_risky).sum())
-    fn = int((~flagged & is_risky).sum())
-    tn = int((~flagged & ~is_risky).sum())
-    p, r, f = _prf(tp, fp, fn)
 
     def side(rows: np.ndarray) -> dict[str, int]:
         risky_rows = [int(i) for i in rows if scene[int(i)]]
@@ -170,8 +181,7 @@ def evaluate_dataset(ds: Dataset, rules: SceneRules, train_fraction: float = 0.5
     return {
         "mode": mode,
         **ident,
-        "detection": {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-                      "tp": tp, "fp": fp, "fn": fn, "tn": tn},
+        "detection": detection_metrics(truth, res.risky),
         "best_scene_accuracy": round(
             sum(1 for a, b in zip(y_true, best_only, strict=True) if a == b)
             / max(1, len(y_true)), 4),

@@ -227,6 +227,28 @@ def _open_csv(path: Path, required: tuple[str, ...]) -> tuple[Any, csv.DictReade
     return fh, reader, header
 
 
+def csv_rows(path: Path, required: tuple[str, ...]
+             ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The header and ``(line, row)`` of every data row of a CSV file with ``required``
+    columns; a row with the wrong number of fields, or text that is not CSV in UTF-8, stops
+    with ``file:line: problem``."""
+    fh, reader, header = _open_csv(path, required)
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        line = 1
+        try:
+            with fh:
+                for row in reader:
+                    line = reader.line_num
+                    if None in row or any(row.get(c) is None for c in required):
+                        raise InputFileError(f"{path}:{line}: wrong number of fields")
+                    yield line, row
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputFileError(f"{path}:{line + 1}: cannot parse: {exc}") from exc
+
+    return list(header), rows()
+
+
 def read_transactions(path: str | Path) -> TransferTable:
     """Read and validate ``transactions.csv``.
 
@@ -237,51 +259,43 @@ def read_transactions(path: str | Path) -> TransferTable:
         missing column.
     """
     p = Path(path)
-    fh, reader, header = _open_csv(p, TXN_REQUIRED)
+    header, rows = csv_rows(p, TXN_REQUIRED)
     opt = [c for c in TXN_OPTIONAL if c in header]
     cols: dict[str, list[Any]] = {c: [] for c in (*TXN_REQUIRED, *TXN_OPTIONAL)}
     seen: set[str] = set()
-    line = 1
-    try:
-        with fh:
-            for row in reader:
-                line = reader.line_num
-                if None in row or any(row.get(c) is None for c in TXN_REQUIRED):
-                    raise InputFileError(f"{p}:{line}: wrong number of fields")
-                txn = row["txn_id"].strip()
-                if not txn:
-                    raise InputFileError(f"{p}:{line}: txn_id: empty")
-                if txn in seen:
-                    raise InputFileError(f"{p}:{line}: txn_id: duplicate {txn!r}")
-                seen.add(txn)
-                try:
-                    ts = parse_timestamp(row["timestamp"])
-                except ValueError as exc:
-                    raise InputFileError(
-                        f"{p}:{line}: timestamp: not ISO-8601 ({row['timestamp']!r}: {exc})"
-                    ) from None
-                try:
-                    amount = parse_float(row["amount"])
-                except ValueError:
-                    raise InputFileError(
-                        f"{p}:{line}: amount: not a number ({row['amount']!r})"
-                    ) from None
-                if not math.isfinite(amount) or amount < 0:
-                    raise InputFileError(f"{p}:{line}: amount: must be finite and >= 0")
-                for c in ("from_account", "to_account"):
-                    if not row[c].strip():
-                        raise InputFileError(f"{p}:{line}: {c}: empty")
-                cols["txn_id"].append(txn)
-                cols["timestamp"].append(ts)
-                cols["from_account"].append(row["from_account"].strip())
-                cols["to_account"].append(row["to_account"].strip())
-                cols["amount"].append(amount)
-                cols["currency"].append(row["currency"].strip())
-                cols["channel"].append(row["channel"].strip() or "transfer")
-                for c in TXN_OPTIONAL:
-                    cols[c].append(_opt(row.get(c)) if c in opt else None)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputFileError(f"{p}:{line + 1}: cannot parse: {exc}") from exc
+    for line, row in rows:
+        txn = row["txn_id"].strip()
+        if not txn:
+            raise InputFileError(f"{p}:{line}: txn_id: empty")
+        if txn in seen:
+            raise InputFileError(f"{p}:{line}: txn_id: duplicate {txn!r}")
+        seen.add(txn)
+        try:
+            ts = parse_timestamp(row["timestamp"])
+        except ValueError as exc:
+            raise InputFileError(
+                f"{p}:{line}: timestamp: not ISO-8601 ({row['timestamp']!r}: {exc})"
+            ) from None
+        try:
+            amount = parse_float(row["amount"])
+        except ValueError:
+            raise InputFileError(
+                f"{p}:{line}: amount: not a number ({row['amount']!r})"
+            ) from None
+        if not math.isfinite(amount) or amount < 0:
+            raise InputFileError(f"{p}:{line}: amount: must be finite and >= 0")
+        for c in ("from_account", "to_account"):
+            if not row[c].strip():
+                raise InputFileError(f"{p}:{line}: {c}: empty")
+        cols["txn_id"].append(txn)
+        cols["timestamp"].append(ts)
+        cols["from_account"].append(row["from_account"].strip())
+        cols["to_account"].append(row["to_account"].strip())
+        cols["amount"].append(amount)
+        cols["currency"].append(row["currency"].strip())
+        cols["channel"].append(row["channel"].strip() or "transfer")
+        for c in TXN_OPTIONAL:
+            cols[c].append(_opt(row.get(c)) if c in opt else None)
     return TransferTable(
         cols["txn_id"], np.asarray(cols["timestamp"], dtype=np.float64), cols["from_account"],
         cols["to_account"], np.asarray(cols["amount"], dtype=np.float64), cols["currency"],
@@ -303,34 +317,26 @@ def read_labels(path: str | Path, txn_ids: set[str] | None = None) -> dict[str, 
     (:func:`check_label`). With ``txn_ids``, every labelled id must be a known transaction.
     """
     p = Path(path)
-    fh, reader, _ = _open_csv(p, LABEL_COLUMNS)
+    _, rows = csv_rows(p, LABEL_COLUMNS)
     out: dict[str, Label] = {}
-    line = 1
-    try:
-        with fh:
-            for row in reader:
-                line = reader.line_num
-                if None in row or any(row.get(c) is None for c in LABEL_COLUMNS):
-                    raise InputFileError(f"{p}:{line}: wrong number of fields")
-                txn = row["txn_id"].strip()
-                scene = row["scene"].strip() or None
-                group = row["group"].strip() or None
-                if not txn:
-                    raise InputFileError(f"{p}:{line}: txn_id: empty")
-                if txn in out:
-                    raise InputFileError(f"{p}:{line}: txn_id: duplicate {txn!r}")
-                if txn_ids is not None and txn not in txn_ids:
-                    raise InputFileError(f"{p}:{line}: txn_id: {txn!r} is not in the transactions")
-                if scene is not None:
-                    try:
-                        scene = check_label(scene)
-                    except ValueError as exc:
-                        raise InputFileError(f"{p}:{line}: scene: {scene!r} {exc}") from None
-                    if group is None:
-                        raise InputFileError(f"{p}:{line}: group: a risky row needs a group")
-                out[txn] = Label(scene, group)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputFileError(f"{p}:{line + 1}: cannot parse: {exc}") from exc
+    for line, row in rows:
+        txn = row["txn_id"].strip()
+        scene = row["scene"].strip() or None
+        group = row["group"].strip() or None
+        if not txn:
+            raise InputFileError(f"{p}:{line}: txn_id: empty")
+        if txn in out:
+            raise InputFileError(f"{p}:{line}: txn_id: duplicate {txn!r}")
+        if txn_ids is not None and txn not in txn_ids:
+            raise InputFileError(f"{p}:{line}: txn_id: {txn!r} is not in the transactions")
+        if scene is not None:
+            try:
+                scene = check_label(scene)
+            except ValueError as exc:
+                raise InputFileError(f"{p}:{line}: scene: {scene!r} {exc}") from None
+            if group is None:
+                raise InputFileError(f"{p}:{line}: group: a risky row needs a group")
+        out[txn] = Label(scene, group)
     return out
 
 

@@ -9,7 +9,10 @@ population's; the API, the report and the console all show these same texts.
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
+
+from iso4217 import Currency
 
 #: Unit of every feature: how its raw value maps back to what it counts.
 UNITS: dict[str, str] = {
@@ -60,9 +63,23 @@ def _num(v: float) -> str:
     return f"{v:.1f}"
 
 
+@cache
+def currency_code(currency: str) -> str:
+    """The letters a reader knows for an ISO 4217 currency (``"156"`` → ``"CNY"``).
+
+    Payments carry the numeric code (as EMVCo tag 53 does); transfer files usually the
+    letters. Anything ISO 4217 does not know is shown as given.
+    """
+    code = currency.strip()
+    if code.isdigit():
+        return next((c.code for c in Currency if c.number == int(code)), code)
+    return code
+
+
 def fmt(feature: str, value: float, currency: str = "", single: bool = False) -> str:
     """A user-unit value as text (``single``: the value of one event, not a typical one)."""
     unit = UNITS.get(feature, "number")
+    currency = currency_code(currency)
     if unit == "flag":
         if single:
             return "yes" if value >= 50 else "no"

@@ -524,6 +524,13 @@ def build_knowledge_base(
         "dropped_scenes": dropped, "build_seconds": round(time.perf_counter() - t_start, 3),
         "sigma_floor": SIGMA_FLOOR, "k_max": K_MAX,
     }
+    return stamp_version(kb)
+
+
+def stamp_version(kb: KnowledgeBase) -> KnowledgeBase:
+    """Give ``kb`` a new version: its time of making and a digest of its content."""
+    kb.version = ""
+    kb.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = hashlib.sha1(kb.to_bytes()).hexdigest()[:8]
     kb.version = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{digest}"
     return kb

@@ -148,6 +148,12 @@ class SceneRules:
             return float(_on_grid(round(calibrated, 2))) if calibrated is not None else 0.5
         return float(t)
 
+    def pinned(self, scene: str) -> bool:
+        """Whether the rules fix the scene's threshold to a number (not ``auto``)."""
+        s = self.spec.scenes.get(scene)
+        t = s.threshold if s and s.threshold is not None else self.spec.default_threshold
+        return t != "auto"
+
     def action(self, scene: str) -> str:
         s = self.spec.scenes.get(scene)
         if s and s.action:

@@ -247,6 +247,8 @@ def event_from_transaction_image(image: Mapping[str, Any]) -> TransferEvent | No
             attrs = json.loads(attrs)
         except ValueError:
             attrs = {}
+    if not isinstance(attrs, dict):  # a malformed record must not block the stream's shard
+        attrs = {}
     ts = item.get("timestamp")
     return TransferEvent(
         txn_id=str(item["txn_id"]),

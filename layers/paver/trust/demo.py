@@ -27,7 +27,12 @@ from paver.trust.artifacts import publish_trust_model
 from paver.trust.ingest import handle_event, s3_event
 from paver.trust.model import TrustModel, train_trust_model
 from paver.trust.selection import load_policy
-from paver.trust.service import create_campaign, run_selection, world_training_data
+from paver.trust.service import (
+    campaign_partners,
+    create_campaign,
+    run_selection,
+    world_training_data,
+)
 
 AUC_TARGET = 0.85
 HISTORY_PARTNERS = 300
@@ -66,9 +71,12 @@ def run_demo_stage(ctx: DemoContext) -> None:
     ctx.state["campaign_id"] = campaign["campaign_id"]
     ctx.state["trust_model_version"] = model.version
     candidates = _candidate_metrics(ctx, result)
+    drivers = {p["partner_id"]: p["drivers"]
+               for p in campaign_partners(campaign["campaign_id"], cfg)["partners"]}
     ctx.state["trust_auc"] = {d: model.metrics[d].get("auc") for d in model.metrics}
     ctx.report.append(ReportSection("Trust-tiered partner selection",
-                                    _html(ingest, model, campaign, result, candidates)))
+                                    _html(ingest, model, campaign, result, candidates,
+                                          drivers)))
 
 
 def write_history(ctx: DemoContext) -> Path:
@@ -161,7 +169,8 @@ def _auc_table(model: TrustModel) -> tuple[str, bool]:
 
 
 def _html(ingest: list[dict[str, Any]], model: TrustModel, campaign: dict[str, Any],
-          result: dict[str, Any], candidates: dict[str, Any]) -> str:
+          result: dict[str, Any], candidates: dict[str, Any],
+          drivers: dict[str, list[str]]) -> str:
     policy = load_policy()
     floors = {d: getattr(policy.floors, d) for d in DIMENSIONS}
     out: list[str] = []
@@ -201,11 +210,16 @@ def _html(ingest: list[dict[str, Any]], model: TrustModel, campaign: dict[str, A
     for p in result["partners"]:
         mark = "✔" if p["selected"] else "✘"
         reasons = "<br>".join(escape(r) for r in p["reasons"])
+        model_why = "<br>".join(escape(r) for r in drivers.get(p["partner_id"], []))
         body.append(
             f"<tr><td>{p['rank']}</td><td>{escape(p['partner_id'])}</td>"
             f"<td>{escape(p['tier'])}</td><td>{p['trust_score']:.1f}</td>"
-            f"<td>{_bars(p['scores'], floors)}</td><td>{mark}</td><td>{reasons}</td></tr>")
-    out.append("<table><tr><th>rank</th><th>partner</th><th>tier</th><th>overall</th>"
+            f"<td>{_bars(p['scores'], floors)}</td><td>{mark}</td><td>{reasons}</td>"
+            f"<td>{model_why}</td></tr>")
+    out.append("<p>Why, in two parts: the selection rules' reasons (what decided), and the "
+               "model's drivers (which dimension moved the overall score most, and which of "
+               "the partner's own figures moved that dimension).</p>"
+               "<table><tr><th>rank</th><th>partner</th><th>tier</th><th>overall</th>"
                "<th>risk / trust / quality / value (| = floor)</th><th>selected</th>"
-               f"<th>why</th></tr>{''.join(body)}</table>")
+               f"<th>rule reasons</th><th>model drivers</th></tr>{''.join(body)}</table>")
     return "\n".join(out)

@@ -18,6 +18,7 @@ from paver.storage.models import Campaign, Selection
 from paver.storage.registry import bind
 from paver.trust import DIMENSIONS, store
 from paver.trust.artifacts import NoModelError, active_trust_model, trust_model_version
+from paver.trust.drivers import driver_lines
 from paver.trust.features import partner_features, region_coverage
 from paver.trust.model import TrustModel
 from paver.trust.selection import Decision, PolicyError, decide, load_policy, tier_of
@@ -184,6 +185,7 @@ def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str
             "selected": bool(s.selected), "trust_score": float(s.trust_score),
             "scores": s.scores, "reasons": list(s.reasons or []),
             "rules_fired": list(s.rules_fired or []), "explanation": s.explanation,
+            "drivers": driver_lines(s.explanation),
             "model_version": s.model_version, "overrides": list(s.overrides or []),
         } for s in rows],
     }

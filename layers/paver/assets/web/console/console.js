@@ -203,7 +203,9 @@ function partnerRow(campaignId, p, container) {
     el("td", { text: p.tier }),
     el("td", {}, el("span", { class: `tag ${p.selected ? "yes" : "no"}`,
       text: p.selected ? "selected" : "not selected" }), auditList(p.overrides)),
-    el("td", {}, el("ul", {}, (p.reasons || []).map((r) => el("li", { text: r })))),
+    el("td", {}, el("ul", {}, (p.reasons || []).map((r) => el("li", { text: r }))),
+      (p.drivers || []).length ? el("details", {}, el("summary", { text: "Model drivers" }),
+        el("ul", {}, p.drivers.map((r) => el("li", { text: r })))) : null),
     el("td", {}, el("details", {}, el("summary", { text: "Override…" }), form)));
 }
 
