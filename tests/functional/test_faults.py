@@ -29,7 +29,7 @@ from botocore.exceptions import ConnectionClosedError
 
 from functions.ingest import handle_s3_event
 from paver.accrual.accrual import process_stream
-from paver.accrual.transactions import TransactionIn, record_transaction
+from paver.accrual.transactions import TransactionConflict, TransactionIn, record_transaction
 from paver.aws import client, queue_url
 from paver.config import Settings
 from paver.rollout import service as rollout
@@ -496,3 +496,29 @@ def test_screening_store_fault_stops_at_the_failed_record_and_retry_completes(
     out_rel = [r for r in Relation.scan() if r.rel_key.startswith("transaction#out#")]
     assert sorted(r.attrs["txn_id"] for r in out_rel) == sorted(_txn(r) for r in payments)
 
+
+
+def test_a_malformed_record_does_not_block_the_stream_shard(
+        risk_kb: Settings, payments: list[dict[str, Any]]) -> None:
+    # ``attributes`` holding JSON that is not an object (a writer's bug) once failed every
+    # retry of the batch: the shard stopped behind it.
+    payments[1]["dynamodb"]["NewImage"]["attributes"] = {"S": json.dumps("not an object")}
+    out = _screen(payments)
+    assert out["batchItemFailures"] == [] and out["screened"] == 5
+
+
+def test_the_paying_phone_reaches_screening(aws: Settings) -> None:
+    from paver.risk.service import event_from_transaction_image
+
+    Merchant(merchant_id="M2", partner_id="P1", name="Tea Shop", mcc="5814",
+             city="Hangzhou").save()
+    record_transaction(TransactionIn(
+        idempotency_key="order-phone-1", merchant_id="M2", amount=Decimal("30"),
+        from_account="A0001", from_device="D-77", from_ip="2001:db8::7"))
+    (rec,) = _stream_records(aws)
+    e = event_from_transaction_image(rec["dynamodb"]["NewImage"])
+    assert (e.from_account, e.from_device, e.from_ip) == ("A0001", "D-77", "2001:db8::7")
+    with pytest.raises(TransactionConflict):  # the same key, another phone: not the same payment
+        record_transaction(TransactionIn(
+            idempotency_key="order-phone-1", merchant_id="M2", amount=Decimal("30"),
+            from_account="A0001", from_device="D-78", from_ip="2001:db8::7"))
