@@ -22,13 +22,18 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from paver.lazy import lazy_module
 from paver.trust import DIMENSIONS
 from paver.trust.features import DIMENSION_FEATURES, SPECS, describe
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # pandas only when frames are built: not on every cold start (paver.lazy)
+    pd = lazy_module("pandas")
 
 ARTIFACT_KIND_TRUST = "paver.trust_model"
 ARTIFACT_KIND_TABLE = "paver.table_model"
