@@ -321,18 +321,20 @@ def fit_scorer(df: pd.DataFrame, y: np.ndarray, *, numeric: Sequence[str] = (),
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC AUC via ranks (ties averaged); ``None`` when only one class is present."""
+    """ROC AUC (``sklearn.metrics.roc_auc_score``); ``None`` when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
     y = np.asarray(y, dtype=int)
-    pos = int(y.sum())
-    neg = len(y) - pos
-    if pos == 0 or neg == 0:
+    if len(np.unique(y)) < 2:
         return None
-    ranks = pd.Series(np.asarray(score, dtype=float)).rank(method="average").to_numpy()
-    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+    return float(roc_auc_score(y, np.asarray(score, dtype=float)))
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean((np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2))
+    """Brier score (``sklearn.metrics.brier_score_loss``): mean squared error of ``p``."""
+    from sklearn.metrics import brier_score_loss
+
+    return float(brier_score_loss(np.asarray(y, dtype=int), np.asarray(p, dtype=float)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,8 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from paver.demo.context import DemoContext, ReportSection
-from paver.risk.evaluate import _prf, confusion, identification_metrics, split_rows
+from paver.risk.evaluate import (
+    confusion,
+    detection_metrics,
+    identification_metrics,
+    split_rows,
+)
 from paver.risk.explain import decision_lines
 from paver.risk.kb import KnowledgeBase
 from paver.risk.matcher import Matcher
@@ -35,6 +39,7 @@ from paver.risk.screening import (
     screen_table,
     side_store,
 )
+from paver_dev.demo.context import DemoContext, ReportSection
 
 TRAIN_FRACTION = 0.5
 MAX_API_EVENTS = 4
@@ -45,14 +50,10 @@ EXAMPLES_PER_KIND = 2
 def _score(truth: list[str | None], decisions: list[dict[str, Any]]) -> dict[str, Any]:
     pred = [d["scene"] if d["risky"] else None for d in decisions]
     ident = identification_metrics(truth, pred)
-    is_risky = np.array([t is not None for t in truth])
-    flagged = np.array([d["risky"] for d in decisions])
-    tp = int((flagged & is_risky).sum())
-    fp = int((flagged & ~is_risky).sum())
-    fn = int((~flagged & is_risky).sum())
-    p, r, f = _prf(tp, fp, fn)
-    return {**ident, "detection": {"precision": p, "recall": r, "f1": f, "tp": tp, "fp": fp,
-                                   "fn": fn}, "confusion": confusion(truth, pred),
+    flagged = np.array([d["risky"] for d in decisions], dtype=bool)
+    detection = detection_metrics(np.array([t is not None for t in truth]), flagged)
+    detection.pop("tn")  # the report's detection tile shows tp/fp/fn only
+    return {**ident, "detection": detection, "confusion": confusion(truth, pred),
             "flagged": int(flagged.sum())}
 
 
