@@ -45,7 +45,7 @@ def time_import(stmt: str) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
-    """Median of 3 (``quick``: 1) fresh-interpreter imports of each; one row per figure."""
+    """Median of 5 (``quick``: 1) fresh-interpreter imports of each; one row per figure."""
     runs = 1 if quick else 5
     # one warm-up each: the first run after an install also compiles bytecode
     time_import(MINIMAL)
