@@ -39,7 +39,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     from paver.trust.features import partner_features, region_coverage
     from paver.trust.model import train_trust_model
     from paver.trust.selection import decide, load_policy
-    from paver.world.partners import generate
+    from paver_dev.world.partners import generate
 
     n_partners, per_partner = (100, 100) if quick else (1_000, 1_000)
     history = generate(np.random.default_rng(1), 300, 20, id_prefix="H")

@@ -1,6 +1,6 @@
 """Risk-scene screening throughput and latency, in process, on one core.
 
-Setup: a synthetic transfer world (:mod:`paver.world.transfers`) loaded into an
+Setup: a synthetic transfer world (:mod:`paver_dev.world.transfers`) loaded into an
 :class:`~paver.risk.store.InMemoryStore`; a knowledge base of **32 scenes × 4 dimensions**
 built from it (each of the 8 injected scenes split into 4 variants by pattern instance, so every
 scene is clustered from real labelled samples); the shipped ``rules/risk_scenes.yaml``.
@@ -60,7 +60,7 @@ def _setup(n_accounts: int, seed: int = 5) -> dict[str, Any]:
     from paver.risk.matcher import Matcher
     from paver.risk.scenes import SceneRules
     from paver.risk.store import InMemoryStore, load_world
-    from paver.world import transfers
+    from paver_dev.world import transfers
 
     w = transfers.generate(np.random.default_rng(seed), n_accounts,
                            instances_per_scene=max(VARIANTS * 3, n_accounts // 250))

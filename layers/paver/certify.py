@@ -39,7 +39,6 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from paver import emv
-from paver.kyb.photo_gen import perspective_coeffs
 from paver.qr_reader import read_payloads
 from paver.skins import Skin
 
@@ -51,6 +50,21 @@ PLAIN = "plain"
 READERS = ("zxing", "wechat", "opencv", "zbar")
 
 Reader = Callable[[np.ndarray], list[str]]
+
+
+def perspective_coeffs(src: Sequence[tuple[float, float]],
+                       dst: Sequence[tuple[float, float]]) -> list[float]:
+    """PIL PERSPECTIVE coefficients mapping output points ``dst`` to input points ``src``.
+
+    Shared with the synthetic store photos of ``paver_dev.photo_gen`` (tooling imports the core,
+    never the reverse).
+    """
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
 
 
 def certification_payloads() -> dict[str, str]:

@@ -25,7 +25,7 @@ import playwright.sync_api as playwright_api
 import pytest
 import requests
 
-from paver.local_aws import free_port
+from paver_dev.local_aws import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("e2e-console")]
 
@@ -94,7 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The served world's files (regenerated: the generator is deterministic)."""
-    from paver.world import WorldOptions, generate_world
+    from paver_dev.world import WorldOptions, generate_world
 
     d = tmp_path_factory.mktemp("world")
     generate_world(WorldOptions(**WORLD).validate(), d)
@@ -316,7 +316,7 @@ def test_merchants_search_and_detail(server: str, session: Any) -> None:
 
 def test_merchant_binds_with_a_store_photo_from_a_partner_link(
         server: str, session: Any, world: dict[str, dict[str, str]]) -> None:
-    from paver.kyb.photo_gen import make_store_photo
+    from paver_dev.photo_gen import make_store_photo
 
     partner = session()
     sign_in(partner.page, server + "/console/", _token("partner", PILOT_PARTNER))

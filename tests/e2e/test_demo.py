@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from paver.demo.context import SUMMARY_KEYS
+from paver_dev.demo.context import SUMMARY_KEYS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

@@ -22,7 +22,7 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from paver.local_aws import free_port
+from paver_dev.local_aws import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("e2e")]
 

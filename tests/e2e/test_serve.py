@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from paver.auth import issue_token
-from paver.local_aws import free_port
+from paver_dev.local_aws import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

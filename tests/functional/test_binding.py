@@ -11,10 +11,10 @@ import pytest
 from paver.binding import service
 from paver.config import Settings
 from paver.emv import MerchantAccount, build_aggregated_code
-from paver.kyb.photo_gen import make_store_photo, qr_image
 from paver.kyb.uscc import generate_uscc
 from paver.rollout.service import PLATFORM_GUID, code_id_for
 from paver.storage.models import Benefit, BindingAttempt, Code, Merchant
+from paver_dev.photo_gen import make_store_photo, qr_image
 
 HANGZHOU = (30.2741, 120.1551)
 CST = timezone(timedelta(hours=8))

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from paver.cli.kyb import group
-from paver.kyb.photo_gen import make_store_photo
 from paver.kyb.uscc import corrupt_uscc, generate_uscc
+from paver_dev.cli.kyb import group
+from paver_dev.photo_gen import make_store_photo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exif"
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from paver import emv
-from paver.cli.qr import group
+from paver_dev.cli.qr import group
 
 PAYLOAD = emv.build_aggregated_code(
     emv.MerchantAccount("com.paver.platform", "P0000012345"),

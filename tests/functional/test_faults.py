@@ -446,7 +446,7 @@ def test_accrual_milestone_write_failure_is_reported_and_granted_on_redelivery(
 @pytest.fixture
 def risk_kb(aws: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     from paver.risk import service
-    from paver.world import transfers
+    from paver_dev.world import transfers
 
     d = tmp_path_factory.mktemp("risk")
     transfers.generate(np.random.default_rng(8), 120, instances_per_scene=2).write(d)

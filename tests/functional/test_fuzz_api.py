@@ -32,7 +32,7 @@ from paver.config import Settings
 from paver.risk import service as risk_service
 from paver.storage import registry
 from paver.storage.models import Campaign, Code, Merchant, Partner, Selection
-from paver.world import transfers
+from paver_dev.world import transfers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -436,7 +436,7 @@ def test_every_body_route_has_its_model_in_the_spec(spec: dict[str, Any]) -> Non
 def test_cli_writes_the_openapi_document(tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from paver.cli import cli
+    from paver_dev.cli import cli
 
     out = tmp_path / "api" / "openapi.json"
     t0 = time.perf_counter()

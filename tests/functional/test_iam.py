@@ -273,7 +273,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 @pytest.fixture(scope="module")
 def trust_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from paver.world.partners import generate
+    from paver_dev.world.partners import generate
 
     d = tmp_path_factory.mktemp("trust")
     generate(np.random.default_rng(31), 6, 3).write(d)
@@ -284,7 +284,7 @@ def trust_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trust_model():
     from paver.trust.features import partner_features
     from paver.trust.model import train_trust_model
-    from paver.world.partners import generate
+    from paver_dev.world.partners import generate
 
     h = generate(np.random.default_rng(32), 80, 6, id_prefix="H")
     return train_trust_model(partner_features(h.merchants, h.metrics, h.partners), h.truth, seed=3)
@@ -292,7 +292,7 @@ def trust_model():
 
 @pytest.fixture(scope="module")
 def risk_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from paver.world import transfers
+    from paver_dev.world import transfers
 
     d = tmp_path_factory.mktemp("risk")
     transfers.generate(np.random.default_rng(8), 150, instances_per_scene=3).write(d)
@@ -419,9 +419,9 @@ def _stream_records(cfg: Settings) -> list[dict[str, Any]]:
 
 def _photo_for(cfg: Settings, merchant_id: str) -> bytes:
     """A store photo at the merchant's registered position showing its issued code."""
-    from paver.kyb.photo_gen import make_store_photo, qr_image
     from paver.rollout.service import code_id_for
     from paver.storage.models import Code, Merchant
+    from paver_dev.photo_gen import make_store_photo, qr_image
 
     m = Merchant.get(merchant_id)
     payload = Code.get(code_id_for(merchant_id)).payload

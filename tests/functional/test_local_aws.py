@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from paver.local_aws import LocalAWS, aws_environment, external_aws_configured
 from paver.storage.models import Partner
+from paver_dev.local_aws import LocalAWS, aws_environment, external_aws_configured
 
 
 def _listening_addresses(port: int) -> set[str]:

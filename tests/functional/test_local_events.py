@@ -13,14 +13,14 @@ import pytest
 
 from paver.aws import client, queue_url
 from paver.config import Settings
-from paver.local_events import (
+from paver.storage.models import Transaction
+from paver_dev.local_events import (
     EventPump,
     S3Trigger,
     SqsSource,
     StreamSource,
     sources_from_app,
 )
-from paver.storage.models import Transaction
 
 
 def _wait(cond: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:

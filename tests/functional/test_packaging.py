@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from paver.packaging import package_app
+from paver_dev.packaging import package_app
+from tests.unit.test_layers import CORE_FORBIDDEN, imported_roots
 
 pytestmark = pytest.mark.xdist_group("packaging")
 
@@ -91,6 +92,28 @@ def test_package_unzips_imports_and_answers_health(packaged: dict, tmp_path: Pat
         assert out[key].startswith(str(unzipped)), out
 
 
+def test_package_carries_no_tooling_and_the_core_does_not_reach_up(packaged: dict,
+                                                                   tmp_path: Path) -> None:
+    """The deployment zip holds the app, the handlers, the core and the rules: no developer
+    tooling (``paver_dev``: CLI, demo, worlds, local AWS, serve, packaging, photo generator,
+    AMLSim converter), and no core module in it imports the app, a handler or tooling."""
+    with zipfile.ZipFile(packaged["zip"]) as zf:
+        names = zf.namelist()
+        zf.extractall(tmp_path)
+    tops = {n.split("/")[0] for n in names if "/" in n}
+    assert "paver_dev" not in tops and {"paver", "functions", "rules"} <= tops
+    tooling = ("paver/cli/", "paver/demo/", "paver/world/", "paver/local_aws.py",
+               "paver/local_events.py", "paver/serve.py", "paver/packaging.py",
+               "paver/kyb/photo_gen.py", "paver/risk/amlsim.py", "paver/assets/photos/")
+    assert [n for n in names if n.startswith(tooling) or n.endswith("/demo.py")] == []
+    core = [n for n in names if n.startswith("paver/") and n.endswith(".py")]
+    assert len(core) > 50
+    reaching_up = [f"{n}: {pkg}" for n in core
+                   if "/assets/" not in n
+                   for pkg in imported_roots(tmp_path / n) if pkg in CORE_FORBIDDEN]
+    assert reaching_up == []
+
+
 def test_template_tables_come_from_the_models(packaged: dict) -> None:
     from paver.storage.models import ALL_MODELS
     from paver.storage.registry import LOGICAL_NAMES, table_schema
@@ -160,7 +183,7 @@ def test_each_function_has_its_own_role_policy_and_the_layer(packaged: dict) -> 
 
 
 def _checkov() -> Path:
-    from paver.project import project_root
+    from paver_dev.project import project_root
 
     exe = project_root() / ".venv-tools" / "bin" / "checkov"
     assert exe.is_file(), f"{exe} missing: run `make install` (checkov has its own venv)"

@@ -21,8 +21,7 @@ from tests.functional.test_rollout import world  # noqa: F401 - the same partner
 
 pytestmark = pytest.mark.usefixtures("world")
 JSON = {"Content-Type": "application/json"}
-PHOTO = Path(__file__).resolve().parents[2] / "layers" / "paver" / "assets" / "photos" / \
-    "DSCN0010.jpg"
+PHOTO = Path(__file__).resolve().parents[2] / "paver_dev" / "assets" / "photos" / "DSCN0010.jpg"
 LOGO_RED = (200, 30, 40)
 
 

@@ -14,7 +14,7 @@ from paver.aws import client
 from paver.config import Settings
 from paver.risk import service
 from paver.storage.models import Decision, Relation, RiskScene
-from paver.world import transfers
+from paver_dev.world import transfers
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +168,8 @@ def test_stream_handler_screens_and_reports_failures(aws: Settings, world: Path,
 
 
 def test_demo_stage(aws: Settings, world: Path, tmp_path: Path) -> None:
-    from paver.demo.context import DemoContext
-    from paver.risk.demo import run_demo_stage
+    from paver_dev.demo.context import DemoContext
+    from paver_dev.demo.risk import run_demo_stage
 
     service.reset_cache()
     ctx = DemoContext(cfg=aws, world_dir=world, out_dir=tmp_path, seed=1, quiet=True)

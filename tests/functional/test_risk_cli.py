@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from paver.cli.risk import group
-from paver.world import transfers
+from paver_dev.cli.risk import group
+from paver_dev.world import transfers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "amlsim"
 

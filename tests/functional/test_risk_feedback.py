@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from paver.cli.risk import group
-from paver.world import transfers
+from paver_dev.cli.risk import group
+from paver_dev.world import transfers
 
 
 def _run(args: list[str]) -> object:

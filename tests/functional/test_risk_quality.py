@@ -18,7 +18,7 @@ from paver.risk.evaluate import evaluate_dataset
 from paver.risk.matcher import Matcher, MatchResult
 from paver.risk.scenes import SceneRules
 from paver.risk.screening import Dataset, dataset_features, load_dataset
-from paver.world import transfers
+from paver_dev.world import transfers
 
 MACRO_F1_FLOOR = 0.45
 DETECTION_F1_FLOOR = 0.80

@@ -23,7 +23,7 @@ from paver.trust import artifacts
 from paver.trust.features import partner_features
 from paver.trust.ingest import s3_event
 from paver.trust.model import train_trust_model
-from paver.world.partners import generate
+from paver_dev.world.partners import generate
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +211,7 @@ def test_a_campaign_selects_with_a_model_trained_from_a_table(api: Client, aws: 
     without making it active, and chooses it for a campaign (field or selection request)."""
     from click.testing import CliRunner
 
-    from paver.cli.model import group
+    from paver_dev.cli.model import group
 
     artifacts.publish_trust_model(model, aws)  # the world-trained model stays the active one
     h = generate(np.random.default_rng(77), 150, 6, id_prefix="OP")

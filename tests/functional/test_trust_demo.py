@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from paver.config import Settings
-from paver.demo.context import DemoContext
 from paver.storage.models import Selection
 from paver.trust import artifacts
-from paver.trust import demo as trust_demo
-from paver.world.partners import generate
+from paver_dev.demo import trust as trust_demo
+from paver_dev.demo.context import DemoContext
+from paver_dev.world.partners import generate
 
 
 def test_demo_stage_selects_and_reports(aws: Settings, tmp_path: Path,
@@ -44,8 +44,8 @@ def test_demo_stage_selects_and_reports(aws: Settings, tmp_path: Path,
 def test_cli_train_publish_goes_to_s3_and_the_registry(aws: Settings, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from paver.cli.model import group
     from paver.storage.models import ModelVersion
+    from paver_dev.cli.model import group
 
     artifacts.reset_cache()
     generate(np.random.default_rng(6), 60, 6).write(tmp_path / "w")

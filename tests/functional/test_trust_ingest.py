@@ -14,7 +14,7 @@ from paver.config import Settings
 from paver.storage.models import Merchant, MerchantMetric, Partner
 from paver.trust import ingest
 from paver.trust.ingest import ingest_bytes, ingest_records, s3_event
-from paver.world.partners import generate
+from paver_dev.world.partners import generate
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from paver.kyb.photo import (
     read_photo_bytes,
     sniff_image_type,
 )
-from paver.kyb.photo_gen import exif_bytes, make_store_photo, qr_image, store_scene
+from paver_dev.photo_gen import exif_bytes, make_store_photo, qr_image, store_scene
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exif"
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from paver.kyb.exif import NoPositionError, photo_position
 from paver.kyb.photo import decode_qr_payloads, open_photo, sniff_image_type
-from paver.kyb.photo_gen import (
+from paver_dev.photo_gen import (
     SECONDS_DENOMINATOR,
     exif_bytes,
     gps_ifd,
@@ -110,8 +110,8 @@ def test_photo_of_a_real_print_in_a_real_scene_reads_back() -> None:
     from PIL import Image
 
     from paver import emv
-    from paver.kyb.photo_gen import PHOTO_SIZE, REAL_PHOTOS, photo_of_print
     from paver.render import render_code
+    from paver_dev.photo_gen import PHOTO_SIZE, REAL_PHOTOS, photo_of_print
 
     assert len(REAL_PHOTOS) >= 2
     payload = emv.build_aggregated_code(

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from paver.kyb import provenance
-from paver.kyb.photo_gen import make_store_photo, qr_image
+from paver_dev.photo_gen import make_store_photo, qr_image
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exif"
 CST = timezone(timedelta(hours=8))

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paver.risk.amlsim import convert, metadata_scene, structural_scene
 from paver.risk.evaluate import identification_metrics, split_rows
 from paver.risk.events import (
     InputFileError,
@@ -26,7 +25,8 @@ from paver.risk.events import (
 )
 from paver.risk.screening import Dataset
 from paver.risk.store import InMemoryStore
-from paver.world import transfers
+from paver_dev.amlsim import convert, metadata_scene, structural_scene
+from paver_dev.world import transfers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "amlsim"
 HEADER = "txn_id,timestamp,from_account,to_account,amount,currency,channel\n"

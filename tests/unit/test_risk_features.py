@@ -13,7 +13,7 @@ from paver.risk.events import TransferEvent, TransferTable
 from paver.risk.features import FEATURE_NAMES, N_FEATURES, BatchRelationBuilder
 from paver.risk.relations import RelationBuilder
 from paver.risk.store import InMemoryStore
-from paver.world import transfers
+from paver_dev.world import transfers
 
 T0 = 1_710_000_000.0
 H = 3600.0

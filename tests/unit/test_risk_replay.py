@@ -9,7 +9,7 @@ from paver.risk.events import TransferTable
 from paver.risk.features import BatchRelationBuilder
 from paver.risk.replay import realtime_features
 from paver.risk.store import InMemoryStore, load_world
-from paver.world import transfers
+from paver_dev.world import transfers
 
 
 @pytest.fixture(scope="module")

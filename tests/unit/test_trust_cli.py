@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from paver.cli.model import group
-from paver.world.partners import generate
+from paver_dev.cli.model import group
+from paver_dev.world.partners import generate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trust"
 

@@ -18,7 +18,7 @@ from paver.trust.features import (
     partner_features,
     region_coverage,
 )
-from paver.world.partners import generate
+from paver_dev.world.partners import generate
 
 _ALPHA = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 

@@ -23,7 +23,7 @@ from paver.trust.model import (
     train_table,
     train_trust_model,
 )
-from paver.world.partners import generate
+from paver_dev.world.partners import generate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trust"
 AUC_FLOOR = 0.75  # the acceptance bar is 0.85 on a 300-partner world; this guards regressions

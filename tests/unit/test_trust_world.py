@@ -10,7 +10,7 @@ import pytest
 from stdnum.cn import uscc
 
 from paver.trust.features import _haversine_km
-from paver.world.partners import CITIES, DIMENSIONS, generate
+from paver_dev.world.partners import CITIES, DIMENSIONS, generate
 
 MERCHANT_COLUMNS = {
     "merchant_id", "partner_id", "partner_merchant_id", "partner_guid", "name", "name_zh", "mcc",

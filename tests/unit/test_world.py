@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from paver.cli import cli
-from paver.world import WorldOptionError, WorldOptions, generate_world
+from paver_dev.cli import cli
+from paver_dev.world import WorldOptionError, WorldOptions, generate_world
 
 SMALL = {"partners": 6, "merchants_per_partner": 5, "accounts": 400}
 SCENES = {"fan_in", "fan_out", "cycle", "scatter_gather", "gather_scatter",

@@ -4,7 +4,8 @@
 - :mod:`paver.kyb.exif`: WGS-84 position from EXIF GPS.
 - :mod:`paver.kyb.geo`: datums (WGS-84 → GCJ-02 → BD-09) and distances.
 - :mod:`paver.kyb.uscc`: Unified Social Credit Code validation and generation.
-- :mod:`paver.kyb.photo_gen`: synthetic store photos for tests and demos.
+
+Synthetic store photos for tests and demos are developer tooling: ``paver_dev.photo_gen``.
 """
 
 from paver.kyb.exif import NoPositionError, gps_from_ifd, photo_position, read_gps

@@ -14,7 +14,8 @@ Entry points: :mod:`paver.risk.screening` (batch and per-event screening),
 :mod:`paver.risk.evaluate` (held-out evaluation, ``retrospective`` or ``realtime``),
 :mod:`paver.risk.replay` (point-in-time replay), :mod:`paver.risk.explain` (explanations in
 user units), :mod:`paver.risk.places` (device regions), :mod:`paver.risk.service` (API and stream),
-:mod:`paver.risk.amlsim` (IBM AMLSim conversion), :mod:`paver.risk.demo` (demo stage).
+The IBM AMLSim converter and the demo stage are developer tooling (``paver_dev.amlsim``,
+``paver_dev.demo.risk``): not shipped to Lambda.
 Modules import scikit-learn, scipy and pandas lazily.
 """
 

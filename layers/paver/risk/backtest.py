@@ -20,12 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from paver.risk.evaluate import (
-    decided_scenes,
-    detection_metrics,
-    identification_metrics,
-    split_rows,
-)
+from paver.risk.evaluate import decided_scenes, scores, split_rows
 from paver.risk.kb import KnowledgeBase, stamp_version
 from paver.risk.matcher import Matcher
 from paver.risk.scenes import STEP, SceneRules
@@ -37,10 +32,8 @@ GRID = np.round(np.arange(1, 100) * STEP, 2)
 
 def score(truth: Sequence[str | None], pred: Sequence[str | None]) -> dict[str, Any]:
     """Scene identification and detection figures of decisions against the truth."""
-    ident = identification_metrics(list(truth), list(pred))
-    return {"macro_f1": ident["macro_f1"], "accuracy": ident["accuracy"],
-            "detection": detection_metrics(list(truth), [p is not None for p in pred]),
-            "per_scene": ident["per_scene"]}
+    res = scores(list(truth), list(pred))
+    return {k: res[k] for k in ("macro_f1", "accuracy", "detection", "per_scene")}
 
 
 def backtest(ds: Dataset, X: np.ndarray, kbs: Mapping[str, KnowledgeBase], rules: SceneRules,

@@ -84,11 +84,23 @@ def split_rows(ds: Dataset, train_fraction: float, seed: int) -> tuple[np.ndarra
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64))
 
 
-def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f
+def _labels(y: list[str | None]) -> list[str]:
+    return [NORMAL if v is None else v for v in y]
+
+
+def detection_metrics(is_risky: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
+    """Risky vs normal: precision, recall and F1 of ``flagged`` (0 where undefined) and the
+    counts ``tp``, ``fp``, ``fn``, ``tn`` (``sklearn.metrics``, imported here: evaluation only)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    truth = np.asarray(is_risky, dtype=bool)
+    decided = np.asarray(flagged, dtype=bool)
+    tn, fp, fn, tp = (int(v) for v in
+                      confusion_matrix(truth, decided, labels=[False, True]).ravel())
+    p, r, f, _ = precision_recall_fscore_support(truth, decided, labels=[True], average=None,
+                                                 zero_division=0.0)
+    return {"precision": float(p[0]), "recall": float(r[0]), "f1": float(f[0]),
+            "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
 def identification_metrics(y_true: list[str | None], y_pred: list[str | None]
@@ -98,32 +110,31 @@ def identification_metrics(y_true: list[str | None], y_pred: list[str | None]
     Pass **every** screened event: a normal event decided as a scene counts against that
     scene's precision. Scenes are the labelled scenes present in ``y_true``.
     """
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
     scenes = sorted({t for t in y_true if t is not None})
     per: dict[str, dict[str, float]] = {}
-    for s in scenes:
-        tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == s and p == s)
-        fp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t != s and p == s)
-        fn = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == s and p != s)
-        p, r, f = _prf(tp, fp, fn)
-        per[s] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-                  "support": sum(1 for t in y_true if t == s)}
+    if scenes:
+        prec, rec, f1, support = precision_recall_fscore_support(
+            _labels(y_true), _labels(y_pred), labels=scenes, average=None, zero_division=0.0)
+        per = {s: {"precision": round(float(prec[i]), 4), "recall": round(float(rec[i]), 4),
+                   "f1": round(float(f1[i]), 4), "support": int(support[i])}
+               for i, s in enumerate(scenes)}
     risky = [(t, p) for t, p in zip(y_true, y_pred, strict=True) if t is not None]
-    acc = sum(1 for t, p in risky if t == p) / max(1, len(risky))
+    acc = (accuracy_score([t for t, _ in risky], _labels([p for _, p in risky]))
+           if risky else 0.0)
     macro = float(np.mean([v["f1"] for v in per.values()])) if per else 0.0
-    return {"accuracy": round(acc, 4), "macro_f1": round(macro, 4), "per_scene": per}
+    return {"accuracy": round(float(acc), 4), "macro_f1": round(macro, 4), "per_scene": per}
 
 
-def detection_metrics(y_true: list[str | None], flagged: Any) -> dict[str, Any]:
-    """Risky or not, whatever the scene: precision, recall, F1 and the four counts."""
-    is_risky = np.array([t is not None for t in y_true], dtype=bool)
-    flagged = np.asarray(flagged, dtype=bool)
-    tp = int((flagged & is_risky).sum())
-    fp = int((flagged & ~is_risky).sum())
-    fn = int((~flagged & is_risky).sum())
-    tn = int((~flagged & ~is_risky).sum())
-    p, r, f = _prf(tp, fp, fn)
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-            "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+def scores(y_true: list[str | None], y_pred: list[str | None]) -> dict[str, Any]:
+    """Scene identification (:func:`identification_metrics`) and detection of the same
+    decisions (flagged = decided as any scene), rounded as every report shows them."""
+    det = detection_metrics(np.array([t is not None for t in y_true], dtype=bool),
+                            np.array([p is not None for p in y_pred], dtype=bool))
+    return {**identification_metrics(y_true, y_pred),
+            "detection": {k: round(v, 4) if isinstance(v, float) else v
+                          for k, v in det.items()}}
 
 
 def decided_scenes(kb: Any, res: Any) -> list[str | None]:
@@ -133,13 +144,15 @@ def decided_scenes(kb: Any, res: Any) -> list[str | None]:
 
 
 def confusion(y_true: list[str | None], y_pred: list[str | None]) -> dict[str, dict[str, int]]:
-    """``{true: {decided: count}}`` with ``normal`` for ``None`` (rows and columns)."""
-    out: dict[str, dict[str, int]] = {}
-    for t, p in zip(y_true, y_pred, strict=True):
-        row = out.setdefault(NORMAL if t is None else t, {})
-        k = NORMAL if p is None else p
-        row[k] = row.get(k, 0) + 1
-    return out
+    """``{true: {decided: count}}`` with ``normal`` for ``None`` (rows and columns; only the
+    pairs that occur)."""
+    from sklearn.metrics import confusion_matrix
+
+    truth, decided = _labels(y_true), _labels(y_pred)
+    labels = list(dict.fromkeys(truth + decided))
+    matrix = confusion_matrix(truth, decided, labels=labels)
+    return {t: {d: int(matrix[i, j]) for j, d in enumerate(labels) if matrix[i, j]}
+            for i, t in enumerate(labels) if matrix[i].any()}
 
 
 def evaluate_dataset(ds: Dataset, rules: SceneRules, train_fraction: float = 0.5, seed: int = 0,
@@ -167,7 +180,6 @@ def evaluate_dataset(ds: Dataset, rules: SceneRules, train_fraction: float = 0.5
     group = ds.group_of()
     truth = [scene[int(r)] for r in test]
     pred = decided_scenes(kb, res)
-    ident = identification_metrics(truth, pred)
     risky_idx = [k for k, t in enumerate(truth) if t is not None]
     best_only = [kb.scenes[int(res.best[k])] for k in risky_idx]
 
@@ -180,8 +192,7 @@ def evaluate_dataset(ds: Dataset, rules: SceneRules, train_fraction: float = 0.5
     missing = sorted(set(y_true) - set(kb.scenes))
     return {
         "mode": mode,
-        **ident,
-        "detection": detection_metrics(truth, res.risky),
+        **scores(truth, pred),
         "best_scene_accuracy": round(
             sum(1 for a, b in zip(y_true, best_only, strict=True) if a == b)
             / max(1, len(y_true)), 4),

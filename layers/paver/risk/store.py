@@ -319,7 +319,7 @@ def _ts(path: Path, line: int, col: str, text: str) -> float:
 
 
 def load_world(store: InMemoryStore, world: Any) -> InMemoryStore:
-    """Load a generated :class:`~paver.world.transfers.TransferWorld` (rows already typed).
+    """Load a generated ``TransferWorld`` (``paver_dev.world.transfers``) (rows already typed).
 
     The in-memory twin of :func:`load_side_files` plus ``record_table`` for its transactions.
     """

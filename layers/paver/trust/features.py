@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from paver.kyb.uscc import normalize_uscc_many, valid_uscc_mask
+from paver.lazy import lazy_module
 from paver.trust import DIMENSIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # pandas only when frames are built: not on every cold start (paver.lazy)
+    pd = lazy_module("pandas")
 
 WINDOW_MONTHS = 12
 RECENT_MONTHS = 3

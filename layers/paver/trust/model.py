@@ -22,13 +22,18 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from paver.lazy import lazy_module
 from paver.trust import DIMENSIONS
 from paver.trust.features import DIMENSION_FEATURES, SPECS, describe
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # pandas only when frames are built: not on every cold start (paver.lazy)
+    pd = lazy_module("pandas")
 
 ARTIFACT_KIND_TRUST = "paver.trust_model"
 ARTIFACT_KIND_TABLE = "paver.table_model"
@@ -316,18 +321,20 @@ def fit_scorer(df: pd.DataFrame, y: np.ndarray, *, numeric: Sequence[str] = (),
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC AUC via ranks (ties averaged); ``None`` when only one class is present."""
+    """ROC AUC (``sklearn.metrics.roc_auc_score``); ``None`` when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
     y = np.asarray(y, dtype=int)
-    pos = int(y.sum())
-    neg = len(y) - pos
-    if pos == 0 or neg == 0:
+    if len(np.unique(y)) < 2:
         return None
-    ranks = pd.Series(np.asarray(score, dtype=float)).rank(method="average").to_numpy()
-    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+    return float(roc_auc_score(y, np.asarray(score, dtype=float)))
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean((np.asarray(p, dtype=float) - np.asarray(y, dtype=float)) ** 2))
+    """Brier score (``sklearn.metrics.brier_score_loss``): mean squared error of ``p``."""
+    from sklearn.metrics import brier_score_loss
+
+    return float(brier_score_loss(np.asarray(y, dtype=int), np.asarray(p, dtype=float)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from paver.config import Settings
+from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Selection
 from paver.storage.registry import bind
 from paver.trust import DIMENSIONS, store
@@ -22,6 +22,11 @@ from paver.trust.drivers import driver_lines
 from paver.trust.features import partner_features, region_coverage
 from paver.trust.model import TrustModel
 from paver.trust.selection import Decision, PolicyError, decide, load_policy, tier_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # pandas only when frames are built: not on every cold start (paver.lazy)
+    pd = lazy_module("pandas")
 
 __all__ = [
     "NoModelError", "NotFoundError", "PolicyError", "ScoredPartners", "UnknownModelVersion",

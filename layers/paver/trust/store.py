@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pynamodb.exceptions import UpdateError
 
 from paver.aws import client
+from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Merchant, MerchantMetric, Partner, Selection
 from paver.storage.registry import bind
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from paver.trust.ingest import MerchantRow, MetricRow, PartnerRow
+else:  # pandas only when frames are built: not on every cold start (paver.lazy)
+    pd = lazy_module("pandas")
 
 _METRIC_FIELDS = ("txn_count", "amount", "active_days", "refunds", "complaints", "chargebacks",
                   "fraud_reports", "risk_hits")

@@ -1,7 +1,7 @@
 """``paver serve``: the whole system on 127.0.0.1 — the API, the console and the event sources.
 
 The Chalice app answers HTTP (API routes, ``/console/`` and ``/m/``) while
-:mod:`paver.local_events` delivers the rollout queue, the Transactions stream and the S3
+:mod:`paver_dev.local_events` delivers the rollout queue, the Transactions stream and the S3
 notifications to the same handlers Lambda would call. ``--demo`` first loads the demo world
 (partners ingested and scored, a campaign selected and rolled out, store photos bound, payments
 accrued, a risk knowledge base built and events screened). Ctrl-C (or SIGTERM) stops the HTTP
@@ -24,22 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from paver.config import Settings
-from paver.local_aws import LOOPBACK, aws_environment
 from paver.logs import mask
-from paver.project import project_root
+from paver_dev.local_aws import LOOPBACK, aws_environment
+from paver_dev.project import project_root
 
 log = logging.getLogger(__name__)
 
 
 def masked_handler_class() -> type:
-    """Chalice's request handler, answering like API Gateway (``paver.local_gateway``), with its
+    """Chalice's request handler, answering like API Gateway (``paver_dev.local_gateway``), with its
     access log masked (``paver.logs.mask``).
 
     ``BaseHTTPRequestHandler`` prints the request line, query string included, to stderr:
     phone numbers, account ids, credentials and bearer tokens put in a URL would land in the
     terminal and any log collector reading it.
     """
-    from paver.local_gateway import GatewayRequestHandler
+    from paver_dev.local_gateway import GatewayRequestHandler
 
     class MaskedRequestHandler(GatewayRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -55,9 +55,9 @@ def _say(msg: str) -> None:
 
 def load_demo_world(cfg: Settings, opts: Any, work_dir: Path, quiet: bool = True) -> dict:
     """Run every demo stage against ``cfg`` (the served AWS) so the first screen is full."""
-    from paver.demo.context import DemoContext
-    from paver.demo.runner import STAGES
-    from paver.world import generate_world
+    from paver_dev.demo.context import DemoContext
+    from paver_dev.demo.runner import STAGES
+    from paver_dev.world import generate_world
 
     ctx = DemoContext(cfg=cfg, world_dir=work_dir / "world", out_dir=work_dir, seed=opts.seed,
                       quiet=quiet)
@@ -131,13 +131,13 @@ def serve_forever(port: int = 8000, stage: str = "local", demo: Any = None,
     stage
         Chalice config stage.
     demo
-        :class:`paver.world.WorldOptions` to preload the demo world with, or ``None``.
+        :class:`paver_dev.world.WorldOptions` to preload the demo world with, or ``None``.
     events
         Deliver queue, stream and S3 events to the handlers (off: HTTP only).
     """
     from chalice.cli import factory
 
-    from paver.local_events import EventPump, sources_from_app
+    from paver_dev.local_events import EventPump, sources_from_app
 
     root = project_root()
     with _stop_on_sigterm(), contextlib.suppress(KeyboardInterrupt), \

@@ -6,7 +6,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from paver.demo.context import SUMMARY_KEYS, ReportSection
+from paver_dev.demo.context import SUMMARY_KEYS, ReportSection
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2433}

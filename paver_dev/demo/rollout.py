@@ -11,9 +11,9 @@ from typing import Any
 from PIL import Image
 
 from paver.aws import client, queue_url
-from paver.demo.context import DemoContext, ReportSection
 from paver.rollout import service
 from paver.storage.models import Code
+from paver_dev.demo.context import DemoContext, ReportSection
 
 GRID_PER_SKIN = 3
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from paver.aws import client
-from paver.demo.context import DemoContext, ReportSection
 from paver.storage.registry import bind
 from paver.trust import DIMENSIONS
 from paver.trust.artifacts import publish_trust_model
@@ -33,6 +32,7 @@ from paver.trust.service import (
     run_selection,
     world_training_data,
 )
+from paver_dev.demo.context import DemoContext, ReportSection
 
 AUC_TARGET = 0.85
 HISTORY_PARTNERS = 300
@@ -85,7 +85,7 @@ def write_history(ctx: DemoContext) -> Path:
 
     import numpy as np
 
-    from paver.world.partners import generate
+    from paver_dev.world.partners import generate
 
     with (ctx.world_dir / "partners.csv").open(encoding="utf-8") as f:
         n_world = sum(1 for _ in csv.DictReader(f))

@@ -1,4 +1,4 @@
-"""Generate synthetic store photos for tests and demos.
+"""Generate synthetic store photos for tests and demos (developer tooling: not shipped to Lambda).
 
 A photo is saved as JPEG (or PNG, WebP, HEIF) with EXIF written by piexif: camera make/model,
 capture time and — unless told otherwise — a GPS block (WGS-84) for the given coordinates. Its
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +24,7 @@ import numpy as np
 import piexif
 from PIL import Image, ImageDraw, ImageFilter
 
+from paver.certify import perspective_coeffs
 from paver.kyb.photo import PIL_FORMATS
 
 PhotoFormat = Literal["jpeg", "png", "webp", "heif"]
@@ -33,7 +33,7 @@ PhotoFormat = Literal["jpeg", "png", "webp", "heif"]
 SECONDS_DENOMINATOR = 10_000
 _DEFAULT_TAKEN_AT = datetime(2026, 1, 15, 10, 30, 0)
 #: Real photos the prints are composited into (CC BY-SA 4.0, see assets/photos/README.md).
-REAL_PHOTOS = tuple(sorted((Path(__file__).resolve().parent.parent / "assets" / "photos")
+REAL_PHOTOS = tuple(sorted((Path(__file__).resolve().parent / "assets" / "photos")
                            .glob("*.jpg")))
 #: A phone frame (4:3); the real photos are upscaled to it as the scene.
 PHOTO_SIZE = (1600, 1200)
@@ -197,17 +197,6 @@ def store_scene(
         y = max(0, counter_top - code.height)
         scene.paste(code.convert("RGB"), (x, y))
     return scene
-
-
-def perspective_coeffs(src: Sequence[tuple[float, float]],
-                       dst: Sequence[tuple[float, float]]) -> list[float]:
-    """PIL PERSPECTIVE coefficients mapping output points ``dst`` to input points ``src``."""
-    rows, rhs = [], []
-    for (x, y), (u, v) in zip(dst, src, strict=True):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        rhs += [u, v]
-    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
 
 
 def photo_of_print(

@@ -28,10 +28,10 @@ from paver.accrual.milestones import load_policy as load_milestones
 from paver.accrual.transactions import TransactionIn, record_transaction
 from paver.aws import client
 from paver.binding import service
-from paver.demo.context import DemoContext, ReportSection
-from paver.kyb.photo_gen import make_store_photo
 from paver.rollout.service import campaign_progress, code_image, scan_ref_for
 from paver.storage.models import Benefit, Code, Merchant, Transaction
+from paver_dev.demo.context import DemoContext, ReportSection
+from paver_dev.photo_gen import make_store_photo
 
 #: How the demo's photos go wrong, with weights (the rest are good photos at the shop).
 SCENARIOS = (("good", 0.6), ("far_away", 0.15), ("no_gps", 0.1), ("other_code", 0.15))

@@ -242,7 +242,7 @@ def world_command(seed: int, accounts: int, instances: int | None, scene_set: st
     """Write a synthetic transfer window with injected, labelled risk scenes."""
     import numpy as np
 
-    from paver.world import transfers
+    from paver_dev.world import transfers
 
     w = transfers.generate(np.random.default_rng(seed), accounts,
                            instances_per_scene=instances, scene_set=scene_set)
@@ -264,7 +264,7 @@ def world_command(seed: int, accounts: int, instances: int | None, scene_set: st
 def convert_amlsim_command(nodes: tuple[Path, ...], txs: tuple[Path, ...], out_dir: Path,
                            scene: str | None) -> None:
     """Convert IBM AMLSim sample graph(s) into transactions.csv / labels.csv."""
-    from paver.risk.amlsim import convert
+    from paver_dev.amlsim import convert
 
     if len(nodes) != len(txs):
         raise InputError("give one --transactions per --nodes (they pair in order)")

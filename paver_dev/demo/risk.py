@@ -21,7 +21,8 @@ import time
 from html import escape
 from typing import Any
 
-from paver.demo.context import DemoContext, ReportSection
+import numpy as np
+
 from paver.risk.evaluate import (
     confusion,
     detection_metrics,
@@ -38,6 +39,7 @@ from paver.risk.screening import (
     screen_table,
     side_store,
 )
+from paver_dev.demo.context import DemoContext, ReportSection
 
 TRAIN_FRACTION = 0.5
 MAX_API_EVENTS = 4
@@ -47,10 +49,12 @@ EXAMPLES_PER_KIND = 2
 
 def _score(truth: list[str | None], decisions: list[dict[str, Any]]) -> dict[str, Any]:
     pred = [d["scene"] if d["risky"] else None for d in decisions]
-    flagged = [bool(d["risky"]) for d in decisions]
-    return {**identification_metrics(truth, pred),
-            "detection": detection_metrics(truth, flagged), "confusion": confusion(truth, pred),
-            "flagged": sum(flagged)}
+    ident = identification_metrics(truth, pred)
+    flagged = np.array([d["risky"] for d in decisions], dtype=bool)
+    detection = detection_metrics(np.array([t is not None for t in truth]), flagged)
+    detection.pop("tn")  # the report's detection tile shows tp/fp/fn only
+    return {**ident, "detection": detection, "confusion": confusion(truth, pred),
+            "flagged": int(flagged.sum())}
 
 
 def run_demo_stage(ctx: DemoContext) -> None:

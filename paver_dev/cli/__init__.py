@@ -15,7 +15,7 @@ import click
 from paver import __version__
 
 if TYPE_CHECKING:
-    from paver.world import WorldOptions
+    from paver_dev.world import WorldOptions
 
 #: Sub-groups that live in their own modules (each exposes ``group``).
 _SUBGROUPS = ("qr", "kyb", "risk", "model")
@@ -28,7 +28,7 @@ class _Cli(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         cmd = super().get_command(ctx, name)
         if cmd is None and name in self._subgroups():
-            cmd = importlib.import_module(f"paver.cli.{name}").group
+            cmd = importlib.import_module(f"paver_dev.cli.{name}").group
         return cmd
 
     @staticmethod
@@ -64,7 +64,7 @@ def _world_options(f: Any) -> Any:
 
 def _world_opts(seed: int, partners: int, merchants_per_partner: int,
                 accounts: int) -> WorldOptions:
-    from paver.world import WorldOptionError, WorldOptions
+    from paver_dev.world import WorldOptionError, WorldOptions
 
     opts = WorldOptions(seed=seed, partners=partners,
                         merchants_per_partner=merchants_per_partner, accounts=accounts)
@@ -80,7 +80,7 @@ def _world_opts(seed: int, partners: int, merchants_per_partner: int,
 def world(seed: int, partners: int, merchants_per_partner: int, accounts: int,
           out_dir: Path) -> None:
     """Generate a deterministic synthetic world into OUT."""
-    from paver.world import generate_world
+    from paver_dev.world import generate_world
 
     counts = generate_world(_world_opts(seed, partners, merchants_per_partner, accounts), out_dir)
     click.echo(json.dumps({"out": str(out_dir), "counts": counts}, indent=2))
@@ -94,7 +94,7 @@ def world(seed: int, partners: int, merchants_per_partner: int, accounts: int,
 def demo(seed: int, partners: int, merchants_per_partner: int, accounts: int, out_dir: Path,
          quiet: bool) -> None:
     """Run the whole job on the embedded local AWS; write summary.json and report.html."""
-    from paver.demo.runner import run_demo
+    from paver_dev.demo.runner import run_demo
 
     opts = _world_opts(seed, partners, merchants_per_partner, accounts)
     summary = run_demo(opts, out_dir, quiet=quiet)
@@ -113,7 +113,7 @@ def serve(port: int, stage: str, demo: bool, no_events: bool, seed: int, partner
           merchants_per_partner: int, accounts: int) -> None:
     """Run the system on 127.0.0.1:PORT: API, console (/console/), merchant page (/m/) and the
     event sources (rollout queue, Transactions stream, S3 notifications); Ctrl-C stops."""
-    from paver.serve import serve_forever
+    from paver_dev.serve import serve_forever
 
     opts = _world_opts(seed, partners, merchants_per_partner, accounts) if demo else None
     serve_forever(port=port, stage=stage, demo=opts, events=not no_events)
@@ -125,7 +125,7 @@ def serve(port: int, stage: str, demo: bool, no_events: bool, seed: int, partner
 @click.option("--stage", default="dev", show_default=True)
 def package(out_dir: Path, stage: str) -> None:
     """Package the app with ``chalice package`` into OUT (SAM template + deployment zip)."""
-    from paver.packaging import PackagingError, package_app
+    from paver_dev.packaging import PackagingError, package_app
 
     try:
         result = package_app(out_dir, stage=stage)
@@ -139,7 +139,7 @@ def package(out_dir: Path, stage: str) -> None:
               default=None, help="Write to FILE instead of stdout.")
 def openapi(out_file: Path | None) -> None:
     """Print (or write) the API's OpenAPI 3.1 description, e.g. for schemathesis."""
-    from paver.project import ProjectNotFound, project_root
+    from paver_dev.project import ProjectNotFound, project_root
 
     try:
         root = str(project_root())

@@ -10,19 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from paver.demo.context import DemoContext, ReportSection
-from paver.demo.report import write_report
-from paver.local_aws import aws_environment
-from paver.world import WorldOptions, generate_world
+from paver_dev.demo.context import DemoContext, ReportSection
+from paver_dev.demo.report import write_report
+from paver_dev.local_aws import aws_environment
+from paver_dev.world import WorldOptions, generate_world
 
 log = logging.getLogger(__name__)
 
 #: The job's stages in order: (title, "module:function"). Each takes a DemoContext.
 STAGES: tuple[tuple[str, str], ...] = (
-    ("selection", "paver.trust.demo:run_demo_stage"),
-    ("rollout", "paver.rollout.demo:run_demo_stage"),
-    ("binding", "paver.binding.demo:run_demo_stage"),
-    ("risk", "paver.risk.demo:run_demo_stage"),
+    ("selection", "paver_dev.demo.trust:run_demo_stage"),
+    ("rollout", "paver_dev.demo.rollout:run_demo_stage"),
+    ("binding", "paver_dev.demo.binding:run_demo_stage"),
+    ("risk", "paver_dev.demo.risk:run_demo_stage"),
 )
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from paver.project import project_root
+from paver_dev.project import project_root
 
 #: What reaches the zip root through vendor/ (name in zip → path in repo).
 VENDORED = {"functions": "functions", "paver": "layers/paver", "rules": "rules"}

@@ -2,9 +2,9 @@
 
 ``generate_world`` writes, into one directory:
 
-- from :mod:`paver.world.partners`: ``partners.csv``, ``merchants.csv``, ``metrics.csv``,
+- from :mod:`paver_dev.world.partners`: ``partners.csv``, ``merchants.csv``, ``metrics.csv``,
   ``partner_truth.csv`` (the hidden ground truth from which training labels come);
-- from :mod:`paver.world.transfers`: ``transactions.csv``, ``labels.csv``, ``accounts.csv``,
+- from :mod:`paver_dev.world.transfers`: ``transactions.csv``, ``labels.csv``, ``accounts.csv``,
   ``devices.csv``, ``contacts.csv`` (normal traffic with injected risk scenes);
 - ``world.json``: the options and the counts.
 
@@ -50,7 +50,7 @@ class WorldOptions:
 
 def generate_world(opts: WorldOptions, out: Path) -> dict[str, int]:
     """Generate the world for ``opts`` into ``out`` and return the row counts per file."""
-    from paver.world import partners, transfers
+    from paver_dev.world import partners, transfers
 
     opts.validate()
     out.mkdir(parents=True, exist_ok=True)
