@@ -130,6 +130,85 @@ def run_demo_stage(ctx: DemoContext) -> None:
     }
     ctx.report.append(ReportSection("Risk-scene identification", _html(
         modes, truth, picks, api, len(train), len(test), ctx.seed)))
+    with ctx.progress("risk: feedback loop, backtest, tuning", 1) as bar:
+        loop = feedback_loop(ds, X_retro, rules, ctx.seed)
+        bar.update(1)
+    ctx.state["risk_feedback"] = loop["figures"]
+    ctx.report.append(ReportSection("Learning from analysts", loop["html"]))
+
+
+def feedback_loop(ds: Any, X: np.ndarray, rules: Any, seed: int,
+                  target_precision: float = 0.95) -> dict[str, Any]:
+    """Issue 16's loop on the world's history (retrospective features): v1 from the first
+    quarter's labels; v1's alerts on the next part decided from the true labels (confirm
+    with the true scene, dismiss normals); v2 = v1's labels + those decisions; both
+    backtested on the last part. Then v1's thresholds tuned to ``target_precision`` on half
+    of the later events, scored on the other half."""
+    import dataclasses
+
+    from paver.risk.backtest import backtest, tune
+    from paver.risk.evaluate import split_history
+    from paver.risk.feedback import Feedback, labelled_rows, with_feedback
+
+    first, nxt, last = split_history(ds)
+    scene = ds.scene_of()
+    txn = ds.table.txn_id
+    v1 = build_kb_from_rows(X, ds, first, rules, seed=seed)
+    res = Matcher(v1, rules).match(X[nxt])
+    alerts = [int(r) for r, risky in zip(nxt, res.risky, strict=True) if risky]
+    decisions = {txn[r]: Feedback(txn[r], "confirm" if scene[r] else "dismiss", scene[r],
+                                  "analyst (the true label)") for r in alerts}
+    labels = with_feedback({txn[int(r)]: ds.labels[txn[int(r)]] for r in first}, decisions,
+                           {t: (a, b) for t, a, b in zip(txn, ds.table.from_account,
+                                                        ds.table.to_account, strict=True)})
+    ds2 = dataclasses.replace(ds, labels=labels)
+    v2 = build_kb_from_rows(X, ds2, labelled_rows(txn, labels), rules, seed=seed)
+    bt = backtest(ds, X, {"v1": v1, "v2": v2}, rules, last, "retrospective")
+    _, tuned = tune(ds, X, v1, rules, np.sort(np.concatenate([nxt, last])), target_precision,
+                    seed=seed)
+    confirmed = sum(1 for d in decisions.values() if d.decision == "confirm")
+    a, b = bt["versions"]["v1"], bt["versions"]["v2"]
+    figures = {
+        "data": "the demo world's history in time: v1 from the first quarter's labels, its "
+                "alerts on the next part decided from the true labels, both versions "
+                "screened on the last part (retrospective mode)",
+        "v1": {"macro_f1": a["macro_f1"], "detection": a["detection"]},
+        "v2": {"macro_f1": b["macro_f1"], "detection": b["detection"]},
+        "tuned": {"target_precision": target_precision,
+                  "held_out_detection_precision": tuned["held_out"]["detection"]["precision"],
+                  "held_out_detection_recall": tuned["held_out"]["detection"]["recall"]},
+    }
+    rows = "".join(
+        f"<tr><td>{v}</td><td>{escape(trained)}</td><td>{_fmt(r['macro_f1'])}</td>"
+        f"<td>{_fmt(r['detection']['precision'])}</td><td>{_fmt(r['detection']['recall'])}"
+        f"</td><td>{_fmt(r['detection']['f1'])}</td><td>{r['alerts']}</td></tr>"
+        for v, r, trained in (
+            ("v1", a, f"labels of the first quarter ({len(first)} events)"),
+            ("v2", b, f"the same labels and {len(decisions)} analyst decisions on v1's alerts "
+                      f"({confirmed} confirmed, {len(decisions) - confirmed} dismissed)")))
+    d = bt["diff"]
+    th = "".join(
+        f"<tr><td>{escape(s)}</td><td>{t['before']:.2f}</td><td>{t['after']:.2f}</td></tr>"
+        for s, t in tuned["thresholds"].items())
+    before, after = tuned["held_out_before"]["detection"], tuned["held_out"]["detection"]
+    html = (
+        "<p>Analysts' decisions on alerts feed the next knowledge-base version: a confirmed "
+        "alert becomes a risky sample of its scene, a dismissed one a normal sample close to "
+        "a scene; events nobody labelled or decided are no samples (<code>paver risk build "
+        "--feedback</code>). Here the decisions come from the world's true labels. The last "
+        f"part of the history ({bt['events']} events) was seen by neither version "
+        "(<code>paver risk backtest</code>; flagged normals count against their scene):</p>"
+        "<table><tr><th>version</th><th>trained on</th><th>scene macro-F1</th>"
+        "<th>detection precision</th><th>recall</th><th>F1</th><th>alerts</th></tr>"
+        f"{rows}</table><p>v1 → v2: {len(d['gained'])} alerts gained, {len(d['lost'])} lost, "
+        f"{len(d['scene_changed'])} named another scene.</p>"
+        f"<p>Thresholds tuned to precision {target_precision} (<code>paver risk tune</code>, "
+        f"v1, on half of the later events by pattern instance); on the other half "
+        f"({tuned['held_out']['events']} events) detection precision {_fmt(before['precision'])}"
+        f" → {_fmt(after['precision'])}, recall {_fmt(before['recall'])} → "
+        f"{_fmt(after['recall'])}.</p><table><tr><th>scene</th><th>threshold before</th>"
+        f"<th>tuned</th></tr>{th}</table>")
+    return {"figures": figures, "html": html}
 
 
 def _pick_examples(decisions: list[dict[str, Any]], truth: list[str | None]) -> list[int]:

@@ -76,6 +76,7 @@ def model_figures(ctx: DemoContext) -> dict[str, Any]:
                       "detection_f1": risk.get(f"{mode}_detection_f1")}
                for mode in ("realtime", "retrospective")},
         },
+        "risk_feedback": ctx.state.get("risk_feedback", {}),
     }
 
 

@@ -57,6 +57,13 @@ def test_demo_writes_summary_and_report(demo_run: tuple[Path, str]) -> None:
     for mode in ("realtime", "retrospective"):
         assert 0 < figures["risk_scenes"][mode]["macro_f1"] <= 1
     assert "Scene macro-F1, realtime" in html
+    # the feedback loop: v1 vs v2 on the last part of the history, and tuned thresholds
+    loop = figures["risk_feedback"]
+    print(f"feedback loop: macro-F1 v1 {loop['v1']['macro_f1']} → v2 {loop['v2']['macro_f1']};"
+          f" tuned held-out detection precision {loop['tuned']['held_out_detection_precision']}")
+    assert "Learning from analysts" in html and "v1 → v2" in html
+    assert 0 < loop["v1"]["macro_f1"] <= 1 and 0 < loop["v2"]["macro_f1"] <= 1
+    assert loop["tuned"]["target_precision"] == 0.95
 
 
 def test_demo_logs_carry_no_raw_personal_data(demo_run: tuple[Path, str]) -> None:

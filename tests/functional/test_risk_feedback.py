@@ -32,25 +32,14 @@ def _ok(args: list[str]) -> str:
 
 
 def _parts(world: Path) -> tuple[dict[str, dict[str, str]], list[set[str]]]:
-    """Labels and the three parts of the history: a pattern instance belongs to the part where
-    it starts (instances never straddle parts); normal events by their own time."""
+    """Labels and the three parts of the history (:func:`paver.risk.evaluate.split_history`)."""
+    from paver.risk.evaluate import split_history
+    from paver.risk.screening import load_dataset
+
     with (world / "labels.csv").open(encoding="utf-8") as f:
         labels = {r["txn_id"]: r for r in csv.DictReader(f)}
-    with (world / "transactions.csv").open(encoding="utf-8") as f:
-        order = sorted(csv.DictReader(f), key=lambda r: r["timestamp"])
-    start: dict[str, str] = {}
-    for r in order:
-        lab = labels[r["txn_id"]]
-        if lab["scene"]:
-            start.setdefault(lab["group"], r["timestamp"])
-    n = len(order)
-    cuts = (order[n // 4]["timestamp"], order[n * 6 // 10]["timestamp"])
-    parts: list[set[str]] = [set(), set(), set()]
-    for r in order:
-        lab = labels[r["txn_id"]]
-        t = start[lab["group"]] if lab["scene"] else r["timestamp"]
-        parts[sum(t >= c for c in cuts)].add(r["txn_id"])
-    return labels, parts
+    ds = load_dataset(world / "transactions.csv", world / "labels.csv")
+    return labels, [{ds.table.txn_id[int(r)] for r in p} for p in split_history(ds)]
 
 
 def _write_labels(path: Path, labels: dict[str, dict[str, str]], ids: set[str]) -> Path:
@@ -155,3 +144,15 @@ def test_bad_feedback_lines_are_refused_with_file_and_line(history: dict, tmp_pa
                 "--feedback", str(fb), "--kb", str(tmp_path / "kb")])
     assert res.exit_code == 2
     assert f"{fb}:2: {problem}" in res.output
+
+
+def test_history_parts_keep_pattern_instances_whole_and_in_time(history: dict) -> None:
+    labels, parts = history["labels"], history["parts"]
+    groups = [{labels[t]["group"] for t in p if labels[t]["scene"]} for p in parts]
+    assert all(groups) and not (groups[0] & groups[1] or groups[1] & groups[2]
+                                or groups[0] & groups[2])
+    with (history["dir"] / "transactions.csv").open(encoding="utf-8") as f:
+        ts = {r["txn_id"]: r["timestamp"] for r in csv.DictReader(f)}
+    normal_times = [sorted(ts[t] for t in p if not labels[t]["scene"]) for p in parts]
+    assert normal_times[0][-1] <= normal_times[1][0] and normal_times[1][-1] <= normal_times[2][0]
+    assert sum(map(len, parts)) == len(ts)

@@ -84,6 +84,26 @@ def split_rows(ds: Dataset, train_fraction: float, seed: int) -> tuple[np.ndarra
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64))
 
 
+def split_history(ds: Dataset, cuts: tuple[float, ...] = (0.25, 0.6)) -> list[np.ndarray]:
+    """Row indices of consecutive parts of the window, in time: the parts end at the given
+    fractions of the events (in time order). A pattern instance belongs to the part where it
+    starts (instances never straddle parts), a normal event to the part of its own time —
+    how a team meets its history: what was labelled first, what came next, what came last."""
+    order = np.argsort(ds.table.ts, kind="stable")
+    bounds = [float(ds.table.ts[order[min(len(order) - 1, int(c * len(order)))]])
+              for c in cuts]
+    scene, group = ds.scene_of(), ds.group_of()
+    start: dict[str, float] = {}
+    for i in order.tolist():
+        if scene[i] is not None:
+            start.setdefault(group[i] or f"_row{i}", float(ds.table.ts[i]))
+    parts: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for i in range(len(ds.table)):
+        t = (start[group[i] or f"_row{i}"] if scene[i] is not None else float(ds.table.ts[i]))
+        parts[sum(t >= b for b in bounds)].append(i)
+    return [np.asarray(p, dtype=np.int64) for p in parts]
+
+
 def _labels(y: list[str | None]) -> list[str]:
     return [NORMAL if v is None else v for v in y]
 
