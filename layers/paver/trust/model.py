@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paver.errors import InvalidInput
 from paver.trust import DIMENSIONS
 from paver.trust.features import DIMENSION_FEATURES, SPECS, describe
 
@@ -36,7 +37,7 @@ _C_GRID = tuple(float(c) for c in np.logspace(-2, 2, 9))
 _MISSING = "(missing)"
 
 
-class TableError(ValueError):
+class TableError(InvalidInput):
     """A training table or label is unusable; the message says what to fix."""
 
 

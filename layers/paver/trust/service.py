@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from paver.config import Settings
+from paver.errors import NotFound
 from paver.storage.models import Campaign, Selection
 from paver.storage.registry import bind
 from paver.trust import DIMENSIONS, store
@@ -29,8 +30,8 @@ __all__ = [
 ]
 
 
-class NotFoundError(LookupError):
-    """The campaign or partner does not exist."""
+#: The campaign or partner does not exist (the name callers used; one class, the core's).
+NotFoundError = NotFound
 
 
 class ScoredPartners:
@@ -74,8 +75,8 @@ def score_frames(frames: store.Frames, model: TrustModel | None = None) -> Score
 # Campaigns
 
 
-class UnknownModelVersion(ValueError):
-    """The campaign names a trust model version that is not registered (maps to 400)."""
+class UnknownModelVersion(NotFound):
+    """The campaign names a trust model version that is not registered (404)."""
 
 
 def _model_for(version: str | None, cfg: Settings | None) -> TrustModel:
