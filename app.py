@@ -1,4 +1,5 @@
-"""Composition root: the Chalice app with one Blueprint per module of ``functions/``."""
+"""Composition root: the Chalice app with one Blueprint per module of ``functions/``, the
+authentication middleware and the one mapping of the core's errors to HTTP (every route)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 
 from chalice import Chalice
 
+from functions import _errors
 from functions._auth import authenticate
 from paver.logs import configure
 
@@ -26,8 +28,14 @@ FUNCTION_MODULES: tuple[str, ...] = (
 
 for _name in FUNCTION_MODULES:
     app.register_blueprint(importlib.import_module(f"functions.{_name}").bp)
+_errors.install(app)  # after every route is registered: each answers paver.errors the same way
 
 
 @app.middleware("http")
 def _authenticate(event, get_response):  # chalice middleware signature
     return authenticate(event, get_response)
+
+
+@app.middleware("http")
+def _limit_body(event, get_response):  # runs after _authenticate (registration order)
+    return _errors.limit_body(event, get_response)

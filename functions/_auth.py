@@ -1,31 +1,32 @@
 """Authentication (every route; ``/health`` also answers without a token) and tenant checks.
 
 The middleware turns a missing, expired or forged bearer token into 401; a valid principal
-asking for something outside its tenant gets 403 from the ``require_*`` helpers. Existence is
-not leaked: a partner asking for an unknown merchant gets the same 403 as for another's.
+asking for something outside its tenant gets 403 from the ``require_*`` helpers, which raise
+the core's :class:`~paver.errors.Forbidden` / :class:`~paver.errors.NotFound` (answered by
+``functions._errors``). Existence is not leaked: a partner asking for an unknown merchant or
+code gets the same 403 as for another's. Routes call them before parsing a body.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
-from chalice import ForbiddenError, NotFoundError, Response
+from chalice import Response
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
 
-from paver.auth import AuthError, Principal, from_authorization_header
-from paver.storage.models import Merchant
+from functions._errors import error_response
+from paver.auth import CredentialError, Principal, TokenSecretError, from_authorization_header
+from paver.errors import Forbidden, NotFound
+from paver.storage.models import Code, Merchant
 from paver.storage.registry import bind
 
 #: Route templates served without a token: health and the static pages (they hold no data).
 PUBLIC_PATHS = frozenset({"/health", "/console", "/console/{asset}", "/m", "/m/{asset}"})
-_CALLER_MESSAGES = frozenset({
-    "missing Authorization header", "Authorization must be 'Bearer <token>'", "token expired",
-    "invalid token", "invalid token claims",
-})
+M = TypeVar("M", bound=Model)
 log = logging.getLogger(__name__)
 _current: ContextVar[Principal | None] = ContextVar("paver_principal", default=None)
 
@@ -40,17 +41,11 @@ def authenticate(request: Any, get_response: Callable[[Any], Response]) -> Respo
         return get_response(request)
     try:
         principal = from_authorization_header(request.headers.get("authorization"))
-    except AuthError as exc:
-        # Say what the caller can fix; configuration problems stay in the log.
-        message = str(exc) if str(exc) in _CALLER_MESSAGES else "invalid token"
-        if message != str(exc):
-            log.error("auth: %s", exc)
-        return Response(
-            body=json.dumps({"Code": "UnauthorizedError", "Message": message}),
-            status_code=401,
-            headers={"Content-Type": "application/json",
-                     "WWW-Authenticate": 'Bearer realm="paver"'},
-        )
+    except CredentialError as exc:  # what the caller can fix
+        return error_response(exc)
+    except TokenSecretError as exc:  # ours: stays in the log, the caller learns nothing
+        log.error("auth: %s", exc)
+        return error_response(CredentialError("invalid token"))
     token = _current.set(principal)
     try:
         return get_response(request)
@@ -66,14 +61,14 @@ def optional_principal() -> Principal | None:
 def principal() -> Principal:
     p = _current.get()
     if p is None:  # only reachable if a route is called without the middleware
-        raise ForbiddenError("no authenticated principal")
+        raise Forbidden("no authenticated principal")
     return p
 
 
 def require_operator() -> Principal:
     p = principal()
     if p.role != "operator":
-        raise ForbiddenError("operators only")
+        raise Forbidden("operators only")
     return p
 
 
@@ -81,8 +76,20 @@ def require_partner(partner_id: str) -> Principal:
     """The caller is an operator or this partner."""
     p = principal()
     if not p.can_see_partner(partner_id):
-        raise ForbiddenError("not your partner account")
+        raise Forbidden("not your partner account")
     return p
+
+
+def _visible(p: Principal, model: type[M], key: str, what: str, **get: Any) -> M:
+    """The ``what`` stored under ``key``: 404 to an operator when there is none, the same 403
+    as for someone else's to anyone else."""
+    bind()
+    try:
+        return model.get(key, **get)
+    except DoesNotExist:
+        if p.role == "operator":
+            raise NotFound(f"{what} {key!r} not found") from None
+        raise Forbidden(f"not your {what}") from None
 
 
 def require_merchant(merchant_id: str, *, allow_merchant: bool = True) -> Merchant | None:
@@ -92,18 +99,24 @@ def require_merchant(merchant_id: str, *, allow_merchant: bool = True) -> Mercha
     gets 403 whether it is unknown or someone else's).
     """
     p = principal()
-    bind()
-    try:
-        merchant = Merchant.get(merchant_id, attributes_to_get=["merchant_id", "partner_id"])
-    except DoesNotExist:
-        if p.role == "operator":
-            raise NotFoundError(f"merchant {merchant_id!r} not found") from None
-        raise ForbiddenError("not your merchant") from None
+    merchant = _visible(p, Merchant, merchant_id, "merchant",
+                        attributes_to_get=["merchant_id", "partner_id"])
     if p.role == "merchant" and not allow_merchant:
-        raise ForbiddenError("merchants cannot do this")
+        raise Forbidden("merchants cannot do this")
     if not p.can_see_merchant(merchant.merchant_id, merchant.partner_id):
-        raise ForbiddenError("not your merchant")
+        raise Forbidden("not your merchant")
     return merchant
+
+
+def require_code(code_id: str, *, change: bool = False) -> Code:
+    """The code if the caller may see it (``change``: operators and the code's partner only;
+    an operator gets 404 for an unknown one, everyone else 403)."""
+    p = principal()
+    code = _visible(p, Code, code_id, "code")
+    if not p.can_see_merchant(code.merchant_id, code.partner_id) or (
+            change and p.role == "merchant"):
+        raise Forbidden("not your code")
+    return code
 
 
 def partner_scope(requested: str | None) -> str | None:
@@ -113,5 +126,5 @@ def partner_scope(requested: str | None) -> str | None:
     if p.role != "partner":
         return requested
     if requested not in (None, p.id):
-        raise ForbiddenError("not your partner account")
+        raise Forbidden("not your partner account")
     return p.id

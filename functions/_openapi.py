@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
+from functions._errors import HTTP_ERRORS
 from paver.fields import NOT_TEXT, _plain_text
 
 OPENAPI_VERSION = "3.1.0"
@@ -103,23 +104,20 @@ EXTRA_RESPONSES: dict[tuple[str, str], dict[str, str]] = {
 #: ``x-row-schema`` of the items: a bad row does not fail the request, it is reported).
 _ROW_MODELS = {"MerchantBatch": {"merchants": "MerchantRow", "metrics": "MetricRow"}}
 
+#: Every error status a route may answer: the core's categories (one mapping for every route,
+#: ``functions._errors``) and what the gateway refuses before a handler runs.
 _ERRORS = {
-    "400": "invalid body, path or query parameter (the message names the field)",
-    "401": "missing, expired or forged bearer token",
-    "403": "outside the caller's tenant",
-    "404": "not found",
-    "409": "conflict with the current state",
+    **{str(status): text for status, _code, text in HTTP_ERRORS.values()},
     "413": "body too large",
     "415": "body is not application/json",
 }
 _SUCCESS = {200: "success", 201: "created", 202: "accepted"}
 _STATUS_RE = re.compile(r"status(?:_code)?=([^,)\n]+)")
-_ERROR_CLASS_STATUS = {"ServiceUnavailableError": ("503", "a dependency is unavailable; "
-                                                          "retry later")}
 
 
 def body_model(view_function: Any) -> type[BaseModel] | None:
     """The Pydantic model a view passes to ``parse_body`` (None for routes without a body)."""
+    view_function = inspect.unwrap(view_function)  # functions._errors wraps every route
     code = view_function.__code__
     if "parse_body" not in code.co_names:
         return None
@@ -355,10 +353,6 @@ def generate(app: Any) -> dict[str, Any]:
             errors = dict(_ERRORS)
             if path in PUBLIC_PATHS:
                 errors.pop("401")
-            source = inspect.getsource(inspect.getmodule(entry.view_function))
-            for cls, (status, text) in _ERROR_CLASS_STATUS.items():
-                if cls in source:
-                    errors[status] = text
             for status, text in errors.items():
                 responses[status] = {"description": text, "content": _json(error)}
             for status, text in EXTRA_RESPONSES.get(key, {}).items():

@@ -6,13 +6,14 @@ import logging
 import urllib.parse
 from typing import Any
 
-from chalice import BadRequestError, Blueprint, NotFoundError
+from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions._auth import require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.binding import service
 from paver.console.attempts import attempts_view
+from paver.errors import InvalidInput, NotFound
 from paver.fields import Int, Position
 
 bp = Blueprint(__name__)
@@ -55,15 +56,10 @@ class PhotoUploadRequest(BaseModel):
 
 @bp.route("/merchants/{merchant_id}/photos", methods=["POST"])
 def request_photo_upload(merchant_id: str):
+    mid = path_id(merchant_id, "merchant_id")
+    require_merchant(mid)
     body = parse_body(bp, PhotoUploadRequest)
-    require_merchant(path_id(merchant_id, "merchant_id"))
-    try:
-        upload = service.request_upload(path_id(merchant_id, "merchant_id"), body.content_type,
-                                        body.size, device=body.device())
-    except service.UnknownMerchant as exc:
-        raise NotFoundError(str(exc)) from exc
-    except service.BindingInputError as exc:
-        raise BadRequestError(str(exc)) from exc
+    upload = service.request_upload(mid, body.content_type, body.size, device=body.device())
     return json_response(upload, status=201)
 
 
@@ -87,7 +83,7 @@ def on_photo_uploaded(event: dict[str, Any], context: Any) -> dict[str, Any]:
             continue
         try:
             results.append(service.handle_uploaded(bucket, key).to_dict())
-        except (service.BindingInputError, service.UnknownMerchant) as exc:
+        except (InvalidInput, NotFound) as exc:
             log.error("binding: %s", exc)  # not retryable: the key or merchant is wrong
             results.append({"key": key, "outcome": "rejected", "error": str(exc)})
     return {"results": results}

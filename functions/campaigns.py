@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
+from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_operator
@@ -56,13 +56,8 @@ class SelectionIn(BaseModel):
 def post_campaign() -> Response:
     require_operator()
     body = parse_body(bp, CampaignIn)
-    try:
-        doc = service.create_campaign(body.name, body.regions, body.threshold,
-                                      model_version=body.model_version)
-    except service.PolicyError as exc:
-        raise BadRequestError(f"threshold: {exc}") from exc
-    except service.UnknownModelVersion as exc:  # a well-formed name of no registered version
-        raise NotFoundError(str(exc)) from exc
+    doc = service.create_campaign(body.name, body.regions, body.threshold,
+                                  model_version=body.model_version)
     return json_response(doc, status=201)
 
 
@@ -70,27 +65,14 @@ def post_campaign() -> Response:
 def post_selection(campaign_id: str) -> Response:
     require_operator()
     body = parse_body(bp, SelectionIn)
-    try:
-        result = service.run_selection(path_id(campaign_id, "campaign_id"),
-                                       model_version=body.model_version)
-    except service.NotFoundError as exc:
-        raise NotFoundError(str(exc)) from exc
-    except service.UnknownModelVersion as exc:  # a well-formed name of no registered version
-        raise NotFoundError(str(exc)) from exc
-    except service.NoModelError as exc:
-        raise ConflictError(str(exc)) from exc
-    except service.PolicyError as exc:
-        raise BadRequestError(str(exc)) from exc
-    return json_response(result)
+    return json_response(service.run_selection(path_id(campaign_id, "campaign_id"),
+                                               model_version=body.model_version))
 
 
 @bp.route("/campaigns/{campaign_id}/partners", methods=["GET"])
 def get_partners(campaign_id: str) -> Response:
     require_operator()
-    try:
-        return json_response(service.campaign_partners(path_id(campaign_id, "campaign_id")))
-    except service.NotFoundError as exc:
-        raise NotFoundError(str(exc)) from exc
+    return json_response(service.campaign_partners(path_id(campaign_id, "campaign_id")))
 
 
 @bp.route("/campaigns", methods=["GET"])
@@ -112,12 +94,6 @@ def post_override(campaign_id: str, partner_id: str) -> Response:
     """Override a partner's selection decision with a note (kept in the audit trail)."""
     operator = require_operator()
     body = parse_body(bp, OverrideIn)
-    try:
-        doc = overrides.override(path_id(campaign_id, "campaign_id"),
-                                 path_id(partner_id, "partner_id"), body.selected, body.note,
-                                 by=operator.id)
-    except overrides.OverrideNotFound as exc:
-        raise NotFoundError(str(exc)) from exc
-    except overrides.OverrideConflict as exc:
-        raise ConflictError(str(exc)) from exc
-    return json_response(doc)
+    return json_response(overrides.override(
+        path_id(campaign_id, "campaign_id"), path_id(partner_id, "partner_id"), body.selected,
+        body.note, by=operator.id))

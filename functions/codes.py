@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import os
 
-from chalice import (
-    BadRequestError,
-    Blueprint,
-    ChaliceViewError,
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-    Response,
-)
+from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import (
     partner_scope,
     principal,
+    require_code,
     require_merchant,
     require_operator,
     require_partner,
@@ -25,19 +18,13 @@ from functions._auth import (
 from functions._http import json_response, parse_body, path_id
 from paver.console import codes as codes_list
 from paver.console import sheet
-from paver.console.pages import PageInputError, parse_limit
+from paver.console.pages import parse_limit
+from paver.errors import Forbidden
 from paver.rollout import service
-from paver.rollout.status import STATUSES, IllegalTransition
-from paver.storage.models import Code
+from paver.rollout.status import STATUSES
 
 bp = Blueprint(__name__)
 _STAGE = os.environ.get("PAVER_STAGE", "local")
-
-
-class ServiceUnavailableError(ChaliceViewError):
-    """503: a dependency refused the work; nothing was lost, retry the request."""
-
-    STATUS_CODE = 503
 
 
 class StatusChange(BaseModel):
@@ -50,58 +37,30 @@ class SkinChoice(BaseModel):
     skin: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
 
 
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except service.NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
-    except (IllegalTransition, service.NothingSelected) as exc:
-        raise ConflictError(str(exc)) from exc
-    except service.RolloutError as exc:
-        raise BadRequestError(str(exc)) from exc
-    except service.QueueUnavailable as exc:
-        raise ServiceUnavailableError(str(exc)) from exc
-
-
 @bp.route("/campaigns/{campaign_id}/rollout", methods=["POST"])
 def start_rollout(campaign_id: str) -> Response:
     require_operator()
-    result = _call(service.start_rollout, path_id(campaign_id, "campaign_id"))
+    result = service.start_rollout(path_id(campaign_id, "campaign_id"))
     return json_response({"campaign_id": campaign_id, **result}, status=202)
 
 
 @bp.route("/campaigns/{campaign_id}/progress", methods=["GET"])
 def progress(campaign_id: str) -> dict:
     require_operator()
-    return _call(service.campaign_progress, path_id(campaign_id, "campaign_id"))
-
-
-def _visible_code(code_id: str, *, change: bool = False) -> Code:
-    """The code if the caller may see it (change: operators and the code's partner only)."""
-    p = principal()
-    try:
-        code = service.get_code(path_id(code_id, "code_id"))
-    except service.NotFound as exc:
-        if p.role == "operator":
-            raise NotFoundError(str(exc)) from exc
-        raise ForbiddenError("not your code") from exc
-    if not p.can_see_merchant(code.merchant_id, code.partner_id) or (
-            change and p.role == "merchant"):
-        raise ForbiddenError("not your code")
-    return code
+    return service.campaign_progress(path_id(campaign_id, "campaign_id"))
 
 
 @bp.route("/codes/{code_id}", methods=["GET"])
 def get_code(code_id: str) -> dict:
-    return service.code_view(_visible_code(code_id))
+    return service.code_view(require_code(path_id(code_id, "code_id")))
 
 
 @bp.route("/codes/{code_id}/image", methods=["GET"])
 def get_code_image(code_id: str) -> Response:
     params = bp.current_request.query_params or {}
     fmt = params.get("format", "png")
-    code = _visible_code(code_id)
-    data, content_type = _call(service.code_image, code, fmt)
+    code = require_code(path_id(code_id, "code_id"))
+    data, content_type = service.code_image(code, fmt)
     # PNG is a binary type (base64 through API Gateway); SVG is text.
     body = data.decode("utf-8") if content_type.startswith("image/svg") else data
     return Response(body=body, status_code=200, headers={"Content-Type": content_type})
@@ -109,16 +68,16 @@ def get_code_image(code_id: str) -> Response:
 
 @bp.route("/codes/{code_id}/status", methods=["PUT"])
 def set_status(code_id: str) -> dict:
+    code = require_code(path_id(code_id, "code_id"), change=True)
     body = parse_body(bp, StatusChange)
-    code = _visible_code(code_id, change=True)
-    return service.code_view(_call(service.set_status, code.code_id, body.status))
+    return service.code_view(service.set_status(code.code_id, body.status))
 
 
 @bp.route("/merchants/{merchant_id}/skin", methods=["PUT"])
 def choose_skin(merchant_id: str) -> dict:
-    body = parse_body(bp, SkinChoice)
     require_merchant(path_id(merchant_id, "merchant_id"))
-    return service.code_view(_call(service.reskin, merchant_id, body.skin))
+    body = parse_body(bp, SkinChoice)
+    return service.code_view(service.reskin(merchant_id, body.skin))
 
 
 @bp.on_sqs_message(queue=f"paver-{_STAGE}-rollout", batch_size=10)
@@ -132,7 +91,7 @@ def list_codes() -> Response:
     """A campaign's, a partner's or (operator) all codes, page by page (a partner: its own)."""
     p = principal()
     if p.role == "merchant":
-        raise ForbiddenError("merchants read their own code at /codes/{code_id}")
+        raise Forbidden("merchants read their own code at /codes/{code_id}")
     params = bp.current_request.query_params or {}
     campaign = params.get("campaign")  # given empty is given: refused, not ignored
     partner = params.get("partner")
@@ -141,12 +100,8 @@ def list_codes() -> Response:
     if partner is not None:
         path_id(partner, "partner")
     partner = partner_scope(partner)  # a partner lists its own; the operator may list all
-    try:
-        return json_response(codes_list.list_codes(
-            campaign, partner, limit=parse_limit(params.get("limit")),
-            cursor=params.get("cursor")))
-    except PageInputError as exc:
-        raise BadRequestError(str(exc)) from exc
+    return json_response(codes_list.list_codes(
+        campaign, partner, limit=parse_limit(params.get("limit")), cursor=params.get("cursor")))
 
 
 @bp.route("/campaigns/{campaign_id}/partners/{partner_id}/sheet", methods=["GET"])
@@ -154,10 +109,7 @@ def partner_sheet(campaign_id: str, partner_id: str) -> Response:
     """The print-ready PDF sheet (A4, crop marks) of a partner's codes in a campaign."""
     pid = path_id(partner_id, "partner_id")
     require_partner(pid)
-    try:
-        pdf = sheet.partner_sheet(path_id(campaign_id, "campaign_id"), pid)
-    except sheet.SheetEmpty as exc:
-        raise NotFoundError(str(exc)) from exc
+    pdf = sheet.partner_sheet(path_id(campaign_id, "campaign_id"), pid)
     return Response(body=pdf, status_code=200, headers={
         "Content-Type": "application/pdf",
         "Content-Disposition": f'attachment; filename="codes-{pid}-{campaign_id}.pdf"'})

@@ -5,30 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from chalice import (
-    BadRequestError,
-    Blueprint,
-    ConflictError,
-    NotFoundError,
-    Response,
-)
+from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import partner_scope, principal, require_merchant
 from functions._http import json_response, parse_body, path_id
 from paver.accrual import accrual, merchants
-from paver.accrual.transactions import (
-    TransactionConflict,
-    TransactionIn,
-    TransactionInputError,
-    UnknownMerchant,
-    check_reporting_window,
-    record_transaction,
-)
+from paver.accrual.transactions import TransactionIn, check_reporting_window, record_transaction
 from paver.auth import issue_token
 from paver.console import merchants as search
-from paver.console.pages import PageInputError, parse_limit
+from paver.console.pages import parse_limit
 from paver.console.progress import milestones_view
+from paver.errors import Forbidden, InvalidInput
 
 bp = Blueprint(__name__)
 _STREAM = os.environ.get(
@@ -39,19 +27,15 @@ _STREAM = os.environ.get(
 
 @bp.route("/transactions", methods=["POST"])
 def post_transaction() -> Response:
-    body = parse_body(bp, TransactionIn)
     # Payments are reported by the platform or the acquiring partner, never by the merchant
-    # that would earn milestone benefits from them.
+    # that would earn milestone benefits from them: refused before the body is read; the
+    # merchant the body names is then checked against the caller's tenant.
+    if principal().role == "merchant":
+        raise Forbidden("merchants cannot do this")
+    body = parse_body(bp, TransactionIn)
     require_merchant(body.merchant_id, allow_merchant=False)
-    try:
-        check_reporting_window(body.timestamp)
-        view, created = record_transaction(body)
-    except UnknownMerchant as exc:
-        raise NotFoundError(str(exc)) from exc
-    except TransactionConflict as exc:
-        raise ConflictError(str(exc)) from exc
-    except TransactionInputError as exc:
-        raise BadRequestError(str(exc)) from exc
+    check_reporting_window(body.timestamp)
+    view, created = record_transaction(body)
     return json_response({**view, "replayed": not created}, status=201 if created else 200)
 
 
@@ -62,17 +46,14 @@ def search_merchants() -> Response:
     params = bp.current_request.query_params or {}
     q = params.get("q", "")
     if len(q) > search.MAX_QUERY_CHARS:
-        raise BadRequestError(f"q: at most {search.MAX_QUERY_CHARS} characters")
+        raise InvalidInput(f"at most {search.MAX_QUERY_CHARS} characters", field="q")
     partner = params.get("partner")  # given empty: refused
     if partner is not None:
         path_id(partner, "partner")
     partner = partner_scope(partner)
-    try:
-        return json_response(search.search(
-            q, partner_id=partner, merchant_id=p.id if p.role == "merchant" else None,
-            limit=parse_limit(params.get("limit")), cursor=params.get("cursor")))
-    except PageInputError as exc:
-        raise BadRequestError(str(exc)) from exc
+    return json_response(search.search(
+        q, partner_id=partner, merchant_id=p.id if p.role == "merchant" else None,
+        limit=parse_limit(params.get("limit")), cursor=params.get("cursor")))
 
 
 @bp.route("/merchants/{merchant_id}/milestones", methods=["GET"])
@@ -90,9 +71,9 @@ class SigninLinkIn(BaseModel):
 def post_signin_link(merchant_id: str) -> Response:
     """A sign-in link to the merchant page a partner hands its merchant (token in the
     fragment: never sent to a server, never in logs)."""
-    body = parse_body(bp, SigninLinkIn)
     mid = path_id(merchant_id, "merchant_id")
     require_merchant(mid, allow_merchant=False)
+    body = parse_body(bp, SigninLinkIn)
     token = issue_token("merchant", mid, ttl_s=body.ttl)
     return json_response({"merchant_id": mid, "path": f"/m/#token={token}",
                           "expires_in": body.ttl}, status=201)
@@ -112,10 +93,7 @@ def _merchant_read(view: Callable[[str], dict], merchant_id: str) -> dict:
     """A merchant read view for a caller allowed to see the merchant (404 when gone)."""
     mid = path_id(merchant_id, "merchant_id")
     require_merchant(mid)
-    try:
-        return view(mid)
-    except merchants.UnknownMerchant as exc:
-        raise NotFoundError(str(exc)) from exc
+    return view(mid)
 
 
 @bp.on_dynamodb_record(stream_arn=_STREAM, batch_size=100, starting_position="TRIM_HORIZON",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Rate, Response
+from chalice import Blueprint, Rate, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_partner
 from functions._http import json_response, parse_body, path_id
+from paver.errors import InvalidInput, NotFound
 from paver.trust import service
 from paver.trust.ingest import MAX_BATCH_ROWS, ingest_records
 
@@ -36,9 +37,9 @@ def post_merchants(partner_id: str) -> Response:
     require_partner(pid)
     body = parse_body(bp, MerchantBatch)
     if not body.merchants and not body.metrics:
-        raise BadRequestError("body: give 'merchants' and/or 'metrics' rows")
+        raise InvalidInput("give 'merchants' and/or 'metrics' rows", field="body")
     if service.store.get_partner(pid) is None:
-        raise NotFoundError(f"partner {pid!r} not found")
+        raise NotFound(f"partner {pid!r} not found")
     source = f"api:/partners/{pid}/merchants"
     out: dict[str, Any] = {"partner_id": pid}
     if body.merchants:
@@ -54,12 +55,7 @@ def post_merchants(partner_id: str) -> Response:
 def get_score(partner_id: str) -> dict:
     pid = path_id(partner_id, "partner_id")
     require_partner(pid)
-    try:
-        return service.partner_score(pid)
-    except service.NotFoundError as exc:
-        raise NotFoundError(str(exc)) from exc
-    except service.NoModelError as exc:
-        raise ConflictError(str(exc)) from exc
+    return service.partner_score(pid)
 
 
 @bp.schedule(Rate(1, unit=Rate.DAYS), name="rescore_partners")

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 
-from chalice import BadRequestError, Blueprint, NotFoundError, Response
+from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
+from paver.errors import NotFound
 from paver.fields import Float, Int, PlainText
 from paver.risk import service
 from paver.risk.events import format_timestamp, parse_timestamp
-from paver.risk.kb import KBError
 
 bp = Blueprint(__name__)
 _STREAM = os.environ.get(
@@ -70,12 +70,7 @@ def screen() -> dict:
     require_operator()
     body = parse_body(bp, EventIn)
     event = body.model_dump(exclude={"include_relations"})
-    try:
-        return service.screen_event(event, with_relations=body.include_relations)
-    except service.RiskInputError as exc:
-        raise BadRequestError(str(exc)) from exc
-    except KBError as exc:
-        raise NotFoundError(str(exc)) from exc
+    return service.screen_event(event, with_relations=body.include_relations)
 
 
 @bp.route("/risk/scenes", methods=["GET"])
@@ -87,7 +82,7 @@ def scenes() -> dict:
         path_id(version, "version")
     out = service.list_scenes(version)
     if version is not None and not out["scenes"]:
-        raise NotFoundError(f"version: no knowledge-base version {version!r}")
+        raise NotFound(f"version: no knowledge-base version {version!r}")
     return out
 
 
@@ -95,14 +90,7 @@ def scenes() -> dict:
 def build_scenes() -> Response:
     require_operator()
     body = parse_body(bp, BuildIn)
-    try:
-        result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed)
-    except service.DatasetNotFound as exc:
-        raise NotFoundError(str(exc)) from exc
-    except service.RiskInputError as exc:
-        raise BadRequestError(str(exc)) from exc
-    except (KBError, ValueError) as exc:
-        raise BadRequestError(str(exc)) from exc
+    result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed)
     return json_response(result, status=201)
 
 

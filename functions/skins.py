@@ -7,7 +7,7 @@ looked up, so a reply never says whether someone else's skin exists.
 
 from __future__ import annotations
 
-from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
+from chalice import Blueprint, Response
 
 from functions._auth import require_merchant, require_partner
 from functions._http import json_response, parse_body, path_id
@@ -20,23 +20,12 @@ bp = Blueprint(__name__)
 _STATUS = {"pending": 202, "certified": 201, "refused": 422}
 
 
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except partner_skins.NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
-    except partner_skins.Conflict as exc:
-        raise ConflictError(str(exc)) from exc
-    except partner_skins.SkinSpecError as exc:
-        raise BadRequestError(str(exc)) from exc
-
-
 @bp.route("/partners/{partner_id}/skins", methods=["POST"])
 def create_skin(partner_id: str) -> Response:
     pid = path_id(partner_id, "partner_id")
     require_partner(pid)
     body = parse_body(bp, SkinSpec)
-    item, _created = _call(partner_skins.submit, pid, body)
+    item, _created = partner_skins.submit(pid, body)
     view = partner_skins.skin_view(item)
     view["links"] = {"self": f"/partners/{pid}/skins/{item.name}"}
     return json_response(view, status=_STATUS[item.status])
@@ -46,7 +35,7 @@ def create_skin(partner_id: str) -> Response:
 def list_skins(partner_id: str) -> dict:
     pid = path_id(partner_id, "partner_id")
     require_partner(pid)
-    own = _call(partner_skins.list_skins, pid)
+    own = partner_skins.list_skins(pid)
     from paver.rollout.service import allowed_skins, default_skin
     from paver.storage.models import Partner
 
@@ -60,7 +49,7 @@ def list_skins(partner_id: str) -> dict:
 def get_skin(partner_id: str, name: str) -> dict:
     pid = path_id(partner_id, "partner_id")
     require_partner(pid)
-    return partner_skins.skin_view(_call(partner_skins.get_skin, pid, path_id(name, "name")))
+    return partner_skins.skin_view(partner_skins.get_skin(pid, path_id(name, "name")))
 
 
 @bp.route("/partners/{partner_id}/default-skin", methods=["PUT"])
@@ -68,7 +57,7 @@ def set_default_skin(partner_id: str) -> dict:
     pid = path_id(partner_id, "partner_id")
     require_partner(pid)
     body = parse_body(bp, SkinChoice)
-    return _call(partner_skins.set_default, pid, body.skin)
+    return partner_skins.set_default(pid, body.skin)
 
 
 @bp.route("/merchants/{merchant_id}/skins", methods=["GET"])

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 
-from chalice import Blueprint, NotFoundError, Response
+from chalice import Blueprint, Response
 
+from paver.errors import NotFound
 from paver.web import CONTENT_TYPES, read_asset
 
 bp = Blueprint(__name__)
@@ -28,7 +29,7 @@ def _csp() -> str:
 def _asset(app: str, name: str) -> Response:
     found = read_asset(app, name)
     if found is None:
-        raise NotFoundError(f"asset: no {name!r}")
+        raise NotFound(f"asset: no {name!r}")
     data, suffix = found
     return Response(body=data.decode("utf-8"), status_code=200, headers={
         "Content-Type": CONTENT_TYPES[suffix], "Cache-Control": "no-cache",

@@ -16,6 +16,7 @@ from typing import Literal
 import jwt
 
 from paver.config import settings
+from paver.errors import PaverError, Unauthorized
 from paver.fields import is_id
 from paver.secret_store import SECRET_ID_ENV, fetch_secret
 
@@ -27,12 +28,17 @@ MAX_TTL_S = 7 * 24 * 3600
 _DEV_SECRET = "paver-local-development-secret-not-for-production"  # local/test stages only
 
 
-class AuthError(Exception):
-    """Missing, malformed, expired or forged credential (HTTP 401)."""
+class AuthError(PaverError):
+    """A credential cannot be issued or checked; raised as one of the two kinds below."""
 
 
-class Forbidden(Exception):
-    """A valid principal asking for something outside its tenant (HTTP 403)."""
+class CredentialError(AuthError, Unauthorized):
+    """Missing, malformed, expired or forged credential: the caller's to fix (HTTP 401)."""
+
+
+class TokenSecretError(AuthError):
+    """The signing secret is missing or too short for this stage: the deployment's fault, not
+    the caller's (logged; a request still gets only 401 ``invalid token``)."""
 
 
 def token_secret() -> str:
@@ -46,11 +52,11 @@ def token_secret() -> str:
         secret = fetch_secret(os.environ[SECRET_ID_ENV])
     if secret:
         if len(secret) < 32:
-            raise AuthError("PAVER_TOKEN_SECRET must be at least 32 characters")
+            raise TokenSecretError("PAVER_TOKEN_SECRET must be at least 32 characters")
         return secret
     if settings().stage in ("local", "test"):
         return _DEV_SECRET
-    raise AuthError("PAVER_TOKEN_SECRET is not set for this stage")
+    raise TokenSecretError("PAVER_TOKEN_SECRET is not set for this stage")
 
 
 @dataclass(frozen=True)
@@ -84,23 +90,24 @@ def issue_token(role: str, principal_id: str, ttl_s: int = DEFAULT_TTL_S,
 
 
 def verify_token(token: str) -> Principal:
-    """The principal a token names; :class:`AuthError` for anything not valid right now."""
+    """The principal a token names; :class:`CredentialError` for anything not valid right now
+    (:class:`TokenSecretError` when this stage has no usable secret)."""
     try:
         claims = jwt.decode(token, token_secret(), algorithms=["HS256"], issuer=ISSUER,
                             options={"require": ["exp", "iat", "sub", "iss"]})
     except jwt.ExpiredSignatureError as exc:
-        raise AuthError("token expired") from exc
+        raise CredentialError("token expired") from exc
     except jwt.PyJWTError as exc:
-        raise AuthError("invalid token") from exc
+        raise CredentialError("invalid token") from exc
     # A correctly signed token may still claim a life longer than issuing allows (a leaked
     # secret or another issuer): the same cap applies on verify. PyJWT accepts any value
     # int() takes ("123", true), so the types are checked here.
     iat, exp = claims["iat"], claims["exp"]
     if not (_is_number(iat) and _is_number(exp) and 0 < exp - iat <= MAX_TTL_S):
-        raise AuthError("invalid token claims")
+        raise CredentialError("invalid token claims")
     role, sub = claims.get("role"), claims.get("sub")
     if role not in ROLES or not is_id(sub):
-        raise AuthError("invalid token claims")
+        raise CredentialError("invalid token claims")
     return Principal(role=role, id=sub)
 
 
@@ -110,8 +117,8 @@ def _is_number(value: object) -> bool:
 
 def from_authorization_header(value: str | None) -> Principal:
     if not value:
-        raise AuthError("missing Authorization header")
+        raise CredentialError("missing Authorization header")
     scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("Authorization must be 'Bearer <token>'")
+        raise CredentialError("Authorization must be 'Bearer <token>'")
     return verify_token(token.strip())

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from paver.errors import PaverError
+
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 #: Bucket roles; the physical name is ``{project}-{stage}-{role}``.
@@ -20,7 +22,7 @@ BUCKETS: tuple[str, ...] = ("ingest", "artifacts", "photos")
 QUEUES: tuple[str, ...] = ("rollout", "skin-certify")
 
 
-class ConfigError(ValueError):
+class ConfigError(PaverError, ValueError):
     """A configuration variable holds a value Paver cannot use."""
 
 

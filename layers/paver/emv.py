@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from paver.errors import InvalidInput
+
 __all__ = [
     "MAX_PAYLOAD_CHARS",
     "TLV",
@@ -111,7 +113,7 @@ _HEX4_RE = re.compile(r"[0-9A-Fa-f]{4}")
 Value: TypeAlias = "str | Mapping[str, Value] | Sequence[tuple[str, Value]]"
 
 
-class EmvError(ValueError):
+class EmvError(InvalidInput):
     """A payload cannot be built from the given fields (the message names the field)."""
 
 

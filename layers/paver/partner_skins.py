@@ -40,6 +40,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from paver.aws import client, queue_url
 from paver.config import Settings, settings
+from paver.errors import Conflict, InvalidInput, NotFound
 from paver.kyb.photo import PhotoError, open_photo
 from paver.skins import (
     FRAME_STYLES,
@@ -76,16 +77,12 @@ QUEUE = "skin-certify"
 _HEX = r"^#[0-9A-Fa-f]{6}$"
 
 
-class SkinSpecError(ValueError):
+class SkinSpecError(InvalidInput):
     """The definition cannot become a skin (400); the message names the field."""
 
 
-class NotFound(LookupError):
-    """No such partner or skin (404 to operators; partners only ever ask about their own)."""
-
-
-class Conflict(ValueError):
-    """The partner already has a different, not refused, skin of that name (409)."""
+# No such partner or skin: :class:`paver.errors.NotFound` (404 to operators; partners only
+# ever ask about their own). A different, not refused, skin of that name: ``Conflict`` (409).
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ import zxingcpp
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from paver import emv
+from paver.errors import InvalidInput
 from paver.qr_reader import read_payloads
 from paver.qr_symbol import byte_mode_symbol, function_modules
 from paver.skins import Skin, get_skin
@@ -72,7 +73,7 @@ CJK_FONT = Path(__file__).resolve().parent / "assets" / "fonts" / "NotoSansSC-Bo
 CJK_OUTLINES = CJK_FONT.with_suffix(".glyphs.json")
 
 
-class RenderError(ValueError):
+class RenderError(InvalidInput):
     """The code cannot be rendered (bad payload, format, or payload too long for the skin)."""
 
 

@@ -30,6 +30,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from paver.errors import PaverError
+
 M = TypeVar("M", bound=BaseModel)
 Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in"]
 _DURABLE_OP = {"lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte", "ne": "$neq"}
@@ -38,7 +40,7 @@ _SID = "paver"
 _BATCH = 500
 
 
-class RuleFileError(ValueError):
+class RuleFileError(PaverError, ValueError):
     """A rule file is malformed; the message names the file, line and field."""
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from paver.errors import InvalidInput
+
 __all__ = [
     "FRAME_STYLES",
     "LOGO_MARKS",
@@ -70,7 +72,7 @@ _NAME_RE = re.compile(r"[a-z][a-z0-9_]{1,40}")
 _HEX_RE = re.compile(r"#[0-9A-Fa-f]{6}")
 
 
-class SkinError(ValueError):
+class SkinError(InvalidInput):
     """A skin or the catalog is invalid, or a requested skin is unknown or not allowed."""
 
 

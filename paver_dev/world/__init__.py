@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paver.errors import InvalidInput
+
 LIMITS = {
     "partners": (2, 5_000),
     "merchants_per_partner": (1, 2_000),
@@ -26,7 +28,7 @@ LIMITS = {
 }
 
 
-class WorldOptionError(ValueError):
+class WorldOptionError(InvalidInput):
     """An option of the world generator is out of range (the message names it)."""
 
 

@@ -12,6 +12,7 @@ be refused with a 4xx, and a 400 must name the offending field.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -420,7 +421,7 @@ def test_every_body_route_has_its_model_in_the_spec(spec: dict[str, Any]) -> Non
     for path, methods in api_routes(app):
         for method, entry in methods.items():
             op = spec["paths"][path][method.lower()]
-            parses = "parse_body" in entry.view_function.__code__.co_names
+            parses = "parse_body" in inspect.unwrap(entry.view_function).__code__.co_names
             model = body_model(entry.view_function)
             assert parses == (model is not None), (method, path)
             assert ("requestBody" in op) == parses, (method, path)

@@ -22,13 +22,14 @@ from pynamodb.transactions import TransactWrite
 
 from paver.accrual.attribution import AttributionError, attribute
 from paver.accrual.milestones import grant_milestones
+from paver.errors import InvalidInput
 from paver.storage.models import IdempotencyRecord, Merchant
 from paver.storage.registry import bind, cancellation_code, connection
 
 log = logging.getLogger(__name__)
 
 
-class BadRecord(ValueError):
+class BadRecord(InvalidInput):
     """A stream record that is not a transaction insert we can read (never retried)."""
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
 
+from paver.errors import InvalidInput
 from paver.rollout.service import active_since, code_id_for, scan_ref_for
 from paver.storage.models import Code
 
@@ -22,7 +23,7 @@ NO_CODE_ISSUED = "no_code_issued"
 CODE_NOT_ACTIVE = "code_not_active"
 
 
-class AttributionError(ValueError):
+class AttributionError(InvalidInput):
     """The payment names a code or scan that is not the merchant's (the message names the
     field)."""
 

@@ -7,12 +7,9 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from paver.accrual.transactions import money
+from paver.errors import UnknownMerchant
 from paver.storage.models import Benefit, Merchant
 from paver.storage.registry import bind
-
-
-class UnknownMerchant(LookupError):
-    pass
 
 
 def _merchant(merchant_id: str) -> Merchant:

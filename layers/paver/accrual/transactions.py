@@ -13,6 +13,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from paver.accrual.attribution import AttributionError, attribute
 from paver.config import Settings, settings
+from paver.errors import Conflict, InvalidInput, UnknownMerchant
 from paver.fields import Money, digits
 from paver.storage.models import Merchant, Transaction
 from paver.storage.registry import bind
@@ -54,15 +55,11 @@ class TransactionIn(BaseModel):
         return v
 
 
-class TransactionConflict(ValueError):
+class TransactionConflict(Conflict):
     """The idempotency key was used before with a different payment."""
 
 
-class UnknownMerchant(LookupError):
-    pass
-
-
-class TransactionInputError(ValueError):
+class TransactionInputError(InvalidInput):
     """The payment names something that is not the merchant's (maps to 400)."""
 
 

@@ -29,6 +29,7 @@ from paver.aws import client
 from paver.binding.policy import BindingPolicy, load_policy
 from paver.config import Settings
 from paver.emv import decode
+from paver.errors import InvalidInput, UnknownMerchant
 from paver.kyb import provenance
 from paver.kyb.exif import NoPositionError, read_gps
 from paver.kyb.geo import GeoPoint, distance_to_registered, haversine_m
@@ -49,11 +50,7 @@ _KEY_RE = re.compile(r"^photos/(?P<merchant>[A-Za-z0-9_.:-]{1,128})/(?P<attempt>
                      r"\.(?P<ext>jpg|png|webp|heic|heif)$")
 
 
-class UnknownMerchant(LookupError):
-    pass
-
-
-class BindingInputError(ValueError):
+class BindingInputError(InvalidInput):
     """Bad upload request or object key; the message names the field."""
 
 

@@ -14,17 +14,18 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from paver.errors import Conflict, NotFound
 from paver.storage.models import Selection
 from paver.storage.registry import bind
 
 MAX_NOTE_CHARS = 500
 
 
-class OverrideNotFound(LookupError):
-    pass
+class OverrideNotFound(NotFound):
+    """The campaign has no decision for that partner."""
 
 
-class OverrideConflict(ValueError):
+class OverrideConflict(Conflict):
     """The decision already is what the override asks, or changed meanwhile (HTTP 409)."""
 
 

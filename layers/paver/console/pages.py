@@ -7,12 +7,14 @@ import binascii
 import json
 from typing import Any
 
+from paver.errors import InvalidInput
+
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
 MAX_CURSOR_CHARS = 512
 
 
-class PageInputError(ValueError):
+class PageInputError(InvalidInput):
     """A bad ``limit`` or ``cursor`` (the message names the parameter)."""
 
 

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from paver.aws import client
 from paver.config import Settings, settings
+from paver.errors import NotFound
 from paver.rollout.service import image_key
 from paver.storage.models import Code
 from paver.storage.registry import bind
@@ -27,7 +28,7 @@ MARK_PX = 60  # crop mark length (≈ 5 mm)
 MARK_OFFSET_PX = 20  # gap between a cell corner and its marks
 
 
-class SheetEmpty(LookupError):
+class SheetEmpty(NotFound):
     """The partner has no codes in the campaign."""
 
 

@@ -17,6 +17,8 @@ from typing import BinaryIO, Literal
 import pillow_heif
 from PIL import Image
 
+from paver.errors import InvalidInput
+
 # The project's one QR reader (text as a wallet reads it), re-exported for the binding path.
 from paver.qr_reader import read_payloads as decode_qr_payloads  # noqa: F401
 
@@ -50,7 +52,7 @@ _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 SNIFF_BYTES = 64
 
 
-class PhotoError(Exception):
+class PhotoError(InvalidInput):
     """A photo was refused or could not be used.
 
     Parameters

@@ -15,6 +15,8 @@ from pynamodb.exceptions import DoesNotExist
 
 from paver.config import Settings
 from paver.console.pages import decode_cursor, encode_cursor
+from paver.errors import InvalidInput
+from paver.risk.events import check_label
 from paver.storage.models import Decision, Transaction
 from paver.storage.registry import bind
 
@@ -22,7 +24,7 @@ STATUSES = ("flagged", "cleared", "all")
 MAX_LIMIT = 100
 
 
-class AlertInputError(ValueError):
+class AlertInputError(InvalidInput):
     """A bad filter (the message names the parameter)."""
 
 
@@ -59,6 +61,16 @@ def parse_time(value: str | None, field: str) -> datetime | None:
     except ValueError:
         raise AlertInputError(f"{field}: an ISO-8601 time such as 2026-12-01T00:00:00Z") from None
     return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def parse_scene(value: str | None) -> str | None:
+    """A scene filter as users write it (``"fan-out"``, ``"分散转入"``), checked like a label."""
+    if value is None:
+        return None
+    try:
+        return check_label(value)
+    except ValueError as exc:
+        raise AlertInputError(str(exc), field="scene") from exc
 
 
 #: The sort key of an undated decision ("-" sorts before every ISO date).

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paver.config import Settings, settings
-from paver.risk.kb import KBError, KnowledgeBase
+from paver.risk.kb import KnowledgeBase, NoKnowledgeBase
 from paver.risk.scenes import SceneRules
 
 PREFIX = "risk-kb"
@@ -71,12 +71,12 @@ class S3KBRepository:
     def load(self, version: str | None = None) -> KnowledgeBase:
         v = version or self.latest()
         if not v:
-            raise KBError("no knowledge base has been built yet (POST /risk/scenes/build)")
+            raise NoKnowledgeBase("no knowledge base has been built yet (POST /risk/scenes/build)")
         try:
             obj = self._s3().get_object(Bucket=self.bucket, Key=f"{PREFIX}/{v}/kb.npz")
         except Exception as exc:
             if _missing(exc):
-                raise KBError(f"no knowledge-base version {v!r}") from None
+                raise NoKnowledgeBase(f"no knowledge-base version {v!r}") from None
             raise
         return KnowledgeBase.from_bytes(obj["Body"].read())
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from paver.errors import InvalidInput
 from paver.risk.evaluate import decided_scenes, scores, split_rows
 from paver.risk.kb import KnowledgeBase, stamp_version
 from paver.risk.matcher import Matcher
@@ -110,7 +111,7 @@ def tune(ds: Dataset, X: np.ndarray, kb: KnowledgeBase, rules: SceneRules, rows:
     "held_out_before": {…}}``.
     """
     if not 0.0 < target_precision <= 1.0:
-        raise ValueError("--target-precision: must lie in (0, 1]")
+        raise InvalidInput("--target-precision: must lie in (0, 1]")
     tune_idx, held_idx = split_rows(dataclasses.replace(ds, table=ds.table.take(rows)), 0.5,
                                     seed)
     tune_rows, held_rows = rows[tune_idx], rows[held_idx]

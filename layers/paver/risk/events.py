@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from paver.errors import InvalidInput
 from paver.fields import parse_float
 
 #: The four dimension types of relation groups (claim 6).
@@ -71,7 +72,7 @@ def scene_key(label: str) -> str:
     return f"{slug}_{hashlib.sha1(label.encode('utf-8')).hexdigest()[:8]}"
 
 
-class InputFileError(ValueError):
+class InputFileError(InvalidInput):
     """An input file is malformed; the message is ``file:line: problem``."""
 
 

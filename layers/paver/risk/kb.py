@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from paver.errors import Conflict, InvalidInput, NotFound, PaverError
 from paver.risk.events import DIMENSIONS
 from paver.risk.features import FEATURE_NAMES, FEATURES, N_FEATURES, SLICES
 
@@ -66,8 +67,21 @@ NEG_WEIGHT = 2.0
 FORMAT = 2
 
 
-class KBError(ValueError):
-    """The knowledge base cannot be built or read (message says why)."""
+class KBError(PaverError):
+    """The knowledge base cannot be built or read (message says why); raised as one of the
+    kinds below, which say whose move it is."""
+
+
+class NoKnowledgeBase(KBError, NotFound):
+    """No knowledge base has been built yet, or no such version (404)."""
+
+
+class KBBuildError(KBError, InvalidInput):
+    """The labelled samples cannot make a knowledge base (400: too few, wrong shape)."""
+
+
+class KBIncompatible(KBError, Conflict):
+    """The stored artifact is unreadable or from another format or feature set (409: rebuild)."""
 
 
 @dataclass
@@ -159,11 +173,11 @@ class KnowledgeBase:
             z = np.load(io.BytesIO(data), allow_pickle=False)
             meta = json.loads(bytes(z["meta_json"]).decode("utf-8"))
         except (OSError, ValueError, KeyError) as exc:
-            raise KBError(f"not a knowledge-base artifact: {exc}") from exc
+            raise KBIncompatible(f"not a knowledge-base artifact: {exc}") from exc
         if meta.get("format") != FORMAT:
-            raise KBError(f"knowledge-base format {meta.get('format')} is not supported")
+            raise KBIncompatible(f"knowledge-base format {meta.get('format')} is not supported")
         if list(meta["feature_names"]) != list(FEATURE_NAMES):
-            raise KBError("knowledge base was built with other features: rebuild it")
+            raise KBIncompatible("knowledge base was built with other features: rebuild it")
         return cls(
             scenes=list(meta["scenes"]), center=z["center"], scale=z["scale"], rho2=z["rho2"],
             thresholds=z["thresholds"], rho0=float(z["rho0"][0]),
@@ -418,7 +432,7 @@ def build_knowledge_base(
     t_start = time.perf_counter()
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != N_FEATURES:
-        raise KBError(f"expected feature rows of width {N_FEATURES}, got {X.shape}")
+        raise KBBuildError(f"expected feature rows of width {N_FEATURES}, got {X.shape}")
     scene_arr = np.array([s or "" for s in scene], dtype=object)
     group_arr = np.array([g or "" for g in group], dtype=object)
     names = sorted({s for s in scene_arr if s})
@@ -426,7 +440,7 @@ def build_knowledge_base(
     dropped = [s for s in names if counts[s] < min_samples]
     names = [s for s in names if counts[s] >= min_samples]
     if not names:
-        raise KBError(
+        raise KBBuildError(
             f"no scene has at least {min_samples} labelled risky samples"
             + (f" (too few: {', '.join(dropped)})" if dropped else "")
         )
@@ -609,8 +623,9 @@ class LocalKBRepository:
     def load(self, version: str | None = None) -> KnowledgeBase:
         v = version or self.latest()
         if not v:
-            raise KBError(f"{self.root}: no knowledge base yet (run `paver risk build` first)")
+            raise NoKnowledgeBase(
+                f"{self.root}: no knowledge base yet (run `paver risk build` first)")
         path = self.root / "versions" / f"{v}.npz"
         if not path.is_file():
-            raise KBError(f"{self.root}: no knowledge-base version {v!r}")
+            raise NoKnowledgeBase(f"{self.root}: no knowledge-base version {v!r}")
         return KnowledgeBase.from_bytes(path.read_bytes())

@@ -24,8 +24,9 @@ import numpy as np
 from botocore.exceptions import ClientError
 
 from paver.config import Settings
+from paver.errors import InvalidInput, NotFound, PaverError
 from paver.risk.events import TransferEvent, parse_timestamp
-from paver.risk.kb import KBError, KnowledgeBase
+from paver.risk.kb import KBError, KnowledgeBase, NoKnowledgeBase
 from paver.risk.matcher import Matcher
 from paver.risk.scenes import SceneRules
 from paver.risk.screening import Screener, batch_features, build_kb_from_rows, load_dataset
@@ -38,11 +39,11 @@ SCREENED, UNSCREENED_NO_KB = "screened", "unscreened_no_kb"
 DEFAULT_BUDGET_MS = float(os.environ.get("PAVER_RISK_BUDGET_MS", "200"))
 
 
-class RiskInputError(ValueError):
+class RiskInputError(InvalidInput):
     """The request cannot be screened or built from (the message names the field)."""
 
 
-class DatasetNotFound(RiskInputError, LookupError):
+class DatasetNotFound(NotFound):
     """A dataset key names no object (maps to 404; the message names the field)."""
 
 
@@ -79,7 +80,7 @@ def matcher(version: str | None = None, cfg: Settings | None = None) -> Matcher:
             v = repo.latest()
             _latest = (time.monotonic(), v)
         if v is None:
-            raise KBError("no knowledge base has been built yet (POST /risk/scenes/build)")
+            raise NoKnowledgeBase("no knowledge base has been built yet (POST /risk/scenes/build)")
         version = v
     with _lock:
         m = _matchers.get(version)
@@ -134,7 +135,7 @@ def screen_event(event: Mapping[str, Any], cfg: Settings | None = None,
     ------
     RiskInputError
         The event is malformed.
-    KBError
+    NoKnowledgeBase
         No knowledge base exists yet.
     """
     from paver.risk.dynamo_store import DynamoStore
@@ -184,8 +185,13 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
         for side in ("accounts.csv", "devices.csv", "contacts.csv"):
             with contextlib.suppress(Exception):  # optional files
                 s3.download_file(bucket, prefix + side, str(d / side))
-        ds = load_dataset(d / "transactions.csv", d / "labels.csv", d)
-    kb = build_dataset_kb(ds, cfg=cfg, seed=seed)
+        try:
+            ds = load_dataset(d / "transactions.csv", d / "labels.csv", d)
+            kb = build_dataset_kb(ds, cfg=cfg, seed=seed)
+        except PaverError:
+            raise
+        except ValueError as exc:  # the caller's files do not make a dataset: theirs to fix
+            raise RiskInputError(str(exc)) from exc
     return {"version": kb.version, "scenes": kb.scene_summary(), "meta": kb.meta}
 
 
@@ -304,7 +310,7 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
             if m is None and no_kb is None:
                 try:
                     m = matcher(cfg=cfg)
-                except KBError as exc:
+                except KBError as exc:  # none yet, or unusable: recorded unscreened
                     no_kb = str(exc)
                     log.warning("risk screening: %s; payments recorded as unscreened", exc)
             if m is None:

@@ -22,6 +22,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from paver.aws import client, queue_url
 from paver.config import Settings, settings
 from paver.emv import MerchantAccount, build_aggregated_code
+from paver.errors import Conflict, InvalidInput, NotFound, Unavailable
 from paver.rollout.status import STATUSES, IllegalTransition, check_transition
 from paver.storage.models import Campaign, Code, Merchant, Partner, Selection
 from paver.storage.registry import bind
@@ -34,20 +35,16 @@ FORMATS: tuple[str, ...] = ("png", "svg")
 MESSAGE_MERCHANTS = 25  # merchants per SQS message: one worker call renders this many codes
 
 
-class NotFound(LookupError):
-    """A campaign, merchant, partner or code does not exist (maps to 404)."""
+class QueueUnavailable(Unavailable):
+    """The rollout queue refused messages (503: retry the whole rollout)."""
 
 
-class QueueUnavailable(RuntimeError):
-    """The rollout queue refused messages (maps to 503: retry the whole rollout)."""
+class RolloutError(InvalidInput):
+    """A request the rollout cannot honour (400); the message names the field."""
 
 
-class RolloutError(ValueError):
-    """A request the rollout cannot honour (maps to 400/409); the message names the field."""
-
-
-class NothingSelected(RolloutError):
-    """The campaign has no selected partners yet (maps to 409: run the selection first)."""
+class NothingSelected(Conflict):
+    """The campaign has no selected partners yet (409: run the selection first)."""
 
 
 class NotSelected(RolloutError):
@@ -55,7 +52,7 @@ class NotSelected(RolloutError):
 
 
 #: Errors a retry cannot fix: the message goes straight to the dead-letter queue with them.
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (RolloutError, NotFound)
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (RolloutError, NothingSelected, NotFound)
 
 
 def code_id_for(merchant_id: str) -> str:
@@ -132,12 +129,11 @@ def _render_and_store(payload: str, skin: str, partner_id: str, merchant_id: str
     keys = []
     drawn: Any = skin
     if skin not in load_skins():  # a partner's own skin: rendered only once certified
-        from paver.partner_skins import NotFound as SkinNotFound
         from paver.partner_skins import certified_skin
 
         try:
             drawn = certified_skin(partner_id, skin)
-        except SkinNotFound as exc:
+        except NotFound as exc:
             raise RolloutError(f"skin: {exc}") from exc
     for fmt in FORMATS:
         rendered = render_code(payload, drawn, fmt=fmt)

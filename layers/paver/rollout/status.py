@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from paver.errors import Conflict
+
 STATUSES: tuple[str, ...] = ("issued", "shipped", "installed", "active")
 _NEXT = {"issued": "shipped", "shipped": "installed", "installed": "active"}
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(Conflict):
     """A status change the code's life does not allow."""
 
 

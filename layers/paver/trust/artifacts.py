@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from paver.aws import client
 from paver.config import Settings, settings
+from paver.errors import Conflict
 from paver.storage.models import ModelVersion
 from paver.storage.registry import bind
 from paver.trust.model import TrustModel
@@ -24,8 +25,8 @@ from paver.trust.model import TrustModel
 TRUST_MODEL = "trust"
 
 
-class NoModelError(LookupError):
-    """No (active) model artifact is available."""
+class NoModelError(Conflict):
+    """No (active) model artifact is available (409: train or activate one first)."""
 
 
 class ArtifactStore(Protocol):

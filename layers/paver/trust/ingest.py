@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pynamodb.exceptions import PynamoDBException
 
+from paver.errors import InvalidInput
 from paver.fields import MAX_COUNT, Float, Int, PlainText, Position, digits
 from paver.kyb.uscc import normalize_uscc
 
@@ -49,7 +50,7 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 _PARTNER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:]{0,63}$"
 
 
-class IngestFileError(ValueError):
+class IngestFileError(InvalidInput):
     """The file as a whole cannot be ingested (nothing from it was written)."""
 
 

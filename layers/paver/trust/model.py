@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from paver.errors import InvalidInput
 from paver.lazy import lazy_module
 from paver.trust import DIMENSIONS
 from paver.trust.features import DIMENSION_FEATURES, SPECS, describe
@@ -41,7 +42,7 @@ _C_GRID = tuple(float(c) for c in np.logspace(-2, 2, 9))
 _MISSING = "(missing)"
 
 
-class TableError(ValueError):
+class TableError(InvalidInput):
     """A training table or label is unusable; the message says what to fix."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from paver.errors import InvalidInput
 from paver.ruleengine import Condition, Rule, compile_rules, load_rule_file, rules_dir
 from paver.trust import DIMENSIONS
 from paver.trust.features import FEATURE_NAMES
@@ -27,7 +28,7 @@ FACT_FIELDS: frozenset[str] = frozenset(
     {*DIMENSIONS, "overall", "coverage", "kind", "region", *FEATURE_NAMES})
 
 
-class PolicyError(ValueError):
+class PolicyError(InvalidInput):
     """A campaign asks for something the policy does not allow (e.g. threshold out of bounds)."""
 
 
@@ -110,7 +111,8 @@ class SelectionPolicy(BaseModel):
             return self.threshold.default
         if not self.threshold.min <= override <= self.threshold.max:
             raise PolicyError(f"threshold {override:g} is outside the allowed "
-                              f"{self.threshold.min:g}..{self.threshold.max:g}")
+                              f"{self.threshold.min:g}..{self.threshold.max:g}",
+                              field="threshold")
         return float(override)
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from paver.config import Settings
+from paver.errors import NotFound
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Selection
 from paver.storage.registry import bind
@@ -35,8 +36,8 @@ __all__ = [
 ]
 
 
-class NotFoundError(LookupError):
-    """The campaign or partner does not exist."""
+#: The campaign or partner does not exist (the name callers used; one class, the core's).
+NotFoundError = NotFound
 
 
 class ScoredPartners:
@@ -80,8 +81,8 @@ def score_frames(frames: store.Frames, model: TrustModel | None = None) -> Score
 # Campaigns
 
 
-class UnknownModelVersion(ValueError):
-    """The campaign names a trust model version that is not registered (maps to 400)."""
+class UnknownModelVersion(NotFound):
+    """The campaign names a trust model version that is not registered (404)."""
 
 
 def _model_for(version: str | None, cfg: Settings | None) -> TrustModel:
@@ -140,12 +141,12 @@ def run_selection(campaign_id: str, cfg: Settings | None = None,
     bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
-        raise NotFoundError(f"campaign {campaign_id!r} not found")
+        raise NotFound(f"campaign {campaign_id!r} not found")
     policy = load_policy()
     model = _model_for(model_version or campaign.model_version, cfg)
     frames = frames if frames is not None else store.load_frames()
     if frames.partners.empty:
-        raise NotFoundError("no partners ingested yet")
+        raise NotFound("no partners ingested yet")
     scored = score_frames(frames, model)
     regions = list(campaign.regions or [])
     decisions = decide(scored.facts(regions), policy, threshold=campaign.threshold,
@@ -181,7 +182,7 @@ def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str
     bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
-        raise NotFoundError(f"campaign {campaign_id!r} not found")
+        raise NotFound(f"campaign {campaign_id!r} not found")
     rows = sorted(store.get_selections(campaign_id), key=lambda s: (s.rank or 0, s.partner_id))
     return {
         "campaign": campaign_doc(campaign),
@@ -205,7 +206,7 @@ def partner_score(partner_id: str, cfg: Settings | None = None) -> dict[str, Any
     bind(cfg)
     partner = store.get_partner(partner_id)
     if partner is None:
-        raise NotFoundError(f"partner {partner_id!r} not found")
+        raise NotFound(f"partner {partner_id!r} not found")
     scored = score_frames(store.load_frames([partner_id]), active_trust_model(cfg))
     policy = load_policy()
     row = scored.scores.iloc[0]
