@@ -176,8 +176,10 @@ def test_demo_stage(aws: Settings, world: Path, tmp_path: Path) -> None:
     run_demo_stage(ctx)
     assert ctx.summary["events_screened"] > 1000
     assert 0 < ctx.summary["risky_events"] < ctx.summary["events_screened"]
-    html = ctx.report[-1].html
+    sections = {s.title: s.html for s in ctx.report}
+    html = sections["Risk-scene identification"]
     assert "Confusion matrix" in html and "macro-F1" in html and "<script" not in html
+    assert "paver risk backtest" in sections["Learning from analysts"]
     assert Decision.count() >= ctx.summary["events_screened"] - 10
     from paver.risk.aws_kb import S3KBRepository
 
