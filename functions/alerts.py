@@ -3,17 +3,22 @@
 - ``GET /risk/alerts?status=&scene=&from=&to=&limit=&cursor=``: newest first; ``status`` is
   ``flagged`` (default), ``cleared`` or ``all``; ``from``/``to`` are ISO-8601 times.
 - ``GET /risk/alerts/{event_id}``: one decision with its relation groups.
+- ``POST /risk/alerts/{event_id}/decision`` ``{"decision": "confirm|dismiss|escalate",
+  "scene": …, "note": …}``: the signed-in analyst decides the alert's case (audited; a retry
+  changes nothing; 409 with the current case when another analyst decided first).
 """
 
 from __future__ import annotations
 
 from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions._auth import require_operator
-from functions._http import json_response, path_id
+from functions._http import json_response, parse_body, path_id
 from paver.console.pages import parse_limit
 from paver.errors import NotFound
-from paver.risk import alerts
+from paver.risk import alerts, cases
+from paver.risk.events import MAX_LABEL
 
 bp = Blueprint(__name__)
 
@@ -38,3 +43,23 @@ def get_alert(event_id: str) -> Response:
     if out is None:
         raise NotFound(f"event_id: no decision for {event_id!r}")
     return json_response(out)
+
+
+class CaseDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    decision: str = Field(pattern=r"^(confirm|dismiss|escalate)$")
+    # a label as written: some visible text, no control characters (spaces around are trimmed)
+    scene: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL,
+                              pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+    note: str = Field(default="", max_length=1000)
+
+
+@bp.route("/risk/alerts/{event_id}/decision", methods=["POST"])
+def post_decision(event_id: str) -> Response:
+    """The signed-in analyst confirms, dismisses or escalates the alert (audited, once)."""
+    analyst = require_operator()
+    body = parse_body(bp, CaseDecisionIn)
+    case, changed = cases.decide(path_id(event_id, "event_id"), body.decision, body.scene,
+                                 analyst.id, body.note)
+    return json_response({**case, "changed": changed}, status=201 if changed else 200)

@@ -117,7 +117,8 @@ ACCESS: dict[str, Access] = {
             "Relations": _SCREEN_TABLES["Relations"] + DESCRIBE,
             "Accounts": _SCREEN_TABLES["Accounts"] + DESCRIBE,
             # the console's Risk alerts read the stored decisions
-            "Decisions": _SCREEN_TABLES["Decisions"] + GET + SCAN + BATCH_GET + DESCRIBE,
+            # UPDATE: analysts decide an alert's case (conditional: one wins)
+            "Decisions": _SCREEN_TABLES["Decisions"] + GET + SCAN + BATCH_GET + UPDATE + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
             "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
             # partner skins: stored pending, read, rendered; the certifier image writes verdicts

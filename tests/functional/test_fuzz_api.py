@@ -476,6 +476,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
                  "caption": {"zh": "扫码付款", "en": "PAY"},
                  "logo": {"image_base64": "not-an-image", "fraction": 0.2}},
     "OverrideIn": {"selected": True, "note": "pilot approved"},
+    "CaseDecisionIn": {"decision": "confirm", "scene": "fan_in", "note": "hub account"},
     "SigninLinkIn": {"ttl": 3600},
 }
 NASTY: list[Any] = [

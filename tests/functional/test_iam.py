@@ -660,7 +660,15 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
         alerts = _json(api.http.get("/risk/alerts?status=all"))
         assert alerts["items"], alerts
         _json(api.http.get(f"/risk/alerts/{alerts['items'][0]['event_id']}"))
+        # an analyst decides an alert's case (a conditional update)
+        _json(api.http.post("/risk/alerts/iam-alert/decision",
+                            body=json.dumps({"decision": "escalate"}),
+                            headers={"Content-Type": "application/json"}), 201)
 
+    from paver.storage.models import Decision
+
+    Decision(event_id="iam-alert", risky=True, scene="fan_in", match_degree=0.9,
+             kb_version="v0").save()  # set-up, outside the policy under test
     run("api_handler", api_story_4)
     from paver.risk import service as risk_service
 

@@ -294,6 +294,11 @@ class Decision(Model):
     kb_version = UnicodeAttribute(null=True)
     explanation = JSONAttribute(null=True)
     decided_at = UTCDateTimeAttribute(null=True)
+    # the alert's case (paver.risk.cases): status, confirmed scene, audit trail, lock version
+    case_status = UnicodeAttribute(null=True)
+    case_scene = UnicodeAttribute(null=True)
+    case_history = JSONAttribute(null=True)
+    case_version = NumberAttribute(null=True)
 
 
 class BindingAttempt(Model):
