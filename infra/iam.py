@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.template import DATA_KEY, STREAM_FAILURES, TOKEN_SECRET, function_dlq
+from infra.names import (
+    DATA_KEY,
+    STREAM_FAILURES,
+    TOKEN_SECRET,
+    cfn_name,
+    function_dlq,
+    function_name,
+)
 from paver.config import Settings
 
 #: Stages whose policy files are committed.
@@ -201,11 +208,6 @@ WILDCARD_ALLOW_LIST: tuple[tuple[str, str], ...] = (
 )
 
 
-def function_name(cfg: Settings, fn: str) -> str:
-    """The deployed Lambda name (set in the merge template; log groups follow from it)."""
-    return f"{cfg.prefix}-{fn}"
-
-
 def _sub(arn: str) -> dict[str, str]:
     return {"Fn::Sub": arn}
 
@@ -213,10 +215,6 @@ def _sub(arn: str) -> dict[str, str]:
 def _ddb(cfg: Settings, suffix: str) -> dict[str, str]:
     return _sub(f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:"
                 f"table/{suffix}")
-
-
-def _sid(*parts: str) -> str:
-    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]", "-".join(parts)) if p)
 
 
 def stream_tables(cfg: Settings) -> dict[str, str]:
@@ -234,28 +232,28 @@ def policy(cfg: Settings, fn: str, access: Access | None = None) -> dict[str, An
                           f"log-group:/aws/lambda/{function_name(cfg, fn)}:*")]},
         {"Sid": "Tracing", "Effect": "Allow", "Action": list(TRACING), "Resource": ["*"]}]
     for table, actions in a.tables.items():
-        st.append({"Sid": _sid("Table", table), "Effect": "Allow", "Action": sorted(actions),
+        st.append({"Sid": cfn_name("Table", table), "Effect": "Allow", "Action": sorted(actions),
                    "Resource": [_ddb(cfg, cfg.table_name(table))]})
     for table, indexes in a.indexes.items():
-        st.append({"Sid": _sid("Index", table), "Effect": "Allow", "Action": ["dynamodb:Query"],
+        st.append({"Sid": cfn_name("Index", table), "Effect": "Allow", "Action": ["dynamodb:Query"],
                    "Resource": [_ddb(cfg, f"{cfg.table_name(table)}/index/{i}")
                                 for i in indexes]})
     for table in a.streams:
-        st.append({"Sid": _sid("Stream", table), "Effect": "Allow", "Action": list(STREAM_READ),
+        st.append({"Sid": cfn_name("Stream", table), "Effect": "Allow", "Action": list(STREAM_READ),
                    "Resource": [{"Fn::GetAtt": [f"{table}Table", "StreamArn"]}]})
     if a.streams:  # the event source mapping sends exhausted records here, as this role
         st.append({"Sid": "StreamFailures", "Effect": "Allow", "Action": ["sqs:SendMessage"],
                    "Resource": [{"Fn::GetAtt": [STREAM_FAILURES, "Arn"]}]})
     for (role, prefix), actions in a.objects.items():
-        st.append({"Sid": _sid("Objects", role, prefix), "Effect": "Allow",
+        st.append({"Sid": cfn_name("Objects", role, prefix), "Effect": "Allow",
                    "Action": sorted(actions),
                    "Resource": [_sub(f"arn:${{AWS::Partition}}:s3:::{cfg.bucket_name(role)}/"
                                      f"{prefix}*")]})
     for role in a.list_buckets:
-        st.append({"Sid": _sid("List", role), "Effect": "Allow", "Action": ["s3:ListBucket"],
+        st.append({"Sid": cfn_name("List", role), "Effect": "Allow", "Action": ["s3:ListBucket"],
                    "Resource": [_sub(f"arn:${{AWS::Partition}}:s3:::{cfg.bucket_name(role)}")]})
     for role, actions in a.queues.items():
-        st.append({"Sid": _sid("Queue", role), "Effect": "Allow", "Action": sorted(actions),
+        st.append({"Sid": cfn_name("Queue", role), "Effect": "Allow", "Action": sorted(actions),
                    "Resource": [_sub("arn:${AWS::Partition}:sqs:${AWS::Region}:"
                                      f"${{AWS::AccountId}}:{cfg.queue_name(role)}")]})
     if a.dead_letter:

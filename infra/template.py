@@ -20,10 +20,19 @@ each with its reason (``CHECKOV_SKIPS``).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+from infra.iam import ACCESS
+from infra.names import (
+    DATA_KEY,
+    STREAM_FAILURES,
+    TOKEN_SECRET,
+    cfn_name,
+    function_dlq,
+    function_logical_id,
+    function_name,
+)
 from paver.config import BUCKETS, QUEUES, Settings
 from paver.storage.models import ALL_MODELS
 from paver.storage.registry import LOGICAL_NAMES, table_schema
@@ -39,12 +48,8 @@ VISIBILITY_TIMEOUT_S = 360  # six times the worker's 60 s timeout, as AWS recomm
 MAX_RECEIVE_COUNT = 5
 
 
-#: The customer-managed key of everything Paver stores (CloudFormation logical id).
-DATA_KEY = "DataKey"
 #: Where the data buckets write their S3 server access logs (logical id).
 ACCESS_LOGS_BUCKET = "AccessLogsBucket"
-#: The HS256 signing secret of bearer tokens (a Secrets Manager secret; logical id).
-TOKEN_SECRET = "TokenSecret"
 ACCESS_LOG_RETENTION_DAYS = 365
 
 
@@ -54,11 +59,6 @@ def _key_arn() -> dict[str, Any]:
 
 def _arn(template: str) -> dict[str, str]:
     return {"Fn::Sub": template}
-
-
-def cfn_name(name: str) -> str:
-    """Chalice's logical id for a function name (``rollout_worker`` → ``RolloutWorker``)."""
-    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]", name) if p)
 
 
 def table_resource(model: type, cfg: Settings) -> tuple[str, dict[str, Any]]:
@@ -235,10 +235,6 @@ def _token_secret(cfg: Settings) -> dict[str, dict[str, Any]]:
         "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True}}}}
 
 
-#: Where stream records go once their retries are exhausted (never silently dropped).
-STREAM_FAILURES = "StreamFailureQueue"
-
-
 def stream_failure_queue_name(cfg: Settings) -> str:
     return f"{cfg.prefix}-stream-failures"
 
@@ -252,11 +248,6 @@ def _alarm(logical: str, name: str, what: str) -> dict[str, Any]:
         "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching"}}
 
 
-def function_dlq(fn: str) -> str:
-    """Logical id of the dead-letter queue of an asynchronously invoked function."""
-    return f"{_logical(fn)}DeadLetterQueue"
-
-
 def function_dlq_name(cfg: Settings, fn: str) -> str:
     return f"{cfg.prefix}-{fn.replace('_', '-')}-dlq"
 
@@ -267,8 +258,6 @@ def _encrypted_queue(name: str, **props: Any) -> dict[str, Any]:
 
 
 def _queues(cfg: Settings) -> dict[str, dict[str, Any]]:
-    from infra.iam import ACCESS
-
     out: dict[str, dict[str, Any]] = {
         STREAM_FAILURES: _encrypted_queue(stream_failure_queue_name(cfg),
                                           MessageRetentionPeriod=1209600),
@@ -366,14 +355,9 @@ def all_functions(app: Any) -> list[str]:
     return names
 
 
-def _logical(fn: str) -> str:
-    return "APIHandler" if fn == "api_handler" else cfn_name(fn)
-
-
 def _functions(app: Any, cfg: Settings, layer_zip: str | None) -> dict[str, dict[str, Any]]:
     """Name each function (so its log group and IAM policy can name it), create its log group
     with a retention, set the runtime and attach the dependencies layer."""
-    from infra.iam import ACCESS, function_name
     from paver.secret_store import SECRET_ID_ENV
 
     out: dict[str, dict[str, Any]] = {}
@@ -394,8 +378,9 @@ def _functions(app: Any, cfg: Settings, layer_zip: str | None) -> dict[str, dict
         skips = [CHECKOV_SKIPS["lambda_vpc"]]
         if not dead_letter:
             skips.append(CHECKOV_SKIPS["lambda_dlq_sync"])
-        out[_logical(fn)] = {"Properties": props, "Metadata": {"checkov": {"skip": skips}}}
-        out[f"{_logical(fn)}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+        logical = function_logical_id(fn)
+        out[logical] = {"Properties": props, "Metadata": {"checkov": {"skip": skips}}}
+        out[f"{logical}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
             "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS,
             "KmsKeyId": _key_arn()}}
     if layer_zip:
