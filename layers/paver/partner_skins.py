@@ -53,7 +53,7 @@ from paver.skins import (
     parse_skin,
 )
 from paver.storage.models import Partner, PartnerSkin
-from paver.storage.registry import bind
+from paver.storage.registry import bind, condition_failed
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ def submit(partner_id: str, spec: SkinSpec, cfg: Settings | None = None
         item.save(condition=PartnerSkin.name.does_not_exist()
                   | (PartnerSkin.status == "refused"))
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         item, created = get_skin(partner_id, spec.name), False
         if item.spec_hash != digest:
@@ -399,7 +399,7 @@ def certify_stored(partner_id: str, name: str, spec_hash: str, cfg: Settings | N
                     condition=(PartnerSkin.status == "pending")
                     & (PartnerSkin.spec_hash == spec_hash))
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return get_skin(partner_id, name)  # a concurrent certifier recorded it first
         raise
     if status == "certified":

@@ -43,3 +43,28 @@ def test_schema_comes_from_the_models() -> None:
     assert schema["KeySchema"] == [{"AttributeName": "merchant_id", "KeyType": "HASH"}]
     assert schema["GlobalSecondaryIndexes"][0]["IndexName"] == "by_partner"
     assert "StreamSpecification" not in schema
+
+
+def test_condition_failed_tells_a_refused_condition_from_other_errors(aws: Settings) -> None:
+    import pytest
+    from pynamodb.exceptions import PutError, TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from paver.storage.models import IdempotencyRecord
+
+    Partner(partner_id="P1", name="Bank", kind="city_bank", region="east", guid="g").save()
+    with pytest.raises(PutError) as put:
+        Partner(partner_id="P1", name="Again", kind="city_bank", region="east", guid="g").save(
+            condition=Partner.partner_id.does_not_exist())
+    assert registry.condition_failed(put.value)
+    assert not registry.condition_failed(ValueError("ConditionalCheckFailed"))
+
+    IdempotencyRecord(key="seen").save()
+    # Item 1 fails its condition, item 0 does not: the positions must not be confused.
+    with (pytest.raises(TransactWriteError) as txn,
+          TransactWrite(connection=registry.connection()) as tw):
+        tw.save(IdempotencyRecord(key="fresh"), condition=IdempotencyRecord.key.does_not_exist())
+        tw.save(IdempotencyRecord(key="seen"), condition=IdempotencyRecord.key.does_not_exist())
+    assert registry.condition_failed(txn.value)
+    assert registry.condition_failed(txn.value, 1)
+    assert not registry.condition_failed(txn.value, 0)

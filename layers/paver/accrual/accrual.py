@@ -24,7 +24,7 @@ from paver.accrual.attribution import AttributionError, attribute
 from paver.accrual.milestones import grant_milestones
 from paver.errors import InvalidInput
 from paver.storage.models import IdempotencyRecord, Merchant
-from paver.storage.registry import bind, cancellation_code, connection
+from paver.storage.registry import bind, condition_failed, connection
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,9 @@ def accrue(txn: dict[str, Any]) -> bool:
                 Merchant.active_day_set.add({day}),
             ], condition=Merchant.merchant_id.exists())
     except TransactWriteError as exc:
-        if cancellation_code(exc, 0) == "ConditionalCheckFailed":
+        if condition_failed(exc, 0):
             return False  # the marker exists: counted before
-        if cancellation_code(exc, 1) == "ConditionalCheckFailed":
+        if condition_failed(exc, 1):
             # Not retryable: no redelivery will make the merchant exist.
             raise BadRecord(f"merchant {txn['merchant_id']!r} does not exist") from exc
         raise

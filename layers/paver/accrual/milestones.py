@@ -18,6 +18,7 @@ from paver.ruleengine import (
     rules_dir,
 )
 from paver.storage.models import Benefit
+from paver.storage.registry import condition_failed
 
 #: Facts a milestone rule may test (merchant running totals).
 MILESTONE_FIELDS = frozenset({"txn_count", "txn_amount", "active_days", "level"})
@@ -82,7 +83,7 @@ def grant_once(merchant_id: str, benefit_id: str, kind: str, reason: str,
             condition=Benefit.benefit_id.does_not_exist())
         return True
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
 

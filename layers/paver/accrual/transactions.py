@@ -16,7 +16,7 @@ from paver.config import Settings, settings
 from paver.errors import Conflict, InvalidInput, UnknownMerchant
 from paver.fields import Money, digits
 from paver.storage.models import Merchant, Transaction
-from paver.storage.registry import bind
+from paver.storage.registry import bind, condition_failed
 
 MAX_AMOUNT = Decimal("1000000")
 
@@ -135,7 +135,7 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
         txn.save(condition=Transaction.txn_id.does_not_exist())
         return _view(txn), True
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
     stored = Transaction.get(txn.txn_id, consistent_read=True)
     same = (Decimal(str(stored.amount)) == body.amount and stored.currency == body.currency

@@ -37,7 +37,7 @@ from paver.kyb.photo import PhotoError, decode_qr_payloads, open_photo
 from paver.kyb.uscc import normalize_uscc, validate_uscc
 from paver.rollout.service import PLATFORM_GUID, activate, code_id_for
 from paver.storage.models import BindingAttempt, Code, IdempotencyRecord, Merchant
-from paver.storage.registry import bind, connection
+from paver.storage.registry import bind, condition_failed, connection
 
 log = logging.getLogger(__name__)
 
@@ -371,8 +371,7 @@ def bind_from_photo(merchant_id: str, attempt_id: str, photo: bytes,
             _bind_transaction(merchant, level, attempt)
             outcome = "bound"
         except TransactWriteError as exc:
-            codes = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
-            if "ConditionalCheckFailed" not in codes:
+            if not condition_failed(exc):
                 raise
             # Lost a race: credential claimed by another merchant, or this one bound meanwhile.
             attempt.outcome, outcome = "refused", "refused"
@@ -428,7 +427,7 @@ def _save_attempt(attempt: BindingAttempt) -> None:
     try:
         attempt.save(condition=BindingAttempt.attempt_id.does_not_exist())
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         log.info("binding: attempt %s already recorded (redelivered event)", attempt.attempt_id)
 

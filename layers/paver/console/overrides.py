@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from paver.errors import Conflict, NotFound
 from paver.storage.models import Selection
-from paver.storage.registry import bind
+from paver.storage.registry import bind, condition_failed
 
 MAX_NOTE_CHARS = 500
 
@@ -53,7 +53,7 @@ def override(campaign_id: str, partner_id: str, selected: bool, note: str,
                             Selection.overrides.set([*trail, entry])],
                    condition=(Selection.selected == bool(row.selected)))
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise OverrideConflict("selected: the decision changed meanwhile; reload") from exc
         raise
     return _doc(row)

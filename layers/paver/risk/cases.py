@@ -26,7 +26,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from paver.errors import Conflict, InvalidInput, NotFound
 from paver.risk.feedback import Feedback, check_feedback
 from paver.storage.models import Decision
-from paver.storage.registry import bind
+from paver.storage.registry import bind, condition_failed
 
 #: decision → case status it leads to
 OUTCOME: dict[str, str] = {"confirm": "confirmed", "dismiss": "dismissed",
@@ -113,7 +113,7 @@ def decide(event_id: str, decision: str, scene: str | None, analyst: str, note: 
                           Decision.case_history.set([*history, entry])],
                  condition=condition & (Decision.risky == True))  # noqa: E712 (a condition)
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         now_d = _load(event_id)
         latest = (now_d.case_history or [None])[-1]

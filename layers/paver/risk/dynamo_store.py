@@ -96,7 +96,7 @@ class DynamoStore:
         from pynamodb.transactions import TransactWrite
 
         from paver.storage.models import IdempotencyRecord
-        from paver.storage.registry import connection
+        from paver.storage.registry import condition_failed, connection
 
         try:
             with TransactWrite(connection=connection()) as tw:
@@ -111,8 +111,7 @@ class DynamoStore:
                 for model, actions in items.values():
                     tw.update(model, actions=actions)
         except TransactWriteError as exc:
-            codes = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
-            if not codes or codes[0] != "ConditionalCheckFailed":
+            if not condition_failed(exc, 0):  # the marker: this event was counted already
                 raise
         for _, device_id, ip in uses:
             self._sets.pop(f"device:{device_id}", None)

@@ -25,7 +25,7 @@ from paver.emv import MerchantAccount, build_aggregated_code
 from paver.errors import Conflict, InvalidInput, NotFound, Unavailable
 from paver.rollout.status import STATUSES, IllegalTransition, check_transition
 from paver.storage.models import Campaign, Code, Merchant, Partner, Selection
-from paver.storage.registry import bind
+from paver.storage.registry import bind, condition_failed
 
 log = logging.getLogger(__name__)
 
@@ -191,15 +191,11 @@ def issue_codes(campaign_id: str, partner_id: str, merchant_ids: Sequence[str],
             code.save(condition=Code.code_id.does_not_exist())
             result.issued.append(mid)
         except PutError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 result.already.append(mid)  # a concurrent or retried worker got there first
             else:
                 raise
     return result
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def selected_partners(campaign_id: str) -> list[str]:
@@ -387,7 +383,7 @@ def set_status(code_id: str, target: str, evidence: dict[str, Any] | None = None
             condition=Code.status == code.status,
         )
     except UpdateError as exc:
-        if _conditional_failed(exc):
+        if condition_failed(exc):
             raise IllegalTransition(
                 "status: changed concurrently; read the code and retry") from exc
         raise

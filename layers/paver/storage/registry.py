@@ -62,6 +62,24 @@ def cancellation_code(exc: Exception, index: int) -> str | None:
     return None if code in (None, "None") else code
 
 
+def condition_failed(exc: Exception, index: int | None = None) -> bool:
+    """Whether a DynamoDB write was refused because its condition did not hold.
+
+    The one test for a failed condition, whatever raised it: a single put/update/delete
+    (PynamoDB's ``PutError``/``UpdateError``/``DeleteError`` carry
+    ``ConditionalCheckFailedException``) or a cancelled transaction (``TransactWriteError``:
+    with ``index``, whether item ``index`` failed its condition, see :func:`cancellation_code`;
+    without, whether any item did). Anything else — throttling, a missing table — is not a
+    failed condition and the caller re-raises it.
+    """
+    if index is not None:
+        return cancellation_code(exc, index) == "ConditionalCheckFailed"
+    if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        return True
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons if r)
+
+
 def unbind() -> None:
     """Forget the binding so the next :func:`bind` rebinds (tests switch endpoints)."""
     global _bound

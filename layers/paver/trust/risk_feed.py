@@ -26,7 +26,7 @@ from pynamodb.transactions import TransactWrite
 
 from paver.config import Settings
 from paver.storage.models import Decision, IdempotencyRecord, Merchant, Transaction
-from paver.storage.registry import bind, cancellation_code, connection
+from paver.storage.registry import bind, condition_failed, connection
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,9 @@ def _count(merchant_id: str, marker: str, actions: list[Any]) -> bool:
             tw.update(Merchant(merchant_id), actions=actions,
                       condition=Merchant.merchant_id.exists())
     except TransactWriteError as exc:
-        if cancellation_code(exc, 0) == "ConditionalCheckFailed":
+        if condition_failed(exc, 0):
             return False
-        if cancellation_code(exc, 1) == "ConditionalCheckFailed":
+        if condition_failed(exc, 1):
             log.warning("risk feed: a decided payment's merchant no longer exists")
             return False
         raise

@@ -17,7 +17,7 @@ from pynamodb.exceptions import UpdateError
 from paver.aws import client
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Merchant, MerchantMetric, Partner, Selection
-from paver.storage.registry import bind
+from paver.storage.registry import bind, condition_failed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,7 +93,7 @@ def put_merchants(rows: Sequence[MerchantRow], existing: dict[str, Merchant],
             Merchant(r.merchant_id).update(
                 actions=actions, condition=Merchant.partner_id == r.partner_id)
         except UpdateError as exc:
-            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
             foreign.append(r.merchant_id)
     return foreign
@@ -279,7 +279,7 @@ def save_partner_trust(docs: dict[str, dict[str, Any]]) -> int:
             Partner(partner_id=pid).update(actions=[Partner.trust.set(doc)],
                                            condition=Partner.partner_id.exists())
             n += 1
-        except Exception as exc:  # a partner deleted meanwhile: skip it
-            if "ConditionalCheckFailed" not in str(exc):
+        except UpdateError as exc:  # a partner deleted meanwhile: skip it
+            if not condition_failed(exc):
                 raise
     return n
