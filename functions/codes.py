@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +14,7 @@ from functions._auth import (
     require_partner,
 )
 from functions._http import json_response, parse_body, path_id
+from paver.config import settings
 from paver.console import codes as codes_list
 from paver.console import sheet
 from paver.console.pages import parse_limit
@@ -24,7 +23,6 @@ from paver.rollout import service
 from paver.rollout.status import STATUSES
 
 bp = Blueprint(__name__)
-_STAGE = os.environ.get("PAVER_STAGE", "local")
 
 
 class StatusChange(BaseModel):
@@ -80,7 +78,7 @@ def choose_skin(merchant_id: str) -> dict:
     return service.code_view(service.reskin(merchant_id, body.skin))
 
 
-@bp.on_sqs_message(queue=f"paver-{_STAGE}-rollout", batch_size=10)
+@bp.on_sqs_message(queue=settings().queue_name("rollout"), batch_size=10)
 def rollout_worker(event) -> dict:
     """Issue the codes of each message; report failed messages for retry (partial batch)."""
     return service.process_records(r.to_dict() for r in event)

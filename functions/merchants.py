@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from chalice import Blueprint, Response
@@ -13,16 +12,14 @@ from functions._http import json_response, parse_body, path_id
 from paver.accrual import accrual, merchants
 from paver.accrual.transactions import TransactionIn, check_reporting_window, record_transaction
 from paver.auth import issue_token
+from paver.config import settings
 from paver.console import merchants as search
 from paver.console.pages import parse_limit
 from paver.console.progress import milestones_view
 from paver.errors import Forbidden, InvalidInput
 
 bp = Blueprint(__name__)
-_STREAM = os.environ.get(
-    "TRANSACTIONS_STREAM_ARN",
-    "arn:aws:dynamodb:us-east-1:000000000000:table/paver-local-Transactions/stream/local",
-)
+_STREAM = settings().transactions_stream
 
 
 @bp.route("/transactions", methods=["POST"])

@@ -11,23 +11,19 @@
 
 from __future__ import annotations
 
-import os
-
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
+from paver.config import settings
 from paver.errors import NotFound
 from paver.fields import Float, Int, PlainText
 from paver.risk import service
 from paver.risk.events import format_timestamp, parse_timestamp
 
 bp = Blueprint(__name__)
-_STREAM = os.environ.get(
-    "TRANSACTIONS_STREAM_ARN",
-    "arn:aws:dynamodb:us-east-1:000000000000:table/paver-local-Transactions/stream/x",
-)
+_STREAM = settings().transactions_stream
 _ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 
 

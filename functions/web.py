@@ -7,10 +7,9 @@ Public routes: the pages hold no data, every API call they make carries the bear
 
 from __future__ import annotations
 
-import os
-
 from chalice import Blueprint, Response
 
+from paver.config import settings
 from paver.errors import NotFound
 from paver.web import CONTENT_TYPES, read_asset
 
@@ -19,7 +18,7 @@ bp = Blueprint(__name__)
 
 def _csp() -> str:
     # The merchant page uploads store photos straight to S3 (presigned POST).
-    s3 = os.environ.get("AWS_ENDPOINT_URL") or "https://*.amazonaws.com"
+    s3 = settings().endpoint_url or "https://*.amazonaws.com"
     return ("default-src 'self'; script-src 'self'; style-src 'self'; "
             f"img-src 'self' data: blob: {s3}; "
             f"connect-src 'self' {s3}; frame-ancestors 'none'; base-uri 'none'; "

@@ -46,6 +46,18 @@ class Settings:
     txn_max_ahead_s
         ``PAVER_TXN_MAX_AHEAD_S``: how far ahead of the server's clock a payment's timestamp
         may be (clock skew).
+    risk_budget_ms
+        ``PAVER_RISK_BUDGET_MS``: the time budget of one risk screening, in milliseconds.
+    platform_guid
+        ``PAVER_PLATFORM_GUID``: the platform's GUID in every aggregated code.
+    skin_certification
+        ``PAVER_SKIN_CERTIFICATION`` as given (``None``: the stage decides, see
+        :func:`paver.partner_skins.certification_mode`).
+    transactions_stream_arn
+        ``TRANSACTIONS_STREAM_ARN``: the stream the accrual and risk functions read. Chalice
+        needs an ARN when the app is composed; ``infra.template`` replaces it with the
+        stream of the stage's Transactions table, so the default (this stage's table, a
+        placeholder account) only matters locally.
     """
 
     stage: str = "local"
@@ -54,6 +66,10 @@ class Settings:
     project: str = "paver"
     txn_max_age_s: int = 86_400
     txn_max_ahead_s: int = 300
+    risk_budget_ms: float = 200.0
+    platform_guid: str = "com.paver.pay"
+    skin_certification: str | None = None
+    transactions_stream_arn: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,11 +88,24 @@ class Settings:
         endpoint = env.get("AWS_ENDPOINT_URL") or None
         return cls(stage=stage, region=region, endpoint_url=endpoint, project=project,
                    txn_max_age_s=_seconds(env, "PAVER_TXN_MAX_AGE_S", cls.txn_max_age_s),
-                   txn_max_ahead_s=_seconds(env, "PAVER_TXN_MAX_AHEAD_S", cls.txn_max_ahead_s))
+                   txn_max_ahead_s=_seconds(env, "PAVER_TXN_MAX_AHEAD_S", cls.txn_max_ahead_s),
+                   risk_budget_ms=_milliseconds(env, "PAVER_RISK_BUDGET_MS",
+                                                cls.risk_budget_ms),
+                   platform_guid=env.get("PAVER_PLATFORM_GUID") or cls.platform_guid,
+                   skin_certification=env.get("PAVER_SKIN_CERTIFICATION") or None,
+                   transactions_stream_arn=env.get("TRANSACTIONS_STREAM_ARN") or None)
 
     @property
     def prefix(self) -> str:
         return f"{self.project}-{self.stage}"
+
+    @property
+    def transactions_stream(self) -> str:
+        """``TRANSACTIONS_STREAM_ARN``, or this stage's Transactions table in a placeholder
+        account (what Chalice is given locally; the deployment template substitutes it)."""
+        return self.transactions_stream_arn or (
+            f"arn:aws:dynamodb:{self.region}:000000000000:table/"
+            f"{self.table_name('Transactions')}/stream/local")
 
     def table_name(self, base: str) -> str:
         """Physical table name of a logical one (``Partners`` → ``paver-local-Partners``)."""
@@ -100,6 +129,19 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) > 10 * 366 * 86_400:
         raise ConfigError(f"{name}={raw!r}: a whole number of seconds, at most ten years")
     return int(raw)
+
+
+def _milliseconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 60_000:  # NaN fails too
+        raise ConfigError(f"{name}={raw!r}: milliseconds above 0, at most 60000")
+    return value
 
 
 def settings() -> Settings:

@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -252,7 +251,7 @@ def certification_mode(cfg: Settings | None = None) -> str:
     """``PAVER_SKIN_CERTIFICATION`` (``inline`` | ``queue``); by default ``inline`` on the
     ``local`` and ``test`` stages (the readers are installed there), ``queue`` elsewhere."""
     cfg = cfg or settings()
-    mode = os.environ.get("PAVER_SKIN_CERTIFICATION") or (
+    mode = cfg.skin_certification or (
         "inline" if cfg.stage in ("local", "test") else "queue")
     if mode not in MODES:
         raise ValueError(f"PAVER_SKIN_CERTIFICATION={mode!r}: one of {', '.join(MODES)}")

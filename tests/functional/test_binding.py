@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from paver.binding import service
-from paver.config import Settings
+from paver.config import Settings, settings
 from paver.emv import MerchantAccount, build_aggregated_code
 from paver.kyb.uscc import generate_uscc
-from paver.rollout.service import PLATFORM_GUID, code_id_for
+from paver.rollout.service import code_id_for
 from paver.storage.models import Benefit, BindingAttempt, Code, Merchant
 from paver_dev.photo_gen import make_store_photo, qr_image
 
@@ -32,7 +32,7 @@ def _merchant(mid: str, uscc: str, lat: float = HANGZHOU[0], lon: float = HANGZH
     Merchant(merchant_id=mid, partner_id="P1", name=f"Tea shop {mid}", mcc="5814",
              city="Hangzhou", lat=lat, lon=lon, datum="WGS-84", uscc=uscc).save()
     payload = build_aggregated_code(
-        platform=MerchantAccount(guid=PLATFORM_GUID, merchant_id=mid),
+        platform=MerchantAccount(guid=settings().platform_guid, merchant_id=mid),
         partner=MerchantAccount(guid="cn.partner.p1", merchant_id=f"p1-{mid}"),
         merchant_name=f"Tea shop {mid}", merchant_city="Hangzhou", mcc="5814")
     Code(code_id=code_id_for(mid), campaign_id="C1", merchant_id=mid, partner_id="P1",
@@ -194,7 +194,7 @@ def test_a_payload_that_merely_names_the_merchant_is_not_its_code(aws: Settings,
                                                                   uscc_pair) -> None:
     _merchant("M6", uscc_pair[0])
     forged = build_aggregated_code(
-        platform=MerchantAccount(guid=PLATFORM_GUID, merchant_id="M6"),
+        platform=MerchantAccount(guid=settings().platform_guid, merchant_id="M6"),
         partner=MerchantAccount(guid="cn.other.pay", merchant_id="X"),
         merchant_name="Forged", merchant_city="Hangzhou", mcc="5814")
     out = service.bind_from_photo("M6", "6" * 32, _shot(*HANGZHOU, forged))

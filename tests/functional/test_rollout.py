@@ -7,7 +7,7 @@ import json
 import pytest
 
 from paver.aws import client, queue_url
-from paver.config import Settings
+from paver.config import Settings, settings
 from paver.emv import decode
 from paver.render import decode_image
 from paver.rollout import service
@@ -61,7 +61,7 @@ def test_rollout_issues_each_selected_merchant_once(api, world: Settings) -> Non
     parsed = decode(codes["M1"].payload)
     assert parsed.valid and parsed.conformant
     assert [(a.guid, a.merchant_id) for a in parsed.merchant_accounts] == [
-        (service.PLATFORM_GUID, "M1"), ("cn.hzbank.pay", "HZB0001")]
+        (settings().platform_guid, "M1"), ("cn.hzbank.pay", "HZB0001")]
     assert parsed.language and parsed.language.merchant_name == "饺子馆1"
     png = api.http.get(f"/codes/{codes['M1'].code_id}/image", headers={"Accept": "image/png"})
     assert png.status_code == 200 and png.headers["Content-Type"] == "image/png"

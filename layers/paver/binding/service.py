@@ -27,7 +27,7 @@ from pynamodb.transactions import TransactWrite
 from paver.accrual.milestones import grant_once
 from paver.aws import client
 from paver.binding.policy import BindingPolicy, load_policy
-from paver.config import Settings
+from paver.config import Settings, settings
 from paver.emv import decode
 from paver.errors import InvalidInput, UnknownMerchant
 from paver.kyb import provenance
@@ -35,7 +35,7 @@ from paver.kyb.exif import NoPositionError, read_gps
 from paver.kyb.geo import GeoPoint, distance_to_registered, haversine_m
 from paver.kyb.photo import PhotoError, decode_qr_payloads, open_photo
 from paver.kyb.uscc import normalize_uscc, validate_uscc
-from paver.rollout.service import PLATFORM_GUID, activate, code_id_for
+from paver.rollout.service import activate, code_id_for
 from paver.storage.models import BindingAttempt, Code, IdempotencyRecord, Merchant
 from paver.storage.registry import bind, condition_failed, connection
 
@@ -216,8 +216,9 @@ def check_photo(merchant: Merchant, photo: bytes, policy: BindingPolicy,
             if not parsed.valid:
                 continue
             ev.qr_found = True
+            platform = settings().platform_guid.casefold()
             ids = [a.merchant_id for a in parsed.merchant_accounts
-                   if a.guid and a.guid.casefold() == PLATFORM_GUID.casefold() and a.merchant_id]
+                   if a.guid and a.guid.casefold() == platform and a.merchant_id]
             ev.qr_merchants.extend(ids)
             # Only the exact payload issued to this merchant counts: anyone can build a valid
             # EMV payload that merely names the merchant.

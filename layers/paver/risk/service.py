@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 from botocore.exceptions import ClientError
 
-from paver.config import Settings
+from paver.config import Settings, settings
 from paver.errors import InvalidInput, NotFound, PaverError
 from paver.risk.events import TransferEvent, parse_timestamp
 from paver.risk.kb import KBError, KnowledgeBase, NoKnowledgeBase
@@ -36,7 +35,6 @@ LATEST_TTL_S = 30.0
 #: Decision status of a payment screened against a knowledge base, and of one that arrived
 #: before any knowledge base existed (kept, with its associated data, not silently skipped).
 SCREENED, UNSCREENED_NO_KB = "screened", "unscreened_no_kb"
-DEFAULT_BUDGET_MS = float(os.environ.get("PAVER_RISK_BUDGET_MS", "200"))
 
 
 class RiskInputError(InvalidInput):
@@ -146,7 +144,8 @@ def screen_event(event: Mapping[str, Any], cfg: Settings | None = None,
         raise RiskInputError(str(exc)) from None
     m = matcher(cfg=cfg)
     store = DynamoStore(cfg)
-    screener = Screener(m, store, budget_ms=DEFAULT_BUDGET_MS if budget_ms is None else budget_ms)
+    budget = (cfg or settings()).risk_budget_ms if budget_ms is None else budget_ms
+    screener = Screener(m, store, budget_ms=budget)
     t0 = time.perf_counter()
     decision = screener.screen_event(e, record=record, with_relations=with_relations)
     decision["storage"] = {"queries": store.queries,
@@ -320,7 +319,8 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
                 unscreened += 1
                 continue
             sc = Screener(m, store,
-                          budget_ms=DEFAULT_BUDGET_MS if budget_ms is None else budget_ms)
+                          budget_ms=(cfg or settings()).risk_budget_ms
+                          if budget_ms is None else budget_ms)
             d = sc.screen_event(e, record=True, with_relations=False)
             decisions.append(d)
             first_seq = seq if first_seq is None else first_seq

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from paver.storage.registry import bind, condition_failed
 log = logging.getLogger(__name__)
 
 #: The platform's own payment system id in every aggregated code (sub-ID 00 of its template).
-PLATFORM_GUID = os.environ.get("PAVER_PLATFORM_GUID", "com.paver.pay")
 FORMATS: tuple[str, ...] = ("png", "svg")
 MESSAGE_MERCHANTS = 25  # merchants per SQS message: one worker call renders this many codes
 
@@ -88,7 +86,7 @@ def payload_for(merchant: Merchant, partner: Partner, campaign_id: str) -> str:
     """The aggregated code of ``merchant``: platform template + partner template in one payload."""
     name_zh, city_zh = merchant.name_zh, merchant.city_zh
     return build_aggregated_code(
-        platform=MerchantAccount(guid=PLATFORM_GUID, merchant_id=merchant.merchant_id),
+        platform=MerchantAccount(guid=settings().platform_guid, merchant_id=merchant.merchant_id),
         partner=MerchantAccount(guid=partner.guid,
                                 merchant_id=merchant.partner_merchant_id or merchant.merchant_id),
         merchant_name=_ascii(merchant.name, 25),
