@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 
 from paver.accrual.accrual import process_stream
-from paver.aws import client
 from paver.config import Settings
 from paver.rollout import service as rollout
 from paver.storage.models import Benefit, Code, Merchant, Transaction
+from tests.events import stream_records
 
 PAYLOAD = "000201010212261800" + "0" * 40  # any stored payload: the scan ref follows from it
 
@@ -50,19 +50,6 @@ def _post(api, body: dict):
     return api.http.post("/transactions", body=json.dumps(body),
                          headers={"Content-Type": "application/json"})
 
-
-def _stream_records(aws: Settings) -> list[dict]:
-    """Every record the Transactions table's (moto) stream holds, as Lambda would see them."""
-    ddb = client("dynamodb", aws)
-    arn = ddb.describe_table(TableName=Transaction.Meta.table_name)["Table"]["LatestStreamArn"]
-    streams = client("dynamodbstreams", aws)
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
-                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    records = streams.get_records(ShardIterator=it)["Records"]
-    for r in records:  # Lambda hands the handler JSON, not botocore's parsed datetimes
-        r["dynamodb"].pop("ApproximateCreationDateTime", None)
-    return records
 
 
 def test_post_transaction_is_idempotent(api, merchant: Merchant) -> None:
@@ -143,7 +130,7 @@ def test_stream_batch_replayed_three_times_counts_once(api, active_code: Code, a
         assert _post(api, {"idempotency_key": f"order-1{i:05d}", "merchant_id": "M1",
                            "amount": "500.00", "code_id": "code-M1",
                            "timestamp": _ago(days=i % 3)}).status_code == 201
-    records = _stream_records(aws)
+    records = stream_records(aws)
     assert len(records) == 12
     outcomes = [process_stream(records) for _ in range(3)]
     assert len(outcomes[0].accrued) == 12
@@ -169,7 +156,7 @@ def test_one_failing_record_is_the_only_one_reported(api, active_code: Code,
     for i in range(4):
         _post(api, {"idempotency_key": f"order-2{i:05d}", "merchant_id": "M1", "amount": "1",
                     "scan_ref": rollout.scan_ref_for(PAYLOAD)})
-    records = _stream_records(aws)
+    records = stream_records(aws)
     poisoned = records[2]["dynamodb"]["NewImage"]["txn_id"]["S"]
 
     def flaky(txn: dict) -> bool:
@@ -281,7 +268,7 @@ def test_only_payments_through_the_active_code_accrue(api, merchant: Merchant,
     malformed = _post(api, {**base, "idempotency_key": "order-400007", "scan_ref": "scan-xyz"})
     assert malformed.status_code == 400 and "scan_ref" in json.loads(malformed.body)["Message"]
 
-    out = process_stream(_stream_records(aws))
+    out = process_stream(stream_records(aws))
     assert sorted(out.accrued) == sorted([scanned["txn_id"], by_id["txn_id"]])
     assert {n["txn_id"]: n["code"] for n in out.not_accrued} == {
         shipped["txn_id"]: "code_not_active", before["txn_id"]: "code_not_active",

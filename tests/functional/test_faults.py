@@ -43,10 +43,10 @@ from paver.storage.models import (
     MerchantMetric,
     Partner,
     Selection,
-    Transaction,
 )
 from paver.storage.registry import connection
 from paver.trust.ingest import s3_event
+from tests.events import stream_records
 
 # ---------------------------------------------------------------------------------------------
 # Fault injection
@@ -326,20 +326,6 @@ def test_rollout_message_failing_max_receive_count_lands_in_the_dlq(
 # Accrual (Transactions stream → merchant totals, exactly once)
 
 
-def _stream_records(cfg: Settings) -> list[dict[str, Any]]:
-    ddb_client = client("dynamodb", cfg)
-    arn = ddb_client.describe_table(
-        TableName=Transaction.Meta.table_name)["Table"]["LatestStreamArn"]
-    streams = client("dynamodbstreams", cfg)
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
-                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    records = streams.get_records(ShardIterator=it)["Records"]
-    for r in records:
-        r["dynamodb"].pop("ApproximateCreationDateTime", None)
-    return records
-
-
 @pytest.fixture
 def payments(aws: Settings) -> list[dict[str, Any]]:
     """Five payments of 100.00 to M1 (from five payers) through its active aggregated code, as
@@ -356,7 +342,7 @@ def payments(aws: Settings) -> list[dict[str, Any]]:
             idempotency_key=f"order-{i:06d}", merchant_id="M1", amount=Decimal("100"),
             timestamp=f"2026-11-0{1 + i}T10:00:00+08:00", from_account=f"A{i:04d}",
             code_id="code-M1"))
-    return _stream_records(aws)
+    return stream_records(aws)
 
 
 def _txn(rec: dict[str, Any]) -> str:
@@ -515,7 +501,7 @@ def test_the_paying_phone_reaches_screening(aws: Settings) -> None:
     record_transaction(TransactionIn(
         idempotency_key="order-phone-1", merchant_id="M2", amount=Decimal("30"),
         from_account="A0001", from_device="D-77", from_ip="2001:db8::7"))
-    (rec,) = _stream_records(aws)
+    (rec,) = stream_records(aws)
     e = event_from_transaction_image(rec["dynamodb"]["NewImage"])
     assert (e.from_account, e.from_device, e.from_ip) == ("A0001", "D-77", "2001:db8::7")
     with pytest.raises(TransactionConflict):  # the same key, another phone: not the same payment

@@ -33,6 +33,7 @@ from infra.template import TOKEN_SECRET
 from paver import secret_store
 from paver.config import Settings
 from paver.secret_store import SECRET_ID_ENV
+from tests.events import stream_records
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's defaults
 Call = tuple[str, str]  # (IAM action, resource ARN)
@@ -401,21 +402,6 @@ def _drain(cfg: Settings) -> list[dict[str, Any]]:
     return out
 
 
-def _stream_records(cfg: Settings) -> list[dict[str, Any]]:
-    from paver.aws import client
-
-    table = cfg.table_name("Transactions")
-    arn = client("dynamodb", cfg).describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    streams = client("dynamodbstreams", cfg)
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
-                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    records = streams.get_records(ShardIterator=it)["Records"]
-    for r in records:
-        r["dynamodb"]["ApproximateCreationDateTime"] = 1.7e9  # Lambda sends epoch seconds
-        r["eventSourceARN"] = arn
-    return records
-
 
 def _photo_for(cfg: Settings, merchant_id: str) -> bytes:
     """A store photo at the merchant's registered position showing its issued code."""
@@ -629,7 +615,7 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
     run("api_handler", api_story_payments)
 
     # accrual and risk_screen: the Transactions stream, as Lambda delivers it
-    stream = _stream_records(cfg)
+    stream = stream_records(cfg)
     assert len(stream) == 2
     import copy
 

@@ -15,6 +15,7 @@ from paver.config import Settings
 from paver.risk import service
 from paver.storage.models import Decision, Relation, RiskScene
 from paver_dev.world import transfers
+from tests.events import load_event
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +86,11 @@ def test_build_list_screen(risk_api: Any, aws: Settings, world: Path) -> None:
 
 
 def _record(seq: str, image: dict[str, Any], name: str = "INSERT") -> dict[str, Any]:
-    return {"eventID": seq, "eventName": name, "eventSource": "aws:dynamodb",
-            "awsRegion": "us-east-1",
-            "eventSourceARN": "arn:aws:dynamodb:us-east-1:0:table/T/stream/x",
-            "dynamodb": {"ApproximateCreationDateTime": 1.7e9, "SequenceNumber": seq,
-                         "SizeBytes": 10, "StreamViewType": "NEW_IMAGE", "Keys": {},
-                         "NewImage": image}}
+    rec = load_event("dynamodb_transactions_insert")["Records"][0]
+    rec["eventID"], rec["eventName"] = seq, name
+    rec["dynamodb"].update(SequenceNumber=seq, NewImage=image,
+                           Keys={"txn_id": image.get("txn_id", {"S": seq})})
+    return rec
 
 
 def _image(txn: str, payer: str | None, amount: str = "12.50") -> dict[str, Any]:

@@ -22,15 +22,15 @@ from pynamodb.transactions import TransactWrite
 
 from paver.accrual.attribution import AttributionError, attribute
 from paver.accrual.milestones import grant_milestones
-from paver.errors import InvalidInput
 from paver.storage.models import IdempotencyRecord, Merchant
 from paver.storage.registry import bind, condition_failed, connection
+from paver.storage.streams import BadStreamRecord, inserted_item, sequence_number
 
 log = logging.getLogger(__name__)
 
 
-class BadRecord(InvalidInput):
-    """A stream record that is not a transaction insert we can read (never retried)."""
+#: A stream record that is not a transaction insert we can read (never retried).
+BadRecord = BadStreamRecord
 
 
 @dataclass
@@ -48,26 +48,28 @@ class AccrualOutcome:
 
 
 def _image(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The new image of an INSERT as plain values, or None for other events."""
-    if record.get("eventName") != "INSERT":
+    """The new image of an INSERT as the fields accrual uses, or None for other events."""
+    item = inserted_item(record)
+    if item is None:
         return None
-    img = (record.get("dynamodb") or {}).get("NewImage")
-    if not isinstance(img, dict):
-        raise BadRecord("dynamodb.NewImage: missing")
-    try:
-        return {
-            "txn_id": img["txn_id"]["S"],
-            "merchant_id": img["merchant_id"]["S"],
-            "amount": float(Decimal(img["amount"]["N"])),
-            "timestamp": img["timestamp"]["S"],
-            "code_id": (img.get("code_id") or {}).get("S"),
-            "scan_ref": (img.get("scan_ref") or {}).get("S"),
-            "accrues": (img.get("accrues") or {}).get("BOOL"),
-            "accrual_code": (img.get("accrual_code") or {}).get("S"),
-            "accrual_reason": (img.get("accrual_reason") or {}).get("S"),
-        }
-    except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
-        raise BadRecord(f"dynamodb.NewImage: unreadable transaction ({exc!r})") from exc
+    missing = [k for k in ("txn_id", "merchant_id", "timestamp")
+               if not isinstance(item.get(k), str)]
+    if missing or not isinstance(item.get("amount"), Decimal):
+        raise BadRecord(f"dynamodb.NewImage: unreadable transaction (missing or mistyped: "
+                        f"{', '.join(missing) or 'amount'})")
+    accrues = item.get("accrues")
+    return {
+        "txn_id": item["txn_id"], "merchant_id": item["merchant_id"],
+        "amount": float(item["amount"]), "timestamp": item["timestamp"],
+        "code_id": _text(item.get("code_id")), "scan_ref": _text(item.get("scan_ref")),
+        "accrues": accrues if isinstance(accrues, bool) else None,
+        "accrual_code": _text(item.get("accrual_code")),
+        "accrual_reason": _text(item.get("accrual_reason")),
+    }
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _not_accrued(txn: dict[str, Any]) -> dict[str, str] | None:
@@ -119,11 +121,11 @@ def _already_counted(records: list[dict[str, Any]]) -> set[str]:
     ids = []
     for rec in records:
         try:
-            img = (rec.get("dynamodb") or {}).get("NewImage") or {}
-            if rec.get("eventName") == "INSERT":
-                ids.append(img["txn_id"]["S"])
-        except (KeyError, TypeError):
+            item = inserted_item(rec)
+        except BadStreamRecord:
             continue  # unreadable records are reported by the main loop
+        if item is not None and isinstance(item.get("txn_id"), str):
+            ids.append(item["txn_id"])
     if not ids:
         return set()
     bind()
@@ -150,7 +152,7 @@ def process_stream(records: Iterable[dict[str, Any]],
     records = list(records)
     counted = _already_counted(records)
     for rec in records:
-        seq = str((rec.get("dynamodb") or {}).get("SequenceNumber", ""))
+        seq = sequence_number(rec)
         try:
             txn = _image(rec)
             if txn is None:

@@ -240,10 +240,9 @@ def event_from_transaction_image(image: Mapping[str, Any]) -> TransferEvent | No
     """
     import json
 
-    from boto3.dynamodb.types import TypeDeserializer
+    from paver.storage.streams import plain_item
 
-    des = TypeDeserializer()
-    item = {k: _plain(des.deserialize(v)) for k, v in image.items()}
+    item = {k: _plain(v) for k, v in plain_item(image).items()}
     if not item.get("from_account"):
         return None
     attrs = item.get("attributes") or {}
@@ -286,6 +285,7 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
         screen, such as updates and payments without a payer)
     """
     from paver.risk.dynamo_store import DynamoStore
+    from paver.storage.streams import BadStreamRecord, sequence_number
 
     records = list(records)
     failures: list[dict[str, str]] = []
@@ -296,13 +296,12 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
     no_kb: str | None = None
     store = DynamoStore(cfg)
     for rec in records:
-        ddb = rec.get("dynamodb") or {}
-        seq = str(ddb.get("SequenceNumber", ""))
+        seq = sequence_number(rec)
         try:
-            if rec.get("eventName") != "INSERT" or "NewImage" not in ddb:
+            if rec.get("eventName") != "INSERT" or "NewImage" not in (rec.get("dynamodb") or {}):
                 skipped += 1
                 continue
-            e = event_from_transaction_image(ddb["NewImage"])
+            e = event_from_transaction_image(rec["dynamodb"]["NewImage"])
             if e is None:
                 skipped += 1
                 continue
@@ -326,6 +325,9 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
             first_seq = seq if first_seq is None else first_seq
             screened += 1
             risky += int(d["risky"])
+        except BadStreamRecord as exc:  # unreadable: retrying cannot help, must not block
+            log.error("risk screening: record %s skipped: %s", seq, exc)
+            skipped += 1
         except Exception:
             log.exception("risk screening: record %s failed; reported for retry", seq)
             failures.append({"itemIdentifier": seq})
