@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 WGS84 = "WGS-84"
 GCJ02 = "GCJ-02"
@@ -187,6 +190,16 @@ def to_datum(point: GeoPoint, datum: str) -> GeoPoint:
     return GeoPoint(lat, lon, target, point.altitude_m)
 
 
+def great_circle_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
+    """Haversine distance in metres between WGS-84 degrees, on a sphere of
+    :data:`EARTH_RADIUS_M`: floats or numpy arrays (element-wise). The one haversine: store
+    photos (:func:`haversine_m`), trust features (whole portfolios) and risk places use it."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.subtract(lon2, lon1))
+    h = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
+    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
 def haversine_m(a: GeoPoint, b: GeoPoint) -> float:
     """Great-circle distance in metres on a sphere of radius :data:`EARTH_RADIUS_M`.
 
@@ -207,11 +220,7 @@ def haversine_m(a: GeoPoint, b: GeoPoint) -> float:
     """
     if a.datum != b.datum:
         raise ValueError(f"datums differ: {a.datum} vs {b.datum}")
-    phi1, phi2 = math.radians(a.lat), math.radians(b.lat)
-    dphi = phi2 - phi1
-    dlmb = math.radians(b.lon - a.lon)
-    h = math.sin(dphi / 2.0) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
+    return float(great_circle_m(a.lat, a.lon, b.lat, b.lon))
 
 
 def distance_to_registered(

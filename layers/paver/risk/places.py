@@ -10,8 +10,6 @@ centre still counts for mismatches, its distance is unknown (0).
 
 from __future__ import annotations
 
-import math
-
 #: Representative centre (latitude, longitude, WGS-84) of each known region.
 REGION_CENTRES: dict[str, tuple[float, float]] = {
     "east": (31.2304, 121.4737),  # Shanghai
@@ -20,15 +18,14 @@ REGION_CENTRES: dict[str, tuple[float, float]] = {
     "west": (30.5728, 104.0668),  # Chengdu
     "central": (30.5928, 114.3055),  # Wuhan
 }
-EARTH_RADIUS_KM = 6371.0088
 
 
 def haversine_km(p: tuple[float, float], q: tuple[float, float]) -> float:
-    """Great-circle distance in km between two (lat, lon) points."""
-    la1, lo1, la2, lo2 = map(math.radians, (*p, *q))
-    h = (math.sin((la2 - la1) / 2) ** 2
-         + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance in km between two (lat, lon) points (the one haversine,
+    :func:`paver.kyb.geo.great_circle_m`)."""
+    from paver.kyb.geo import great_circle_m
+
+    return float(great_circle_m(p[0], p[1], q[0], q[1])) / 1000.0
 
 
 def region_distance_km(r1: str | None, r2: str | None) -> float:

@@ -129,10 +129,9 @@ def _month_numbers(values: pd.Series) -> np.ndarray:
 
 def _haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
                   lon2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    from paver.kyb.geo import great_circle_m
+
+    return great_circle_m(lat1, lon1, lat2, lon2) / 1000.0
 
 
 def _city_distance_km(merchants: pd.DataFrame, lat: np.ndarray,
