@@ -1,7 +1,8 @@
 """Risk alerts: the stored screening decisions for analysts (operators only).
 
 - ``GET /risk/alerts?status=&scene=&from=&to=&limit=&cursor=``: newest first; ``status`` is
-  ``flagged`` (default), ``cleared`` or ``all``; ``from``/``to`` are ISO-8601 times.
+  ``flagged`` (default), ``cleared``, ``all``, or a case status of the flagged ones (``open``,
+  ``confirmed``, ``dismissed``, ``escalated``); ``from``/``to`` are ISO-8601 times.
 - ``GET /risk/alerts/{event_id}``: one decision with its relation groups.
 - ``POST /risk/alerts/{event_id}/decision`` ``{"decision": "confirm|dismiss|escalate",
   "scene": …, "note": …}``: the signed-in analyst decides the alert's case (audited; a retry

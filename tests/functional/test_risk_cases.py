@@ -101,3 +101,23 @@ def test_decided_cases_are_feedback_for_the_next_version(api: Any, aws: Settings
     assert labels["f1"].scene == "fan_in" and labels["f2"].scene is None
     assert "f3" not in labels  # escalated: still unlabelled
     assert list(labelled_rows(["f0", "f1", "f2", "f3"], labels)) == [1, 2]
+
+
+def test_alerts_list_by_case_status(api: Any, aws: Settings) -> None:
+    for e in ("g1", "g2", "g3"):
+        _alert(e)
+    _alert("g4", risky=False)
+    ana = api.as_("operator", "ana")
+    _decide(ana, "g1", {"decision": "confirm", "scene": "cycle"})
+    _decide(ana, "g2", {"decision": "escalate"})
+
+    def ids(status: str) -> set[str]:
+        r = api.http.get(f"/risk/alerts?status={status}")
+        assert r.status_code == 200, r.body
+        return {a["event_id"] for a in json.loads(r.body)["items"]}
+
+    assert ids("open") == {"g3"} and ids("escalated") == {"g2"} and ids("confirmed") == {"g1"}
+    assert ids("dismissed") == set() and ids("flagged") == {"g1", "g2", "g3"}
+    one = json.loads(api.http.get("/risk/alerts/g1").body)
+    assert one["case"]["status"] == "confirmed" and one["case"]["scene"] == "cycle"
+    assert json.loads(api.http.get("/risk/alerts/g4").body)["case"] is None  # no alert

@@ -20,7 +20,9 @@ from paver.risk.events import check_label
 from paver.storage.models import Decision, Transaction
 from paver.storage.registry import bind
 
-STATUSES = ("flagged", "cleared", "all")
+#: ``flagged``/``cleared``: the screening verdict; ``open`` … ``escalated``: flagged events by
+#: the analysts' case status (:mod:`paver.risk.cases`); ``all``: every screened event.
+STATUSES = ("flagged", "cleared", "all", "open", "confirmed", "dismissed", "escalated")
 MAX_LIMIT = 100
 
 
@@ -50,6 +52,9 @@ def alert_view(d: Decision) -> dict[str, Any]:
         "decided_at": d.decided_at.isoformat() if d.decided_at else None,
         "explanation": _words(d),
         "drivers": inner.get("drivers") or [], "top_scenes": inner.get("top_scenes") or [],
+        "case": ({"status": d.case_status or "open", "scene": d.case_scene,
+                  "version": int(d.case_version or 0), "history": list(d.case_history or [])}
+                 if d.risky else None),
     }
 
 
@@ -99,7 +104,11 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
     bind()
     cond = None
     if status != "all":
-        cond = Decision.risky == (status == "flagged")
+        cond = Decision.risky == (status != "cleared")
+    if status == "open":
+        cond = cond & (Decision.case_status.does_not_exist() | (Decision.case_status == "open"))
+    elif status in ("confirmed", "dismissed", "escalated"):
+        cond = cond & (Decision.case_status == status)
     if since is not None:
         c = Decision.decided_at >= since
         cond = c if cond is None else cond & c
