@@ -63,6 +63,8 @@ class BuildIn(BaseModel):
     transactions_key: PlainText = Field(min_length=1, max_length=512)
     labels_key: PlainText = Field(min_length=1, max_length=512)
     seed: Int = Field(default=0, ge=0, lt=2**32)
+    # take the analysts' stored case decisions in (confirmed: risky samples; dismissed: normal)
+    feedback: bool = False
 
 
 @bp.route("/risk/screen", methods=["POST"])
@@ -90,7 +92,8 @@ def scenes() -> dict:
 def build_scenes() -> Response:
     require_operator()
     body = parse_body(bp, BuildIn)
-    result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed)
+    result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed,
+                              feedback=body.feedback)
     return json_response(result, status=201)
 
 

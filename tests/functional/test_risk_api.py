@@ -211,3 +211,30 @@ def test_labels_as_users_write_them_through_the_api(risk_api: Any, aws: Settings
     assert got["scene"] in names
     assert {s["scene"] for s in got["explanation"]["top_scenes"]} <= names
     assert Decision.get("e2").scene == got["scene"]
+
+
+def test_build_takes_the_analysts_stored_decisions_in(risk_api: Any, aws: Settings,
+                                                      world: Path) -> None:
+    import csv
+    from datetime import UTC, datetime
+
+    from paver.risk import cases
+
+    _upload(aws, world)
+    body = {"transactions_key": "risk/transactions.csv", "labels_key": "risk/labels.csv"}
+    plain = json.loads(_post(risk_api, "/risk/scenes/build", body).body)
+    with (world / "labels.csv").open(encoding="utf-8") as f:
+        normal = [r["txn_id"] for r in csv.DictReader(f) if not r["scene"]][:2]
+    for t in normal:  # two flagged normal events: the analysts confirm one, dismiss one
+        Decision(event_id=t, risky=True, scene="fan_in", match_degree=0.9, kb_version="v",
+                 decided_at=datetime.now(UTC)).save()
+    cases.decide(normal[0], "confirm", "cycle", "ana")
+    cases.decide(normal[1], "dismiss", None, "ana")
+    res = _post(risk_api, "/risk/scenes/build", {**body, "feedback": True})
+    assert res.status_code == 201, res.body
+    fed = json.loads(res.body)
+    assert fed["meta"]["feedback_decisions"] == 2
+    count = {s["scene"]: s["sample_count"] for s in plain["scenes"]}
+    fed_count = {s["scene"]: s["sample_count"] for s in fed["scenes"]}
+    assert fed_count["cycle"] == count["cycle"] + 1  # the confirmed one is a cycle sample now
+    assert fed_count["fan_in"] == count["fan_in"]

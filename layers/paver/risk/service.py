@@ -156,15 +156,19 @@ def screen_event(event: Mapping[str, Any], cfg: Settings | None = None,
 
 
 def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None,
-             seed: int = 0, bucket_role: str = "ingest") -> dict[str, Any]:
+             seed: int = 0, bucket_role: str = "ingest", feedback: bool = False
+             ) -> dict[str, Any]:
     """Build and store a new knowledge-base version from CSV files in S3.
 
     ``transactions_key`` / ``labels_key`` are keys in the ``ingest`` bucket; side files
     (``accounts.csv``, ``devices.csv``, ``contacts.csv``) next to the transactions key are used
-    when present. The previous versions stay readable.
+    when present. The previous versions stay readable. With ``feedback``, the analysts' stored
+    case decisions on events of the dataset are taken in (:mod:`paver.risk.feedback`).
+    Transactions neither labelled nor decided are no samples.
     """
     from paver.aws import client
     from paver.config import settings
+    from paver.risk.feedback import with_decisions
 
     cfg = cfg or settings()
     s3 = client("s3", cfg)
@@ -187,7 +191,10 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
                 s3.download_file(bucket, prefix + side, str(d / side))
         try:
             ds = load_dataset(d / "transactions.csv", d / "labels.csv", d)
-            kb = build_dataset_kb(ds, cfg=cfg, seed=seed)
+            decisions = _stored_feedback(set(ds.table.txn_id)) if feedback else {}
+            ds, rows = with_decisions(ds, decisions)  # unlabelled rows are no samples
+            kb = build_dataset_kb(ds, rows=rows, cfg=cfg, seed=seed,
+                                  meta={"feedback_decisions": len(decisions)})
         except PaverError:
             raise
         except ValueError as exc:  # the caller's files do not make a dataset: theirs to fix
@@ -195,14 +202,24 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
     return {"version": kb.version, "scenes": kb.scene_summary(), "meta": kb.meta}
 
 
+def _stored_feedback(txn_ids: set[str]) -> dict[str, Any]:
+    """The analysts' latest decision on each of these events (stored cases)."""
+    from paver.risk.cases import feedback_rows
+
+    return {f.txn_id: f for f in feedback_rows() if f.txn_id in txn_ids}
+
+
 def build_dataset_kb(ds: Any, rows: np.ndarray | None = None, cfg: Settings | None = None,
-                     seed: int = 0, features: np.ndarray | None = None) -> KnowledgeBase:
+                     seed: int = 0, features: np.ndarray | None = None,
+                     meta: dict[str, Any] | None = None) -> KnowledgeBase:
     """Build a knowledge base from (rows of) a loaded dataset and store it in S3 + RiskScenes."""
     from paver.risk.aws_kb import S3KBRepository
 
     X = features if features is not None else batch_features(ds)[0]
     idx = np.arange(len(ds.table)) if rows is None else rows
     kb = build_kb_from_rows(X, ds, idx, rules(), seed=seed)
+    if meta:
+        kb.meta = {**kb.meta, **meta}
     S3KBRepository(cfg).save(kb, rules())
     reset_cache()
     return kb
