@@ -153,7 +153,7 @@ def _text_class(blank: bool = True) -> str:
     astral text, which the API takes, is left out of what is published)."""
     ranges, start = [], None
     for cp in range(0x10001):
-        ok = cp <= 0xFFFF and unicodedata.category(chr(cp)) not in NOT_TEXT[:4] and (
+        ok = cp <= 0xFFFF and unicodedata.category(chr(cp)) not in NOT_TEXT and (
             blank or chr(cp) not in _WS_CHARS)
         if ok and start is None:
             start = cp

@@ -3,8 +3,12 @@
 - ``POST /risk/screen``: body = one event (``txn_id``, ``timestamp``, ``from_account``,
   ``to_account``, ``amount`` …) → the decision with its explanation (stored in ``Decisions``).
 - ``GET /risk/scenes[?version=V]``: scenes of a knowledge-base version (default latest).
-- ``POST /risk/scenes/build``: body ``{"transactions_key", "labels_key", "seed"}`` (keys in the
-  ingest bucket) → a new version; earlier versions stay readable.
+- ``POST /risk/scenes/build``: body ``{"transactions_key", "labels_key", "seed", "feedback"}``
+  (keys in the ingest bucket; ``feedback``: take the analysts' stored case decisions in) → a
+  new version; earlier versions stay readable.
+- ``POST /risk/backtest``: body ``{"transactions_key", "labels_key", "versions": [A, B, …],
+  "from", "to"}`` → ``paver risk backtest``'s JSON for stored versions over the labelled events
+  of the window (``versions``, ``diff``, ``mode``, ``events``, ``window``).
 - Transactions stream: screens code payments, reports partial batch failures
   (``ReportBatchItemFailures`` is added to the event source mapping by the deployment template).
 """
@@ -12,13 +16,14 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
-from paver.errors import NotFound
+from paver.errors import InvalidInput, NotFound
 from paver.fields import Float, Int, PlainText
 from paver.risk import service
 from paver.risk.events import format_timestamp, parse_timestamp
@@ -67,6 +72,17 @@ class BuildIn(BaseModel):
     feedback: bool = False
 
 
+class BacktestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    transactions_key: PlainText = Field(min_length=1, max_length=512)
+    labels_key: PlainText = Field(min_length=1, max_length=512)
+    versions: list[Annotated[str, Field(pattern=_ID)]] = Field(
+        min_length=2, max_length=5, json_schema_extra={"uniqueItems": True})
+    since: AwareDatetime | None = Field(default=None, alias="from")
+    until: AwareDatetime | None = Field(default=None, alias="to")
+
+
 @bp.route("/risk/screen", methods=["POST"])
 def screen() -> dict:
     require_operator()
@@ -95,6 +111,18 @@ def build_scenes() -> Response:
     result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed,
                               feedback=body.feedback)
     return json_response(result, status=201)
+
+
+@bp.route("/risk/backtest", methods=["POST"])
+def backtest() -> dict:
+    """Screen the labelled events of a dataset (in a time window) with each stored version:
+    the figures of each, and the alerts gained, lost or renamed from the first to the last."""
+    require_operator()
+    body = parse_body(bp, BacktestIn)
+    if len(set(body.versions)) != len(body.versions):
+        raise InvalidInput("versions: each version once")
+    return service.backtest_versions(body.transactions_key, body.labels_key, body.versions,
+                                     since=body.since, until=body.until)
 
 
 @bp.on_dynamodb_record(stream_arn=_STREAM, batch_size=100, starting_position="TRIM_HORIZON",

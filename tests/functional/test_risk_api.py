@@ -238,3 +238,30 @@ def test_build_takes_the_analysts_stored_decisions_in(risk_api: Any, aws: Settin
     fed_count = {s["scene"]: s["sample_count"] for s in fed["scenes"]}
     assert fed_count["cycle"] == count["cycle"] + 1  # the confirmed one is a cycle sample now
     assert fed_count["fan_in"] == count["fan_in"]
+
+
+def test_backtest_of_stored_versions_over_a_window(risk_api: Any, aws: Settings,
+                                                   world: Path) -> None:
+    _upload(aws, world)
+    body = {"transactions_key": "risk/transactions.csv", "labels_key": "risk/labels.csv"}
+    v1 = json.loads(_post(risk_api, "/risk/scenes/build", body).body)["version"]
+    v2 = json.loads(_post(risk_api, "/risk/scenes/build", {**body, "seed": 3}).body)["version"]
+    res = _post(risk_api, "/risk/backtest", {**body, "versions": [v1, v2],
+                                             "from": "2024-03-10T00:00:00Z"})
+    assert res.status_code == 200, res.body
+    out = json.loads(res.body)
+    assert set(out["versions"]) == {v1, v2} and out["mode"] == "retrospective"
+    assert out["window"]["from"].startswith("2024-03-10")
+    everything = json.loads(_post(risk_api, "/risk/backtest",
+                                  {**body, "versions": [v1, v2]}).body)
+    assert 0 < out["events"] < everything["events"]  # the window narrows what is screened
+    for r in out["versions"].values():
+        assert 0 < r["macro_f1"] <= 1 and {"precision", "recall", "f1"} <= set(r["detection"])
+    d = out["diff"]
+    assert (d["from"], d["to"]) == (v1, v2)
+    assert (out["versions"][v2]["alerts"] - out["versions"][v1]["alerts"]
+            == len(d["gained"]) - len(d["lost"]))
+    assert _post(risk_api, "/risk/backtest", {**body, "versions": [v1, "nope"]}
+                 ).status_code == 404
+    assert _post(risk_api, "/risk/backtest", {**body, "versions": [v1, v1]}).status_code == 400
+    assert _post(risk_api, "/risk/backtest", {**body, "versions": [v1]}).status_code == 400

@@ -155,6 +155,35 @@ def screen_event(event: Mapping[str, Any], cfg: Settings | None = None,
     return decision
 
 
+def _dataset_from_s3(transactions_key: str, labels_key: str, cfg: Settings, d: Path,
+                     bucket_role: str = "ingest") -> Any:
+    """Download a labelled dataset (and the side files beside it) into ``d`` and load it."""
+    from paver.aws import client
+
+    s3 = client("s3", cfg)
+    bucket = cfg.bucket_name(bucket_role)
+    prefix = transactions_key.rsplit("/", 1)[0] + "/" if "/" in transactions_key else ""
+    for fld, key, name in (("transactions_key", transactions_key, "transactions.csv"),
+                           ("labels_key", labels_key, "labels.csv")):
+        try:
+            s3.download_file(bucket, key, str(d / name))
+        except ClientError as exc:
+            missing = exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
+            kind = DatasetNotFound if missing else RiskInputError
+            raise kind(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
+        except Exception as exc:
+            raise RiskInputError(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
+    for side in ("accounts.csv", "devices.csv", "contacts.csv"):
+        with contextlib.suppress(Exception):  # optional files
+            s3.download_file(bucket, prefix + side, str(d / side))
+    try:
+        return load_dataset(d / "transactions.csv", d / "labels.csv", d)
+    except PaverError:
+        raise
+    except ValueError as exc:  # the caller's files do not make a dataset: theirs to fix
+        raise RiskInputError(str(exc)) from exc
+
+
 def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None,
              seed: int = 0, bucket_role: str = "ingest", feedback: bool = False
              ) -> dict[str, Any]:
@@ -166,33 +195,15 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
     case decisions on events of the dataset are taken in (:mod:`paver.risk.feedback`).
     Transactions neither labelled nor decided are no samples.
     """
-    from paver.aws import client
     from paver.config import settings
     from paver.risk.feedback import with_decisions
 
     cfg = cfg or settings()
-    s3 = client("s3", cfg)
-    bucket = cfg.bucket_name(bucket_role)
     with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        prefix = transactions_key.rsplit("/", 1)[0] + "/" if "/" in transactions_key else ""
-        for fld, key, name in (("transactions_key", transactions_key, "transactions.csv"),
-                               ("labels_key", labels_key, "labels.csv")):
-            try:
-                s3.download_file(bucket, key, str(d / name))
-            except ClientError as exc:
-                missing = exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
-                kind = DatasetNotFound if missing else RiskInputError
-                raise kind(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
-            except Exception as exc:
-                raise RiskInputError(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
-        for side in ("accounts.csv", "devices.csv", "contacts.csv"):
-            with contextlib.suppress(Exception):  # optional files
-                s3.download_file(bucket, prefix + side, str(d / side))
+        ds = _dataset_from_s3(transactions_key, labels_key, cfg, Path(tmp), bucket_role)
+        decisions = _stored_feedback(set(ds.table.txn_id)) if feedback else {}
+        ds, rows = with_decisions(ds, decisions)  # unlabelled rows are no samples
         try:
-            ds = load_dataset(d / "transactions.csv", d / "labels.csv", d)
-            decisions = _stored_feedback(set(ds.table.txn_id)) if feedback else {}
-            ds, rows = with_decisions(ds, decisions)  # unlabelled rows are no samples
             kb = build_dataset_kb(ds, rows=rows, cfg=cfg, seed=seed,
                                   meta={"feedback_decisions": len(decisions)})
         except PaverError:
@@ -200,6 +211,42 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
         except ValueError as exc:  # the caller's files do not make a dataset: theirs to fix
             raise RiskInputError(str(exc)) from exc
     return {"version": kb.version, "scenes": kb.scene_summary(), "meta": kb.meta}
+
+
+def backtest_versions(transactions_key: str, labels_key: str, versions: list[str],
+                      since: datetime | None = None, until: datetime | None = None,
+                      cfg: Settings | None = None) -> dict[str, Any]:
+    """``paver risk backtest`` for stored versions over a time window of a labelled dataset
+    in S3 (retrospective features; flagged normals count against their scene)."""
+    from paver.config import settings
+    from paver.risk.aws_kb import S3KBRepository
+    from paver.risk.backtest import backtest
+    from paver.risk.feedback import labelled_rows
+
+    cfg = cfg or settings()
+    repo = S3KBRepository(cfg)
+    known = set(repo.versions())
+    for v in versions:
+        if v not in known:
+            raise NotFound(f"versions: no knowledge-base version {v!r}")
+    kbs = {v: repo.load(v) for v in versions}
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = _dataset_from_s3(transactions_key, labels_key, cfg, Path(tmp))
+        rows = labelled_rows(ds.table.txn_id, ds.labels)
+        ts = ds.table.ts[rows]
+        keep = np.ones(len(rows), dtype=bool)
+        if since is not None:
+            keep &= ts >= since.timestamp()
+        if until is not None:
+            keep &= ts <= until.timestamp()
+        rows = rows[keep]
+        if not len(rows):
+            raise RiskInputError("from: no labelled event of the dataset in the window")
+        X, _ = batch_features(ds)
+        out = backtest(ds, X, kbs, rules(), rows, "retrospective")
+    out["window"] = {"from": since.isoformat() if since else None,
+                     "to": until.isoformat() if until else None}
+    return out
 
 
 def _stored_feedback(txn_ids: set[str]) -> dict[str, Any]:
