@@ -45,11 +45,15 @@ class CampaignIn(BaseModel):
 
 
 class SelectionIn(BaseModel):
-    """Optional body of a selection run: score with this registered model version."""
+    """Optional body of a selection run: score with this registered model version; with
+    ``dry_run``, a candidate selection rules document (``rules``, the content of
+    ``rules/partner_selection.yaml`` as JSON) is tried instead and nothing is stored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
+    dry_run: bool = False
+    rules: dict[str, Any] | None = None
 
 
 @bp.route("/campaigns", methods=["POST"])
@@ -65,8 +69,12 @@ def post_campaign() -> Response:
 def post_selection(campaign_id: str) -> Response:
     require_operator()
     body = parse_body(bp, SelectionIn)
-    return json_response(service.run_selection(path_id(campaign_id, "campaign_id"),
-                                               model_version=body.model_version))
+    cid = path_id(campaign_id, "campaign_id")
+    if body.dry_run:
+        return json_response(service.campaign_what_if(cid, body.rules,
+                                                      model_version=body.model_version))
+    return json_response(service.run_selection(cid, model_version=body.model_version,
+                                               rules=body.rules))
 
 
 @bp.route("/campaigns/{campaign_id}/partners", methods=["GET"])

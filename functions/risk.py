@@ -9,6 +9,10 @@
 - ``POST /risk/backtest``: body ``{"transactions_key", "labels_key", "versions": [A, B, …],
   "from", "to"}`` → ``paver risk backtest``'s JSON for stored versions over the labelled events
   of the window (``versions``, ``diff``, ``mode``, ``events``, ``window``).
+- ``GET /risk/versions``; ``PUT /risk/shadow`` ``{"version", "note"}``; ``GET
+  /risk/shadow/report?from=&to=``; ``POST /risk/versions/promote`` ``{"version", "note"}``;
+  ``POST /risk/versions/rollback`` ``{"note"}``: which version decides, which runs in shadow
+  (stored beside, never acts), and the audited changes (:mod:`paver.risk.versions`).
 - Transactions stream: screens code payments, reports partial batch failures
   (``ReportBatchItemFailures`` is added to the event source mapping by the deployment template).
 """
@@ -25,7 +29,7 @@ from functions._auth import require_operator
 from functions._http import json_response, parse_body, path_id
 from paver.errors import InvalidInput, NotFound
 from paver.fields import Float, Int, PlainText
-from paver.risk import service
+from paver.risk import alerts, service, versions
 from paver.risk.events import format_timestamp, parse_timestamp
 
 bp = Blueprint(__name__)
@@ -70,6 +74,28 @@ class BuildIn(BaseModel):
     seed: Int = Field(default=0, ge=0, lt=2**32)
     # take the analysts' stored case decisions in (confirmed: risky samples; dismissed: normal)
     feedback: bool = False
+    # false: store a candidate (shadow run, backtest, promotion later) without using it
+    activate: bool = True
+
+
+class ShadowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: str | None = Field(default=None, pattern=_ID)  # null: stop the shadow run
+    note: str = Field(default="", max_length=1000)
+
+
+class PromoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: str = Field(pattern=_ID)
+    note: str = Field(default="", max_length=1000)
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str = Field(default="", max_length=1000)
 
 
 class BacktestIn(BaseModel):
@@ -109,7 +135,7 @@ def build_scenes() -> Response:
     require_operator()
     body = parse_body(bp, BuildIn)
     result = service.build_kb(body.transactions_key, body.labels_key, seed=body.seed,
-                              feedback=body.feedback)
+                              feedback=body.feedback, activate=body.activate)
     return json_response(result, status=201)
 
 
@@ -130,3 +156,50 @@ def backtest() -> dict:
 def screen_stream(event) -> dict:
     """Screen each new code payment; report the first failed record for retry."""
     return service.screen_stream_records(r.to_dict() for r in event)
+
+
+@bp.route("/risk/versions", methods=["GET"])
+def risk_versions() -> dict:
+    """The active version, the one in shadow, every stored one, and the audit trail."""
+    require_operator()
+    return versions.status()
+
+
+@bp.route("/risk/shadow", methods=["PUT"])
+def put_shadow() -> dict:
+    """Run a stored version in shadow on the Transactions stream (null: stop); audited."""
+    operator = require_operator()
+    body = parse_body(bp, ShadowIn)
+    out = versions.set_shadow(body.version, by=operator.id, note=body.note)
+    service.reset_cache()
+    return out
+
+
+@bp.route("/risk/shadow/report", methods=["GET"])
+def shadow_report() -> dict:
+    """Active against shadow verdicts over ``from``…``to`` (ISO-8601)."""
+    require_operator()
+    params = bp.current_request.query_params or {}
+    return versions.shadow_report(since=alerts.parse_time(params.get("from"), "from"),
+                                  until=alerts.parse_time(params.get("to"), "to"))
+
+
+@bp.route("/risk/versions/promote", methods=["POST"])
+def promote() -> dict:
+    """Make a stored version the active one (one audited operator action)."""
+    operator = require_operator()
+    body = parse_body(bp, PromoteIn)
+    out = versions.promote(body.version, by=operator.id, note=body.note)
+    service.reset_cache()
+    return out
+
+
+@bp.route("/risk/versions/rollback", methods=["POST"])
+def rollback() -> dict:
+    """Return to the version active before the last promotion or rollback (audited)."""
+    operator = require_operator()
+    body = parse_body(bp, RollbackIn)
+    out = versions.rollback(by=operator.id, note=body.note)
+    service.reset_cache()
+    return out
+

@@ -51,6 +51,7 @@ _lock = threading.Lock()
 _rules: SceneRules | None = None
 _matchers: dict[str, Matcher] = {}
 _latest: tuple[float, str | None] = (0.0, None)
+_shadow: tuple[float, str | None] = (0.0, None)
 
 
 def rules() -> SceneRules:
@@ -61,11 +62,29 @@ def rules() -> SceneRules:
 
 
 def reset_cache() -> None:
-    """Forget the cached knowledge bases and the latest pointer (tests, after a build)."""
-    global _latest
+    """Forget the cached knowledge bases and the latest/shadow pointers (tests, after a build
+    or a promotion)."""
+    global _latest, _shadow
     with _lock:
         _matchers.clear()
         _latest = (0.0, None)
+        _shadow = (0.0, None)
+
+
+def shadow_matcher(cfg: Settings | None = None) -> Matcher | None:
+    """The matcher of the version running in shadow (pointer cached like the latest)."""
+    global _shadow
+    from paver.risk.versions import shadow_version
+
+    try:
+        ts, v = _shadow
+        if ts == 0.0 or time.monotonic() - ts > LATEST_TTL_S:
+            v = shadow_version(cfg)
+            _shadow = (time.monotonic(), v)
+        return matcher(v, cfg) if v else None
+    except Exception:  # a shadow run never holds up the active screening
+        log.exception("risk screening: shadow version unavailable; screening without it")
+        return None
 
 
 def matcher(version: str | None = None, cfg: Settings | None = None) -> Matcher:
@@ -96,13 +115,15 @@ def _decision_row(d: Mapping[str, Any]) -> Any:
     from paver.storage.models import Decision
 
     expl = {k: v for k, v in d.items() if k not in (
-        "event_id", "status", "risky", "scene", "match_degree", "kb_version", "relations")}
+        "event_id", "status", "risky", "scene", "match_degree", "kb_version", "relations",
+        "shadow")}
     unscreened = d.get("status") == UNSCREENED_NO_KB
     return Decision(
         event_id=d["event_id"], status=d.get("status", SCREENED),
         risky=None if unscreened else bool(d["risky"]), scene=d.get("scene"),
         match_degree=None if unscreened else float(d["match_degree"]),
         kb_version=d.get("kb_version"), explanation=expl, decided_at=datetime.now(UTC),
+        shadow=d.get("shadow"),
     )
 
 
@@ -185,8 +206,8 @@ def _dataset_from_s3(transactions_key: str, labels_key: str, cfg: Settings, d: P
 
 
 def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None,
-             seed: int = 0, bucket_role: str = "ingest", feedback: bool = False
-             ) -> dict[str, Any]:
+             seed: int = 0, bucket_role: str = "ingest", feedback: bool = False,
+             activate: bool = True) -> dict[str, Any]:
     """Build and store a new knowledge-base version from CSV files in S3.
 
     ``transactions_key`` / ``labels_key`` are keys in the ``ingest`` bucket; side files
@@ -205,12 +226,14 @@ def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None
         ds, rows = with_decisions(ds, decisions)  # unlabelled rows are no samples
         try:
             kb = build_dataset_kb(ds, rows=rows, cfg=cfg, seed=seed,
-                                  meta={"feedback_decisions": len(decisions)})
+                                  meta={"feedback_decisions": len(decisions)},
+                                  activate=activate)
         except PaverError:
             raise
         except ValueError as exc:  # the caller's files do not make a dataset: theirs to fix
             raise RiskInputError(str(exc)) from exc
-    return {"version": kb.version, "scenes": kb.scene_summary(), "meta": kb.meta}
+    return {"version": kb.version, "active": activate, "scenes": kb.scene_summary(),
+            "meta": kb.meta}
 
 
 def backtest_versions(transactions_key: str, labels_key: str, versions: list[str],
@@ -258,7 +281,8 @@ def _stored_feedback(txn_ids: set[str]) -> dict[str, Any]:
 
 def build_dataset_kb(ds: Any, rows: np.ndarray | None = None, cfg: Settings | None = None,
                      seed: int = 0, features: np.ndarray | None = None,
-                     meta: dict[str, Any] | None = None) -> KnowledgeBase:
+                     meta: dict[str, Any] | None = None, activate: bool = True
+                     ) -> KnowledgeBase:
     """Build a knowledge base from (rows of) a loaded dataset and store it in S3 + RiskScenes."""
     from paver.risk.aws_kb import S3KBRepository
 
@@ -267,7 +291,7 @@ def build_dataset_kb(ds: Any, rows: np.ndarray | None = None, cfg: Settings | No
     kb = build_kb_from_rows(X, ds, idx, rules(), seed=seed)
     if meta:
         kb.meta = {**kb.meta, **meta}
-    S3KBRepository(cfg).save(kb, rules())
+    S3KBRepository(cfg).save(kb, rules(), activate=activate)
     reset_cache()
     return kb
 
@@ -384,7 +408,8 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
                 unscreened += 1
                 continue
             sc = Screener(m, store,
-                          budget_ms=DEFAULT_BUDGET_MS if budget_ms is None else budget_ms)
+                          budget_ms=DEFAULT_BUDGET_MS if budget_ms is None else budget_ms,
+                          shadow=shadow_matcher(cfg))
             d = sc.screen_event(e, record=True, with_relations=False)
             decisions.append(d)
             first_seq = seq if first_seq is None else first_seq

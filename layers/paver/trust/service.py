@@ -7,13 +7,14 @@ model (loaded once per process) and applies ``rules/partner_selection.yaml``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from paver.config import Settings
-from paver.errors import NotFound
+from paver.errors import InvalidInput, NotFound
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Selection
 from paver.storage.registry import bind
@@ -22,7 +23,14 @@ from paver.trust.artifacts import NoModelError, active_trust_model, trust_model_
 from paver.trust.drivers import driver_lines
 from paver.trust.features import partner_features, region_coverage
 from paver.trust.model import TrustModel
-from paver.trust.selection import Decision, PolicyError, decide, load_policy, tier_of
+from paver.trust.selection import (
+    Decision,
+    PolicyError,
+    SelectionPolicy,
+    decide,
+    load_policy,
+    tier_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,16 +140,20 @@ def list_campaigns(cfg: Settings | None = None) -> list[dict[str, Any]]:
 
 def run_selection(campaign_id: str, cfg: Settings | None = None,
                   frames: store.Frames | None = None,
-                  model_version: str | None = None) -> dict[str, Any]:
+                  model_version: str | None = None,
+                  rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Score every partner, apply the policy and store one Selection row per partner.
 
     The model is ``model_version`` if given, else the campaign's chosen version, else the
-    active one.
+    active one. A candidate ``rules`` document is only for a dry run (:func:`campaign_what_if`).
     """
     bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
+    if rules is not None:
+        raise InvalidInput("rules: only with dry_run (the rules in force live in "
+                           "rules/partner_selection.yaml)")
     policy = load_policy()
     model = _model_for(model_version or campaign.model_version, cfg)
     frames = frames if frames is not None else store.load_frames()
@@ -169,6 +181,55 @@ def run_selection(campaign_id: str, cfg: Settings | None = None,
     return {"campaign_id": campaign_id, "model_version": model.version,
             "scored": len(decisions), "selected": selected,
             "partners": [decision_doc(d) for d in decisions]}
+
+
+def policy_from_document(doc: Mapping[str, Any], field: str = "rules") -> SelectionPolicy:
+    """A candidate selection policy given as a document (the YAML file's content as JSON);
+    problems name the field (``rules.floors.risk: …``)."""
+    try:
+        return SelectionPolicy.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in (field, *first["loc"]))
+        raise InvalidInput(f"{where}: {first['msg']}") from None
+
+
+def what_if(facts: Sequence[Mapping[str, Any]], candidate: SelectionPolicy, *,
+            threshold: float | None = None, regions: Sequence[str] = ()) -> dict[str, Any]:
+    """The partners whose decision would flip under ``candidate`` instead of the policy in
+    force, each with both decisions and their reasons (nothing is stored)."""
+    now = {d.partner_id: d for d in decide(facts, load_policy(), threshold=threshold,
+                                            regions=regions)}
+    then = {d.partner_id: d for d in decide(facts, candidate, threshold=threshold,
+                                             regions=regions)}
+    flips = [{"partner_id": pid, "before": decision_doc(now[pid]),
+              "after": decision_doc(then[pid])}
+             for pid in sorted(now) if now[pid].selected != then[pid].selected
+             or now[pid].tier != then[pid].tier]
+    return {"dry_run": True, "scored": len(now), "flips": flips,
+            "selected_before": sorted(p for p, d in now.items() if d.selected),
+            "selected_after": sorted(p for p, d in then.items() if d.selected)}
+
+
+def campaign_what_if(campaign_id: str, rules: Mapping[str, Any] | None,
+                     cfg: Settings | None = None, model_version: str | None = None
+                     ) -> dict[str, Any]:
+    """:func:`what_if` for a campaign's partners as ``run_selection`` would score them now."""
+    bind(cfg)
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id!r} not found")
+    if rules is None:
+        raise InvalidInput("rules: a dry run tries a candidate rules document")
+    candidate = policy_from_document(rules)
+    model = _model_for(model_version or campaign.model_version, cfg)
+    frames = store.load_frames()
+    if frames.partners.empty:
+        raise NotFound("no partners ingested yet")
+    regions = list(campaign.regions or [])
+    out = what_if(score_frames(frames, model).facts(regions), candidate,
+                  threshold=campaign.threshold, regions=regions)
+    return {"campaign_id": campaign_id, "model_version": model.version, **out}
 
 
 def decision_doc(d: Decision) -> dict[str, Any]:
