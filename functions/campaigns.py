@@ -5,7 +5,7 @@ Operators only (the auth middleware resolves the caller).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,7 +52,8 @@ class SelectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
-    dry_run: bool = False
+    # A candidate rules document can only be tried: with it (or dry_run) nothing is stored.
+    dry_run: Literal[True] | None = None
     rules: dict[str, Any] | None = None
 
 
@@ -70,11 +71,10 @@ def post_selection(campaign_id: str) -> Response:
     require_operator()
     body = parse_body(bp, SelectionIn)
     cid = path_id(campaign_id, "campaign_id")
-    if body.dry_run:
+    if body.dry_run or body.rules is not None:
         return json_response(service.campaign_what_if(cid, body.rules,
                                                       model_version=body.model_version))
-    return json_response(service.run_selection(cid, model_version=body.model_version,
-                                               rules=body.rules))
+    return json_response(service.run_selection(cid, model_version=body.model_version))
 
 
 @bp.route("/campaigns/{campaign_id}/partners", methods=["GET"])

@@ -268,7 +268,7 @@ def test_what_if_a_rules_change_flips_partners_and_stores_nothing(api: Client, a
     r = _post(api, f"/campaigns/{cid}/selection", {"dry_run": True, "rules": doc})
     assert r.status_code == 200, r.body
     out = json.loads(r.body)
-    assert out["dry_run"] and out["selected_before"] == sorted(now["selected"])
+    assert out["dry_run"] and out["valid"] and out["selected_before"] == sorted(now["selected"])
     risky = [p for p in stored if p["selected"] and p["scores"]["risk"] < 95]
     assert risky, "the world should have selected partners with risk below 95"
     flipped = {f["partner_id"]: f for f in out["flips"]}
@@ -279,10 +279,16 @@ def test_what_if_a_rules_change_flips_partners_and_stores_nothing(api: Client, a
     assert set(out["selected_after"]) == set(now["selected"]) - set(flipped)
     # nothing stored: the campaign's decisions are the ones of the rules in force
     assert json.loads(_get(api, f"/campaigns/{cid}/partners").body)["partners"] == stored
+    # a candidate that is no valid policy: nothing tried, its problems named
     bad = {**doc, "floors": {**doc["floors"], "risk": "high"}}
-    r = _post(api, f"/campaigns/{cid}/selection", {"dry_run": True, "rules": bad})
-    assert r.status_code == 400 and json.loads(r.body)["Message"].startswith("rules.floors.risk")
-    assert _post(api, f"/campaigns/{cid}/selection", {"dry_run": True}).status_code == 400
-    assert _post(api, f"/campaigns/{cid}/selection", {"rules": doc}).status_code == 400
+    out = json.loads(_post(api, f"/campaigns/{cid}/selection", {"dry_run": True, "rules": bad}
+                           ).body)
+    assert not out["valid"] and out["problems"][0].startswith("rules.floors.risk")
+    same = json.loads(_post(api, f"/campaigns/{cid}/selection", {"dry_run": True}).body)
+    assert same["valid"] and same["flips"] == []  # the rules in force against themselves
+    # candidate rules can only be tried: without dry_run too, nothing is stored
+    assert json.loads(_post(api, f"/campaigns/{cid}/selection", {"rules": doc}).body)[
+        "dry_run"]
+    assert _post(api, f"/campaigns/{cid}/selection", {"dry_run": False}).status_code == 400
     assert _post(api, "/campaigns/cmp-nope/selection", {"dry_run": True, "rules": doc}
                  ).status_code == 404

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from paver.config import Settings
-from paver.errors import InvalidInput, NotFound
+from paver.errors import NotFound
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Selection
 from paver.storage.registry import bind
@@ -140,20 +140,16 @@ def list_campaigns(cfg: Settings | None = None) -> list[dict[str, Any]]:
 
 def run_selection(campaign_id: str, cfg: Settings | None = None,
                   frames: store.Frames | None = None,
-                  model_version: str | None = None,
-                  rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  model_version: str | None = None) -> dict[str, Any]:
     """Score every partner, apply the policy and store one Selection row per partner.
 
     The model is ``model_version`` if given, else the campaign's chosen version, else the
-    active one. A candidate ``rules`` document is only for a dry run (:func:`campaign_what_if`).
+    active one.
     """
     bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
-    if rules is not None:
-        raise InvalidInput("rules: only with dry_run (the rules in force live in "
-                           "rules/partner_selection.yaml)")
     policy = load_policy()
     model = _model_for(model_version or campaign.model_version, cfg)
     frames = frames if frames is not None else store.load_frames()
@@ -183,15 +179,15 @@ def run_selection(campaign_id: str, cfg: Settings | None = None,
             "partners": [decision_doc(d) for d in decisions]}
 
 
-def policy_from_document(doc: Mapping[str, Any], field: str = "rules") -> SelectionPolicy:
-    """A candidate selection policy given as a document (the YAML file's content as JSON);
-    problems name the field (``rules.floors.risk: …``)."""
+def policy_problems(doc: Mapping[str, Any], field: str = "rules"
+                    ) -> tuple[SelectionPolicy | None, list[str]]:
+    """A candidate selection policy given as a document (the YAML file's content as JSON),
+    or its problems, each naming the field (``rules.floors.risk: …``)."""
     try:
-        return SelectionPolicy.model_validate(doc)
+        return SelectionPolicy.model_validate(doc), []
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in (field, *first["loc"]))
-        raise InvalidInput(f"{where}: {first['msg']}") from None
+        return None, [f"{'.'.join(str(x) for x in (field, *e['loc']))}: {e['msg']}"
+                      for e in exc.errors()]
 
 
 def what_if(facts: Sequence[Mapping[str, Any]], candidate: SelectionPolicy, *,
@@ -214,14 +210,20 @@ def what_if(facts: Sequence[Mapping[str, Any]], candidate: SelectionPolicy, *,
 def campaign_what_if(campaign_id: str, rules: Mapping[str, Any] | None,
                      cfg: Settings | None = None, model_version: str | None = None
                      ) -> dict[str, Any]:
-    """:func:`what_if` for a campaign's partners as ``run_selection`` would score them now."""
+    """:func:`what_if` for a campaign's partners as ``run_selection`` would score them now.
+
+    Nothing is stored. Without ``rules`` the rules in force are tried (no flips). A candidate
+    that is not a valid policy is answered with ``valid: false`` and its ``problems`` (a dry
+    run is also how an operator checks a rules change before proposing it).
+    """
     bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
-    if rules is None:
-        raise InvalidInput("rules: a dry run tries a candidate rules document")
-    candidate = policy_from_document(rules)
+    candidate, problems = (load_policy(), []) if rules is None else policy_problems(rules)
+    if candidate is None:
+        return {"campaign_id": campaign_id, "dry_run": True, "valid": False,
+                "problems": problems}
     model = _model_for(model_version or campaign.model_version, cfg)
     frames = store.load_frames()
     if frames.partners.empty:
@@ -229,7 +231,8 @@ def campaign_what_if(campaign_id: str, rules: Mapping[str, Any] | None,
     regions = list(campaign.regions or [])
     out = what_if(score_frames(frames, model).facts(regions), candidate,
                   threshold=campaign.threshold, regions=regions)
-    return {"campaign_id": campaign_id, "model_version": model.version, **out}
+    return {"campaign_id": campaign_id, "model_version": model.version, "valid": True,
+            "problems": [], **out}
 
 
 def decision_doc(d: Decision) -> dict[str, Any]:
