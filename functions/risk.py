@@ -12,16 +12,22 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
-from functions._http import json_response, parse_body, path_id
+from functions._http import Body, json_response, parse_body, path_id
 from paver.errors import NotFound
 from paver.fields import Float, Int, PlainText
-from paver.risk import service
+from paver.lazy import lazy_module
 from paver.risk.events import format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from paver.risk import service
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    service = lazy_module("paver.risk.service")
 
 bp = Blueprint(__name__)
 _STREAM = os.environ.get(
@@ -31,7 +37,7 @@ _STREAM = os.environ.get(
 _ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 
 
-class EventIn(BaseModel):
+class EventIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     txn_id: str = Field(pattern=_ID)
@@ -57,7 +63,7 @@ class EventIn(BaseModel):
         return v
 
 
-class BuildIn(BaseModel):
+class BuildIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     transactions_key: PlainText = Field(min_length=1, max_length=512)
