@@ -11,15 +11,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from functions._auth import require_operator
-from functions._http import json_response, parse_body, path_id
+from functions._http import Body, json_response, parse_body, path_id
 from paver.console.pages import parse_limit
 from paver.errors import NotFound
-from paver.risk import alerts, cases
+from paver.lazy import lazy_module
 from paver.risk.events import MAX_LABEL
+
+if TYPE_CHECKING:
+    from paver.risk import alerts, cases
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    alerts = lazy_module("paver.risk.alerts")
+    cases = lazy_module("paver.risk.cases")
 
 bp = Blueprint(__name__)
 
@@ -46,7 +54,7 @@ def get_alert(event_id: str) -> Response:
     return json_response(out)
 
 
-class CaseDecisionIn(BaseModel):
+class CaseDecisionIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     decision: str = Field(pattern=r"^(confirm|dismiss|escalate)$")

@@ -20,17 +20,24 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from chalice import Blueprint, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from functions._auth import require_operator
-from functions._http import json_response, parse_body, path_id
+from functions._http import Body, json_response, parse_body, path_id
 from paver.errors import InvalidInput, NotFound
 from paver.fields import Float, Int, PlainText
-from paver.risk import alerts, service, versions
+from paver.lazy import lazy_module
 from paver.risk.events import format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from paver.risk import alerts, service, versions
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    alerts = lazy_module("paver.risk.alerts")
+    service = lazy_module("paver.risk.service")
+    versions = lazy_module("paver.risk.versions")
 
 bp = Blueprint(__name__)
 _STREAM = os.environ.get(
@@ -40,7 +47,7 @@ _STREAM = os.environ.get(
 _ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 
 
-class EventIn(BaseModel):
+class EventIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     txn_id: str = Field(pattern=_ID)
@@ -66,7 +73,7 @@ class EventIn(BaseModel):
         return v
 
 
-class BuildIn(BaseModel):
+class BuildIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     transactions_key: PlainText = Field(min_length=1, max_length=512)
@@ -78,27 +85,27 @@ class BuildIn(BaseModel):
     activate: bool = True
 
 
-class ShadowIn(BaseModel):
+class ShadowIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     version: str | None = Field(default=None, pattern=_ID)  # null: stop the shadow run
     note: str = Field(default="", max_length=1000)
 
 
-class PromoteIn(BaseModel):
+class PromoteIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     version: str = Field(pattern=_ID)
     note: str = Field(default="", max_length=1000)
 
 
-class RollbackIn(BaseModel):
+class RollbackIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     note: str = Field(default="", max_length=1000)
 
 
-class BacktestIn(BaseModel):
+class BacktestIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     transactions_key: PlainText = Field(min_length=1, max_length=512)
