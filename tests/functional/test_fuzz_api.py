@@ -317,6 +317,8 @@ def _check_rows(resp: Any, schema: dict[str, Any], spec: dict[str, Any], body: b
                 what: str) -> None:
     """Batch fields validated row by row (``x-row-schema``): every row the row schema refuses
     is rejected and reported with the field it names, never stored."""
+    if not body:  # an optional body left out: no rows to check
+        return
     sent, reply = json.loads(body), json.loads(resp.body)
     for fld, prop in _resolve(schema, spec).get("properties", {}).items():
         row_schema = (prop.get("items") or {}).get("x-row-schema")
@@ -477,6 +479,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
                  "logo": {"image_base64": "not-an-image", "fraction": 0.2}},
     "OverrideIn": {"selected": True, "note": "pilot approved"},
     "CaseDecisionIn": {"decision": "confirm", "scene": "fan_in", "note": "hub account"},
+    "ShadowIn": {"version": "20261205T000000000000Z-0bad0bad", "note": "try it"},
+    "PromoteIn": {"version": "20261205T000000000000Z-0bad0bad", "note": "reviewed"},
+    "RollbackIn": {"note": "too many alerts"},
     "BacktestIn": {"transactions_key": "risk/t.csv", "labels_key": "risk/l.csv",
                    "versions": ["v1", "v2"], "from": "2024-03-10T00:00:00Z"},
     "SigninLinkIn": {"ttl": 3600},
