@@ -20,7 +20,7 @@ from typing import Any
 
 from paver.config import Settings
 from paver.errors import Conflict, NotFound
-from paver.risk.aws_kb import PREFIX, S3KBRepository
+from paver.risk.aws_kb import PREFIX, S3KBRepository, _missing
 from paver.storage.models import Case, Decision
 
 SHADOW_KEY = f"{PREFIX}/SHADOW"
@@ -43,7 +43,7 @@ def shadow_version(cfg: Settings | None = None) -> str | None:
     try:
         obj = repo._s3().get_object(Bucket=repo.bucket, Key=SHADOW_KEY)
     except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if _missing(exc):
             return None
         raise
     return obj["Body"].read().decode().strip() or None
