@@ -24,6 +24,7 @@ from pydantic_core import core_schema
 
 from functions._errors import HTTP_ERRORS
 from paver.fields import NOT_TEXT, _plain_text
+from paver.risk.alerts import STATUSES as ALERT_STATUSES
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
@@ -57,8 +58,7 @@ QUERY_PARAMS: dict[tuple[str, str], list[dict[str, Any]]] = {
         *_PAGE],
     ("/risk/alerts", "get"): [
         {"name": "status", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": ["flagged", "cleared", "all"],
-                    "default": "flagged"}},
+         "schema": {"type": "string", "enum": list(ALERT_STATUSES), "default": "flagged"}},
         # a scene label as users write it (paver.risk.events.check_label)
         {"name": "scene", "in": "query", "required": False,
          "schema": {"type": "string", "minLength": 1, "maxLength": 200,
@@ -153,7 +153,7 @@ def _text_class(blank: bool = True) -> str:
     astral text, which the API takes, is left out of what is published)."""
     ranges, start = [], None
     for cp in range(0x10001):
-        ok = cp <= 0xFFFF and unicodedata.category(chr(cp)) not in NOT_TEXT[:4] and (
+        ok = cp <= 0xFFFF and unicodedata.category(chr(cp)) not in NOT_TEXT and (
             blank or chr(cp) not in _WS_CHARS)
         if ok and start is None:
             start = cp

@@ -1,7 +1,8 @@
 """Risk alerts: the stored screening decisions for analysts (operators only).
 
 - ``GET /risk/alerts?status=&scene=&from=&to=&limit=&cursor=``: newest first; ``status`` is
-  ``flagged`` (default), ``cleared`` or ``all``; ``from``/``to`` are ISO-8601 times.
+  ``flagged`` (default), ``cleared``, ``all``, or a case status of the flagged ones (``open``,
+  ``confirmed``, ``dismissed``, ``escalated``); ``from``/``to`` are ISO-8601 times.
 - ``GET /risk/alerts/{event_id}``: one decision with its relation groups.
 - ``POST /risk/alerts/{event_id}/decision`` ``{"decision": "confirm|dismiss|escalate",
   "scene": …, "note": …}``: the signed-in analyst decides the alert's case (audited; a retry
@@ -10,15 +11,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from functions._auth import require_operator
-from functions._http import json_response, parse_body, path_id
+from functions._http import Body, json_response, parse_body, path_id
 from paver.console.pages import parse_limit
 from paver.errors import NotFound
-from paver.risk import alerts, cases
+from paver.lazy import lazy_module
 from paver.risk.events import MAX_LABEL
+
+if TYPE_CHECKING:
+    from paver.risk import alerts, cases
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    alerts = lazy_module("paver.risk.alerts")
+    cases = lazy_module("paver.risk.cases")
 
 bp = Blueprint(__name__)
 
@@ -45,7 +54,7 @@ def get_alert(event_id: str) -> Response:
     return json_response(out)
 
 
-class CaseDecisionIn(BaseModel):
+class CaseDecisionIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     decision: str = Field(pattern=r"^(confirm|dismiss|escalate)$")

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from functions._auth import require_merchant
-from functions._http import json_response, parse_body, path_id
-from paver.binding import service
-from paver.console.attempts import attempts_view
+from functions._http import Body, json_response, parse_body, path_id
+from paver.binding import MAX_PHOTO_BYTES
 from paver.errors import InvalidInput, NotFound
 from paver.fields import Int, Position
+from paver.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from paver.binding import service
+    from paver.console import attempts
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    service = lazy_module("paver.binding.service")
+    attempts = lazy_module("paver.console.attempts")
 
 bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
@@ -23,7 +30,7 @@ log = logging.getLogger(__name__)
 _POSITION = ("device_lat", "device_lon", "device_accuracy_m")
 
 
-class PhotoUploadRequest(BaseModel):
+class PhotoUploadRequest(Body):
     """A store-photo upload request; the merchant page adds the phone's position (browser
     geolocation, WGS-84) and its accuracy when the merchant allows it."""
 
@@ -33,7 +40,7 @@ class PhotoUploadRequest(BaseModel):
         {"required": list(_POSITION),
          "properties": {f: {"type": "number"} for f in _POSITION}}]})
     content_type: str = Field(max_length=40)
-    size: Int = Field(gt=0, le=service.MAX_PHOTO_BYTES)
+    size: Int = Field(gt=0, le=MAX_PHOTO_BYTES)
     device_lat: Position | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     device_lon: Position | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     device_accuracy_m: Position | None = Field(default=None, ge=0, le=5000, allow_inf_nan=False)
@@ -94,4 +101,4 @@ def binding_view(merchant_id: str) -> dict:
     """Every binding attempt with its reasons in words, distance and store photo link."""
     mid = path_id(merchant_id, "merchant_id")
     require_merchant(mid)
-    return {"merchant_id": mid, "attempts": attempts_view(mid)}
+    return {"merchant_id": mid, "attempts": attempts.attempts_view(mid)}

@@ -5,17 +5,22 @@ Operators only (the auth middleware resolves the caller).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from functions._auth import require_operator
-from functions._http import json_response, parse_body, path_id
+from functions._http import Body, json_response, parse_body, path_id
 from paver.console import overrides
 from paver.fields import Float, PlainText
-from paver.trust import service
-from paver.trust.selection import load_policy
+from paver.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from paver.trust import selection, service
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    service = lazy_module("paver.trust.service")
+    selection = lazy_module("paver.trust.selection")
 
 bp = Blueprint(__name__)
 
@@ -25,13 +30,13 @@ _VERSION = r"^[0-9]{8}T[0-9]{6,12}Z-[0-9a-f]{8}$"  # paver.trust.model.new_versi
 
 def _policy_threshold(schema: dict[str, Any]) -> None:
     """Publish the range the selection policy (rules/) allows, which the service enforces."""
-    allowed = load_policy().threshold
+    allowed = selection.load_policy().threshold
     for branch in schema.get("anyOf", [schema]):
         if branch.get("type") == "number":
             branch.update(minimum=allowed.min, maximum=allowed.max)
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: PlainText = Field(min_length=1, max_length=200)
@@ -44,12 +49,17 @@ class CampaignIn(BaseModel):
     model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
 
 
-class SelectionIn(BaseModel):
-    """Optional body of a selection run: score with this registered model version."""
+class SelectionIn(Body):
+    """Optional body of a selection run: score with this registered model version; with
+    ``dry_run``, a candidate selection rules document (``rules``, the content of
+    ``rules/partner_selection.yaml`` as JSON) is tried instead and nothing is stored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     model_version: str | None = Field(default=None, max_length=40, pattern=_VERSION)
+    # A candidate rules document can only be tried: with it (or dry_run) nothing is stored.
+    dry_run: Literal[True] | None = None
+    rules: dict[str, Any] | None = None
 
 
 @bp.route("/campaigns", methods=["POST"])
@@ -65,8 +75,11 @@ def post_campaign() -> Response:
 def post_selection(campaign_id: str) -> Response:
     require_operator()
     body = parse_body(bp, SelectionIn)
-    return json_response(service.run_selection(path_id(campaign_id, "campaign_id"),
-                                               model_version=body.model_version))
+    cid = path_id(campaign_id, "campaign_id")
+    if body.dry_run or body.rules is not None:
+        return json_response(service.campaign_what_if(cid, body.rules,
+                                                      model_version=body.model_version))
+    return json_response(service.run_selection(cid, model_version=body.model_version))
 
 
 @bp.route("/campaigns/{campaign_id}/partners", methods=["GET"])
@@ -82,7 +95,7 @@ def list_campaigns() -> Response:
     return json_response({"items": service.list_campaigns()})
 
 
-class OverrideIn(BaseModel):
+class OverrideIn(Body):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     selected: bool

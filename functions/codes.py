@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from functions._auth import (
     partner_scope,
@@ -13,24 +15,31 @@ from functions._auth import (
     require_operator,
     require_partner,
 )
-from functions._http import json_response, parse_body, path_id
+from functions._http import Body, json_response, parse_body, path_id
 from paver.config import settings
-from paver.console import codes as codes_list
-from paver.console import sheet
 from paver.console.pages import parse_limit
 from paver.errors import Forbidden
-from paver.rollout import service
+from paver.lazy import lazy_module
 from paver.rollout.status import STATUSES
+
+if TYPE_CHECKING:
+    from paver.console import codes as codes_list
+    from paver.console import sheet
+    from paver.rollout import service
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    codes_list = lazy_module("paver.console.codes")
+    sheet = lazy_module("paver.console.sheet")
+    service = lazy_module("paver.rollout.service")
 
 bp = Blueprint(__name__)
 
 
-class StatusChange(BaseModel):
+class StatusChange(Body):
     model_config = ConfigDict(extra="forbid")
     status: str = Field(pattern="^(" + "|".join(STATUSES) + ")$")
 
 
-class SkinChoice(BaseModel):
+class SkinChoice(Body):
     model_config = ConfigDict(extra="forbid")
     skin: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
 

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from functions._auth import partner_scope, principal, require_merchant
-from functions._http import json_response, parse_body, path_id
-from paver.accrual import accrual, merchants
+from functions._http import Body, json_response, parse_body, path_id
+from paver.accrual import merchants
 from paver.accrual.transactions import TransactionIn, check_reporting_window, record_transaction
 from paver.auth import issue_token
 from paver.config import settings
 from paver.console import merchants as search
 from paver.console.pages import parse_limit
-from paver.console.progress import milestones_view
 from paver.errors import Forbidden, InvalidInput
+from paver.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from paver.accrual import accrual
+    from paver.console import progress
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    accrual = lazy_module("paver.accrual.accrual")
+    progress = lazy_module("paver.console.progress")
 
 bp = Blueprint(__name__)
 _STREAM = settings().transactions_stream
@@ -56,10 +64,10 @@ def search_merchants() -> Response:
 @bp.route("/merchants/{merchant_id}/milestones", methods=["GET"])
 def get_milestones(merchant_id: str) -> dict:
     """Each milestone's benefit, whether granted and the progress toward it."""
-    return _merchant_read(milestones_view, merchant_id)
+    return _merchant_read(progress.milestones_view, merchant_id)
 
 
-class SigninLinkIn(BaseModel):
+class SigninLinkIn(Body):
     model_config = ConfigDict(extra="forbid")
     ttl: int = Field(default=7 * 24 * 3600, ge=300, le=7 * 24 * 3600)
 

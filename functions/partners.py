@@ -5,21 +5,26 @@ An operator or the partner itself may call them (the auth middleware resolves th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Rate, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from functions._auth import require_partner
-from functions._http import json_response, parse_body, path_id
+from functions._http import Body, json_response, parse_body, path_id
 from paver.errors import InvalidInput, NotFound
-from paver.trust import service
+from paver.lazy import lazy_module
 from paver.trust.ingest import MAX_BATCH_ROWS, ingest_records
+
+if TYPE_CHECKING:
+    from paver.trust import service
+else:  # at its first call: every route shares one cold start (paver.lazy)
+    service = lazy_module("paver.trust.service")
 
 bp = Blueprint(__name__)
 
 
-class MerchantBatch(BaseModel):
+class MerchantBatch(Body):
     """Up to ``MAX_BATCH_ROWS`` merchant rows and metric rows (each validated row by row)."""
 
     # the handler refuses a batch without rows: say so in the published schema

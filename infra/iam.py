@@ -124,8 +124,9 @@ ACCESS: dict[str, Access] = {
             "Relations": _SCREEN_TABLES["Relations"] + DESCRIBE,
             "Accounts": _SCREEN_TABLES["Accounts"] + DESCRIBE,
             # the console's Risk alerts read the stored decisions
-            # UPDATE: analysts decide an alert's case (conditional: one wins)
-            "Decisions": _SCREEN_TABLES["Decisions"] + GET + SCAN + BATCH_GET + UPDATE + DESCRIBE,
+            "Decisions": _SCREEN_TABLES["Decisions"] + GET + SCAN + BATCH_GET + DESCRIBE,
+            # analysts decide alerts' cases (a conditional update: one wins); lists join them
+            "Cases": GET + UPDATE + SCAN + BATCH_GET + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
             "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
             # partner skins: stored pending, read, rendered; the certifier image writes verdicts

@@ -42,6 +42,13 @@ RUNTIME_GLIBC: dict[str, tuple[int, int]] = {
 }
 #: Packages PyPI has only as sdists: built locally, then checked (see ``build_sdists``).
 SDIST_ONLY = frozenset({"durable-rules"})
+#: Libraries only training needs (KB building, trust training, data frames): the serving
+#: layer leaves them out (``--serving``; ``bench/layer_size.py`` measures both). Not split
+#: yet in the deployment: the API function still builds scenes (POST /risk/scenes/build,
+#: scikit-learn) and scores partners on data frames (pandas); see README, "Lambda layer".
+TRAINING = frozenset({"scipy", "scikit-learn", "pandas"})
+#: The top-level module of a distribution whose name differs (for the smoke imports).
+_MODULE_OF = {"scikit-learn": "sklearn"}
 #: Directory names dropped from the layer (never imported at run time).
 STRIP_DIRS = frozenset({"__pycache__", "tests", "test"})
 STRIP_SUFFIXES = (".pyc", ".pyo", ".pyx", ".pxd", ".c", ".cpp", ".h")
@@ -52,7 +59,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 SMOKE_IMPORTS = ("numpy", "scipy.sparse", "scipy.spatial", "sklearn.ensemble",
                  "sklearn.cluster", "pandas", "durable.lang", "zxingcpp", "PIL.Image",
                  "pillow_heif", "pydantic", "pydantic_core", "qrcode", "yaml", "jwt", "stdnum",
-                 "piexif", "resvg_py", "imagehash", "pywt")
+                 "piexif", "resvg_py")
 
 
 class LayerError(RuntimeError):
@@ -129,11 +136,22 @@ def split_requirements(text: str) -> tuple[list[str], list[str]]:
     return wheels, sdists
 
 
-def pip_install_command(python: str, target: Path, requirements: Path, runtime: str) -> list[str]:
+def without(requirements: str, names: frozenset[str]) -> str:
+    """``requirements`` (a requirements file's text) less the lines naming ``names``."""
+    kept = [line for line in requirements.splitlines() if _req_name(line) not in names]
+    return "\n".join(kept) + "\n"
+
+
+def pip_install_command(python: str, target: Path, requirements: Path, runtime: str, *,
+                        here: bool = False) -> list[str]:
+    """pip's command line for the runtime's wheels (``here``: this interpreter's own wheels,
+    what an offline mirror holds; their sizes stand in for the runtime's, see
+    :func:`build`)."""
     cmd = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-           "--target", str(target), "--implementation", "cp",
-           "--python-version", python_version(runtime), "--only-binary=:all:",
-           "--upgrade", "-r", str(requirements)]
+           "--target", str(target), "--only-binary=:all:", "--upgrade", "-r", str(requirements)]
+    if here:
+        return cmd
+    cmd += ["--implementation", "cp", "--python-version", python_version(runtime)]
     for tag in pip_platforms(RUNTIME_GLIBC[runtime]):
         cmd += ["--platform", tag]
     return cmd
@@ -256,6 +274,21 @@ def tree_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def sizes_by_package(target: Path) -> dict[str, int]:
+    """Bytes per importable package of an install target, largest first: a package counts
+    with its ``<name>.libs`` (the shared libraries its wheel vendors) and its single-file
+    modules; metadata (``*.dist-info``) is left out."""
+    sizes: dict[str, int] = {}
+    for path in target.iterdir():
+        if path.name.endswith(".dist-info"):
+            continue
+        name = path.name.removesuffix(".libs").removesuffix(".py").split(".")[0]
+        name = {"pillow": "PIL", "scikit_learn": "sklearn"}.get(name, name)
+        size = tree_size(path) if path.is_dir() else path.stat().st_size
+        sizes[name] = sizes.get(name, 0) + size
+    return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
+
+
 def zip_tree(root: Path, zip_path: Path) -> int:
     """Zip ``root``'s contents (``python/...`` at the top) reproducibly; return the zip size."""
     zip_path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,15 +306,17 @@ def zip_unzipped_size(zip_path: Path) -> int:
         return sum(i.file_size for i in zf.infolist())
 
 
-def smoke(layer_python: Path, runtime: str) -> None:
+def smoke(layer_python: Path, runtime: str, leave_out: frozenset[str] = frozenset()) -> None:
     """Import the heavy modules from the built layer with the runtime's interpreter, then
     dlopen every shared object in it (a library broken by stripping fails here, not on
     Lambda)."""
     python = find_python(python_version(runtime))
+    left = {_MODULE_OF.get(name, name) for name in leave_out}
+    imports = tuple(m for m in SMOKE_IMPORTS if m.split(".")[0] not in left)
     code = ("import ctypes, importlib, pathlib, sys\n"
             f"root = {str(layer_python)!r}\n"
             "sys.path.insert(0, root)\n"
-            f"for m in {SMOKE_IMPORTS!r}:\n"
+            f"for m in {imports!r}:\n"
             "    mod = importlib.import_module(m)\n"
             "    assert mod.__file__.startswith(root), (m, mod.__file__)\n"
             "bad = []\n"
@@ -301,20 +336,30 @@ def smoke(layer_python: Path, runtime: str) -> None:
 
 def build(out: Path, requirements: Path, runtime: str = RUNTIME, *,
           function_zip: Path | None = None, direct_upload: bool = False,
-          run_smoke: bool = False, keep_sdk: bool = False) -> dict[str, object]:
-    """Build ``out/layer.zip``; return its sizes (raises :class:`LayerError`)."""
+          run_smoke: bool = False, keep_sdk: bool = False, here: bool = False,
+          leave_out: frozenset[str] = frozenset()) -> dict[str, object]:
+    """Build ``out/layer.zip``; return its sizes (raises :class:`LayerError`).
+
+    ``here`` installs this interpreter's wheels instead of the runtime's (an offline mirror
+    holds only those): the layer then does not run on Lambda, but its size is the runtime's
+    within a few per cent (same packages and versions, same vendored libraries), which is what
+    ``bench/layer_size.py`` measures. ``leave_out``: requirement names not to install (the
+    serving layer leaves out :data:`TRAINING`).
+    """
     if runtime not in RUNTIME_GLIBC:
         raise LayerError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIME_GLIBC)}")
     work = out / "layer"
     target = work / "python"
     shutil.rmtree(work, ignore_errors=True)
     target.mkdir(parents=True)
-    wheel_reqs, sdist_reqs = split_requirements(requirements.read_text(encoding="utf-8"))
+    wheel_reqs, sdist_reqs = split_requirements(
+        without(requirements.read_text(encoding="utf-8"), leave_out))
     filtered = out / "layer-requirements.txt"
     filtered.write_text("\n".join(wheel_reqs) + "\n", encoding="utf-8")
-    _run(pip_install_command(sys.executable, target, filtered, runtime),
+    _run(pip_install_command(sys.executable, target, filtered, runtime, here=here),
          f"pip install for {runtime} (manylinux, glibc <= {RUNTIME_GLIBC[runtime]})")
-    build_sdists(sdist_reqs, target, out / "layer-build", runtime)
+    build_sdists(sdist_reqs, target, out / "layer-build",
+                 f"python{sys.version_info[0]}.{sys.version_info[1]}" if here else runtime)
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: unused on Lambda
     freed = strip_tree(target)
     if not keep_sdk:
@@ -322,7 +367,7 @@ def build(out: Path, requirements: Path, runtime: str = RUNTIME, *,
     freed += strip_shared_objects(target)
     glibc = check_glibc(target, RUNTIME_GLIBC[runtime])
     if run_smoke:
-        smoke(target, runtime)
+        smoke(target, runtime, leave_out)
     zip_path = out / "layer.zip"
     zipped = zip_tree(work, zip_path)
     function_zip = function_zip or out / "sam" / "deployment.zip"
@@ -334,6 +379,7 @@ def build(out: Path, requirements: Path, runtime: str = RUNTIME, *,
             "layer_unzipped_bytes": sizes.layer_unzipped, "layer_zipped_bytes": zipped,
             "function_unzipped_bytes": sizes.function_unzipped, "stripped_bytes": freed,
             "max_glibc_needed": ".".join(map(str, max(glibc.values(), default=(0, 0)))),
+            "packages_bytes": sizes_by_package(target),
             "warnings": warnings}
 
 
@@ -346,13 +392,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="fail (not warn) when the zip is too big for a direct upload")
     p.add_argument("--keep-sdk", action="store_true",
                    help="keep the pinned boto3/botocore instead of the runtime's")
+    p.add_argument("--serving", action="store_true",
+                   help="leave out the training libraries (infra.layer.TRAINING)")
     p.add_argument("--no-smoke", action="store_true",
                    help="skip importing the heavy modules from the built layer")
     args = p.parse_args(argv)
     try:
         result = build(args.out.resolve(), args.requirements, args.runtime,
                        direct_upload=args.direct_upload, run_smoke=not args.no_smoke,
-                       keep_sdk=args.keep_sdk)
+                       keep_sdk=args.keep_sdk,
+                       leave_out=TRAINING if args.serving else frozenset())
     except LayerError as exc:
         print(f"layer: {exc}", file=sys.stderr)
         return 1

@@ -11,14 +11,18 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Literal
-
-import jwt
+from typing import TYPE_CHECKING, Literal
 
 from paver.config import settings
 from paver.errors import PaverError, Unauthorized
 from paver.fields import is_id
+from paver.lazy import lazy_module
 from paver.secret_store import SECRET_ID_ENV, fetch_secret
+
+if TYPE_CHECKING:
+    import jwt
+else:  # PyJWT (and the cryptography it probes for) at the first token, not at import app
+    jwt = lazy_module("jwt")
 
 Role = Literal["operator", "partner", "merchant"]
 ROLES: tuple[str, ...] = ("operator", "partner", "merchant")

@@ -32,7 +32,7 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -40,7 +40,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from paver.aws import client, queue_url
 from paver.config import Settings, settings
 from paver.errors import Conflict, InvalidInput, NotFound
-from paver.kyb.photo import PhotoError, open_photo
+from paver.lazy import lazy_module
 from paver.skins import (
     FRAME_STYLES,
     SKINS_DIR,
@@ -53,6 +53,11 @@ from paver.skins import (
 )
 from paver.storage.models import Partner, PartnerSkin
 from paver.storage.registry import bind, condition_failed
+
+if TYPE_CHECKING:
+    from paver.kyb import photo
+else:  # Pillow, pillow-heif and the QR readers when a logo arrives, not at import app
+    photo = lazy_module("paver.kyb.photo")
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +189,8 @@ def normalise_logo(image_base64: str, background: str) -> bytes:
     except (binascii.Error, ValueError) as exc:
         raise SkinSpecError(f"{field}: not valid base64 ({exc})") from exc
     try:
-        image = open_photo(data, max_bytes=LOGO_MAX_BYTES, max_pixels=LOGO_MAX_PIXELS)
-    except PhotoError as exc:
+        image = photo.open_photo(data, max_bytes=LOGO_MAX_BYTES, max_pixels=LOGO_MAX_PIXELS)
+    except photo.PhotoError as exc:
         raise SkinSpecError(f"{field}: {exc.code}: {exc.message}") from exc
     w, h = image.size
     if min(w, h) < LOGO_MIN_EDGE:

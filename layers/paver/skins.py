@@ -18,11 +18,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from paver.errors import InvalidInput
+from paver.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import yaml
+else:  # when the skin files are first read, not at import app
+    yaml = lazy_module("yaml")
 
 __all__ = [
     "FRAME_STYLES",

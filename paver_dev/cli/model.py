@@ -17,6 +17,11 @@
   (``--publish``: S3 + ModelRegistry) so a campaign can choose it (``model_version``).
   ``paver model evaluate --partners --table … --label …`` prints its held-out AUC.
 
+- ``paver model what-if --rules FILE --world DIR [--models DIR] [--regions R,…]
+  [--threshold T] [--json]`` scores the world's partners with the active local model and
+  prints the partners whose decision a candidate selection rules file would flip (and why),
+  against ``rules/partner_selection.yaml``; nothing is stored.
+
 A bad file, column or label exits 2 with a one-line error and no traceback.
 """
 
@@ -248,3 +253,45 @@ def _evaluate_trust(features: Any, truth: Any, models: Path, source: str) -> dic
     return {"version": model.version, "partners": "held-out partners" if same else
             f"all partners (data the model was not trained on: {source})", "n": len(features),
             "metrics": metrics}
+
+
+@group.command("what-if")
+@click.option("--rules", "rules_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A candidate selection rules file (the shape of partner_selection.yaml).")
+@click.option("--world", "world", required=True, type=click.Path(file_okay=False,
+                                                                 path_type=Path))
+@click.option("--models", "models", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out/models"), show_default=True)
+@click.option("--regions", default="", help="Campaign regions, comma-separated [all].")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=None,
+              help="The campaign's threshold [the policy's default].")
+@click.option("--json", "as_json", is_flag=True)
+def what_if_command(rules_path: Path, world: Path, models: Path, regions: str,
+                    threshold: float | None, as_json: bool) -> None:
+    """Which partners a candidate rules file would select differently, and why."""
+    from paver.ruleengine import RuleFileError, load_rule_file
+    from paver.trust.artifacts import LocalArtifactStore, NoModelError
+    from paver.trust.model import TrustModel
+    from paver.trust.selection import SelectionPolicy
+    from paver.trust.service import frames_from_world, score_frames, what_if
+
+    try:
+        candidate = load_rule_file(rules_path, SelectionPolicy)
+        model = TrustModel.from_dict(LocalArtifactStore(models).load_active("trust"))
+        frames = frames_from_world(world)
+    except (RuleFileError, NoModelError) as exc:
+        raise ModelCliError(str(exc)) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelCliError(f"--world {world}: {exc}") from None
+    wanted = [r.strip() for r in regions.split(",") if r.strip()]
+    res = what_if(score_frames(frames, model).facts(wanted), candidate, threshold=threshold,
+                  regions=wanted)
+    lines = [f"{res['scored']} partners scored with {model.version}; {len(res['flips'])} "
+             f"would change under {rules_path}"]
+    for f in res["flips"]:
+        b, a = f["before"], f["after"]
+        lines.append(f"{f['partner_id']}: {'selected' if b['selected'] else 'not selected'} "
+                     f"(tier {b['tier']}) → {'selected' if a['selected'] else 'not selected'} "
+                     f"(tier {a['tier']}): {'; '.join(a['reasons'])}")
+    _emit({**res, "model_version": model.version}, as_json, lines)

@@ -125,9 +125,7 @@ def build_command(transactions: Path, labels: Path, side_dir: Path | None, kb_di
 
     Transactions in neither file are unlabelled: they feed the associated data, not samples.
     """
-    import dataclasses
-
-    from paver.risk.feedback import labelled_rows, read_feedback, with_feedback
+    from paver.risk.feedback import read_feedback, with_decisions
     from paver.risk.kb import LocalKBRepository
     from paver.risk.screening import build_kb_from_rows, dataset_features, load_dataset
 
@@ -135,10 +133,7 @@ def build_command(transactions: Path, labels: Path, side_dir: Path | None, kb_di
     rules = _load_rules(rules_path)
     ds = load_dataset(transactions, labels, side_dir)
     decisions = read_feedback(feedback, set(ds.table.txn_id)) if feedback else {}
-    parties = {t: (a, b) for t, a, b in zip(ds.table.txn_id, ds.table.from_account,
-                                             ds.table.to_account, strict=True)}
-    ds = dataclasses.replace(ds, labels=with_feedback(ds.labels, decisions, parties))
-    rows = labelled_rows(ds.table.txn_id, ds.labels)
+    ds, rows = with_decisions(ds, decisions)
     X, _ = dataset_features(ds, mode)
     kb = build_kb_from_rows(X, ds, rows, rules, seed=seed)
     kb.meta = {**kb.meta, "mode": mode, "feedback_decisions": len(decisions),

@@ -148,7 +148,7 @@ def feedback_loop(ds: Any, X: np.ndarray, rules: Any, seed: int,
 
     from paver.risk.backtest import backtest, tune
     from paver.risk.evaluate import split_history
-    from paver.risk.feedback import Feedback, labelled_rows, with_feedback
+    from paver.risk.feedback import Feedback, with_decisions
 
     first, nxt, last = split_history(ds)
     scene = ds.scene_of()
@@ -158,11 +158,9 @@ def feedback_loop(ds: Any, X: np.ndarray, rules: Any, seed: int,
     alerts = [int(r) for r, risky in zip(nxt, res.risky, strict=True) if risky]
     decisions = {txn[r]: Feedback(txn[r], "confirm" if scene[r] else "dismiss", scene[r],
                                   "analyst (the true label)") for r in alerts}
-    labels = with_feedback({txn[int(r)]: ds.labels[txn[int(r)]] for r in first}, decisions,
-                           {t: (a, b) for t, a, b in zip(txn, ds.table.from_account,
-                                                        ds.table.to_account, strict=True)})
-    ds2 = dataclasses.replace(ds, labels=labels)
-    v2 = build_kb_from_rows(X, ds2, labelled_rows(txn, labels), rules, seed=seed)
+    known = dataclasses.replace(ds, labels={txn[int(r)]: ds.labels[txn[int(r)]] for r in first})
+    ds2, rows2 = with_decisions(known, decisions)
+    v2 = build_kb_from_rows(X, ds2, rows2, rules, seed=seed)
     bt = backtest(ds, X, {"v1": v1, "v2": v2}, rules, last, "retrospective")
     _, tuned = tune(ds, X, v1, rules, np.sort(np.concatenate([nxt, last])), target_precision,
                     seed=seed)

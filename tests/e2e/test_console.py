@@ -431,6 +431,31 @@ def test_a_payment_is_screened_and_shows_in_risk_alerts(server: str, session: An
         expect(page.get_by_role("region", name=f"{dim} relations")).to_be_visible()
     check_page(page, "console-risk-alert")
 
+    # The analyst decides the case: escalate with a note, then confirm with the scene.
+    expect(page.get_by_role("heading", name="Case: open")).to_be_visible()
+    page.get_by_label("Note").fill("Shared phone, several accounts")
+    page.get_by_role("button", name="Escalate").click()
+    expect(page.get_by_role("heading", name="Case: escalated")).to_be_visible()
+    trail = page.get_by_role("list", name="Case audit trail")
+    expect(trail).to_contain_text("ops-e2e: open → escalated. Note: “Shared phone, several "
+                                  "accounts”")
+    expect(page.get_by_role("button", name="Escalate")).to_have_count(0)
+    expect(page.get_by_label("Scene (for Confirm)")).to_have_value(scene)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name=f"Case: confirmed as {scene}")).to_be_visible()
+    expect(trail.locator("li")).to_have_count(2)
+    check_page(page, "console-risk-case")
+    # A second analyst, a moment late, is told the case moved on (409 with its state).
+    late = requests.post(f"{server}/risk/alerts/{txn}/decision", timeout=10,
+                         headers={"Authorization": f"Bearer {_token('operator', 'ops-2')}"},
+                         json={"decision": "dismiss"})
+    assert late.status_code == 409 and late.json()["Current"]["status"] == "confirmed"
+    page.get_by_role("link", name="← All alerts").click()
+    page.get_by_label("Show").select_option("confirmed")
+    filter_alerts(page)
+    expect(table.locator(f'tr[data-event="{txn}"] td').nth(7)).to_have_text(
+        f"confirmed as {scene}")
+
     page.get_by_role("link", name="Knowledge base").click()
     kb = page.get_by_role("table", name="Risk scenes")
     expect(kb.locator("tbody tr").first).to_be_visible()

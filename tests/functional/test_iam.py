@@ -650,6 +650,8 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
         _json(api.http.post("/risk/alerts/iam-alert/decision",
                             body=json.dumps({"decision": "escalate"}),
                             headers={"Content-Type": "application/json"}), 201)
+        assert [a["event_id"] for a in _json(api.http.get("/risk/alerts?status=escalated"))[
+            "items"]] == ["iam-alert"]
 
     from paver.storage.models import Decision
 

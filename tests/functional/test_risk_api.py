@@ -211,3 +211,135 @@ def test_labels_as_users_write_them_through_the_api(risk_api: Any, aws: Settings
     assert got["scene"] in names
     assert {s["scene"] for s in got["explanation"]["top_scenes"]} <= names
     assert Decision.get("e2").scene == got["scene"]
+
+
+def test_build_takes_the_analysts_stored_decisions_in(risk_api: Any, aws: Settings,
+                                                      world: Path) -> None:
+    import csv
+    from datetime import UTC, datetime
+
+    from paver.risk import cases
+
+    _upload(aws, world)
+    body = {"transactions_key": "risk/transactions.csv", "labels_key": "risk/labels.csv"}
+    plain = json.loads(_post(risk_api, "/risk/scenes/build", body).body)
+    with (world / "labels.csv").open(encoding="utf-8") as f:
+        normal = [r["txn_id"] for r in csv.DictReader(f) if not r["scene"]][:2]
+    for t in normal:  # two flagged normal events: the analysts confirm one, dismiss one
+        Decision(event_id=t, risky=True, scene="fan_in", match_degree=0.9, kb_version="v",
+                 decided_at=datetime.now(UTC)).save()
+    cases.decide(normal[0], "confirm", "cycle", "ana")
+    cases.decide(normal[1], "dismiss", None, "ana")
+    res = _post(risk_api, "/risk/scenes/build", {**body, "feedback": True})
+    assert res.status_code == 201, res.body
+    fed = json.loads(res.body)
+    assert fed["meta"]["feedback_decisions"] == 2
+    count = {s["scene"]: s["sample_count"] for s in plain["scenes"]}
+    fed_count = {s["scene"]: s["sample_count"] for s in fed["scenes"]}
+    assert fed_count["cycle"] == count["cycle"] + 1  # the confirmed one is a cycle sample now
+    assert fed_count["fan_in"] == count["fan_in"]
+
+
+def test_backtest_of_stored_versions_over_a_window(risk_api: Any, aws: Settings,
+                                                   world: Path) -> None:
+    _upload(aws, world)
+    body = {"transactions_key": "risk/transactions.csv", "labels_key": "risk/labels.csv"}
+    v1 = json.loads(_post(risk_api, "/risk/scenes/build", body).body)["version"]
+    v2 = json.loads(_post(risk_api, "/risk/scenes/build", {**body, "seed": 3}).body)["version"]
+    res = _post(risk_api, "/risk/backtest", {**body, "versions": [v1, v2],
+                                             "from": "2024-03-10T00:00:00Z"})
+    assert res.status_code == 200, res.body
+    out = json.loads(res.body)
+    assert set(out["versions"]) == {v1, v2} and out["mode"] == "retrospective"
+    assert out["window"]["from"].startswith("2024-03-10")
+    everything = json.loads(_post(risk_api, "/risk/backtest",
+                                  {**body, "versions": [v1, v2]}).body)
+    assert 0 < out["events"] < everything["events"]  # the window narrows what is screened
+    for r in out["versions"].values():
+        assert 0 < r["macro_f1"] <= 1 and {"precision", "recall", "f1"} <= set(r["detection"])
+    d = out["diff"]
+    assert (d["from"], d["to"]) == (v1, v2)
+    assert (out["versions"][v2]["alerts"] - out["versions"][v1]["alerts"]
+            == len(d["gained"]) - len(d["lost"]))
+    assert _post(risk_api, "/risk/backtest", {**body, "versions": [v1, "nope"]}
+                 ).status_code == 404
+    assert _post(risk_api, "/risk/backtest", {**body, "versions": [v1, v1]}).status_code == 400
+    assert _post(risk_api, "/risk/backtest", {**body, "versions": [v1]}).status_code == 400
+
+
+def test_shadow_run_promotion_and_rollback(risk_api: Any, aws: Settings, world: Path) -> None:
+    """A candidate version runs in shadow on the stream (stored beside, never acts), the
+    report compares it with the active one; promotion and rollback are audited actions."""
+    from datetime import UTC, datetime, timedelta
+
+    from functions.risk import screen_stream
+    from paver.risk import cases
+    from paver.storage.models import Case
+
+    _upload(aws, world)
+    body = {"transactions_key": "risk/transactions.csv", "labels_key": "risk/labels.csv"}
+    v1 = json.loads(_post(risk_api, "/risk/scenes/build", body).body)["version"]
+    cand = json.loads(_post(risk_api, "/risk/scenes/build",
+                            {**body, "seed": 5, "activate": False}).body)
+    v2 = cand["version"]
+    assert cand["active"] is False
+    state = json.loads(risk_api.http.get("/risk/versions").body)
+    assert state["active"] == v1 and state["shadow"] is None and v2 in state["versions"]
+    ops = risk_api.as_("operator", "lead")
+    r = ops.http.put("/risk/shadow", body=json.dumps({"version": v2, "note": "try seed 5"}),
+                     headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.body
+    assert json.loads(r.body)["shadow"] == v2
+    payers = [f"A{i:06d}" for i in range(1, 31)]
+    out = screen_stream({"Records": [_record(str(i), _image(f"s{i}", a))
+                                     for i, a in enumerate(payers)]}, None)
+    assert out["batchItemFailures"] == [] and out["screened"] == len(payers)
+    rows = [Decision.get(f"s{i}") for i in range(len(payers))]
+    assert all(d.kb_version == v1 and d.shadow["kb_version"] == v2 for d in rows)
+    assert Case.count() == 0  # shadow verdicts open no case and take no action
+    rep = json.loads(risk_api.http.get("/risk/shadow/report").body)
+    assert rep["events"] == len(payers)
+    assert rep["active_versions"] == [v1] and rep["shadow_versions"] == [v2]
+    assert rep["alerts"]["active"] == sum(bool(d.risky) for d in rows)
+    assert rep["alerts"]["shadow"] == sum(bool(d.shadow["risky"]) for d in rows)
+    # the comparison itself, on verdicts whose difference is known
+    shadow = {"kb_version": v2, "match_degree": 0.9}
+    for eid, risky, scene, s_risky, s_scene in (
+            ("x1", False, "cycle", True, "fan_in"),   # only the shadow alerts
+            ("x2", True, "cycle", False, "cycle"),    # only the active alerts
+            ("x3", True, "cycle", True, "fan_in")):   # both, another scene
+        Decision(event_id=eid, risky=risky, scene=scene, match_degree=0.9, kb_version=v1,
+                 decided_at=datetime.now(UTC),
+                 shadow={**shadow, "risky": s_risky, "scene": s_scene}).save()
+    cases.decide("x2", "dismiss", None, "ana")
+    cases.decide("x3", "confirm", "fan_in", "ana")
+    since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    rep = json.loads(risk_api.http.get(f"/risk/shadow/report?from={since}").body)
+    assert rep["events"] == len(payers) + 3
+    assert [x["txn_id"] for x in rep["only_shadow"] if x["txn_id"].startswith("x")] == ["x1"]
+    assert [x["txn_id"] for x in rep["only_active"] if x["txn_id"].startswith("x")] == ["x2"]
+    assert {"txn_id": "x3", "active": "cycle", "shadow": "fan_in"} in rep["scene_changed"]
+    assert rep["analysts"] == {"confirmed": {"active": 1, "shadow": 1},
+                               "dismissed": {"active": 1, "shadow": 0}}
+    # promotion: v2 decides from now on, and stops shadowing; rollback returns to v1
+    r = ops.http.post("/risk/versions/promote", body=json.dumps({"version": v2,
+                                                                 "note": "report reviewed"}),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.body
+    state = json.loads(r.body)
+    assert state["active"] == v2 and state["shadow"] is None
+    screen_stream({"Records": [_record("99", _image("s99", "A000040"))]}, None)
+    assert Decision.get("s99").kb_version == v2 and Decision.get("s99").shadow is None
+    r = ops.http.post("/risk/versions/rollback", body=json.dumps({"note": "too many alerts"}),
+                      headers={"Content-Type": "application/json"})
+    state = json.loads(r.body)
+    assert r.status_code == 200 and state["active"] == v1
+    trail = [(e["action"], e["by"], e["version"], e["previous"]) for e in state["audit"]]
+    assert trail == [("shadow", "lead", v2, None), ("promote", "lead", v2, v1),
+                     ("rollback", "lead", v1, v2)]
+    assert [e["note"] for e in state["audit"]] == ["try seed 5", "report reviewed",
+                                                   "too many alerts"]
+    assert _post(risk_api, "/risk/versions/promote", {"version": v1}).status_code == 409
+    assert _post(risk_api, "/risk/versions/promote", {"version": "nope"}).status_code == 404
+    assert risk_api.as_("partner", "PA").http.get("/risk/versions").status_code == 403
+    service.reset_cache()

@@ -10,7 +10,7 @@ from typing import Any
 from paver.config import Settings
 from paver.risk import cases
 from paver.risk.feedback import labelled_rows, with_feedback
-from paver.storage.models import Decision
+from paver.storage.models import Case, Decision
 
 JSON = {"Content-Type": "application/json"}
 
@@ -68,10 +68,10 @@ def test_two_analysts_at_once_one_wins_the_other_gets_409(api: Any, aws: Setting
         t.join()
     codes = sorted(code for code, _ in results.values())
     assert codes == [201, 409]
-    stored = Decision.get("e2", consistent_read=True)
-    assert len(stored.case_history) == 1 and int(stored.case_version) == 1
+    stored = Case.get("e2", consistent_read=True)
+    assert len(stored.history) == 1 and int(stored.version) == 1
     loser = next(case for code, case in results.values() if code == 409)
-    assert loser["status"] == stored.case_status  # the 409 carries the winner's state
+    assert loser["status"] == stored.status  # the 409 carries the winner's state
 
 
 def test_refusals_name_the_field(api: Any, aws: Settings) -> None:
@@ -101,3 +101,37 @@ def test_decided_cases_are_feedback_for_the_next_version(api: Any, aws: Settings
     assert labels["f1"].scene == "fan_in" and labels["f2"].scene is None
     assert "f3" not in labels  # escalated: still unlabelled
     assert list(labelled_rows(["f0", "f1", "f2", "f3"], labels)) == [1, 2]
+
+
+def test_alerts_list_by_case_status(api: Any, aws: Settings) -> None:
+    for e in ("g1", "g2", "g3"):
+        _alert(e)
+    _alert("g4", risky=False)
+    ana = api.as_("operator", "ana")
+    _decide(ana, "g1", {"decision": "confirm", "scene": "cycle"})
+    _decide(ana, "g2", {"decision": "escalate"})
+
+    def ids(status: str) -> set[str]:
+        r = api.http.get(f"/risk/alerts?status={status}")
+        assert r.status_code == 200, r.body
+        return {a["event_id"] for a in json.loads(r.body)["items"]}
+
+    assert ids("open") == {"g3"} and ids("escalated") == {"g2"} and ids("confirmed") == {"g1"}
+    assert ids("dismissed") == set() and ids("flagged") == {"g1", "g2", "g3"}
+    one = json.loads(api.http.get("/risk/alerts/g1").body)
+    assert one["case"]["status"] == "confirmed" and one["case"]["scene"] == "cycle"
+    assert json.loads(api.http.get("/risk/alerts/g4").body)["case"] is None  # no alert
+
+
+def test_a_re_screen_keeps_the_audit_trail(api: Any, aws: Settings) -> None:
+    from paver.risk.service import save_decisions
+
+    _alert("h1")
+    _decide(api.as_("operator", "ana"), "h1", {"decision": "dismiss", "note": "payroll"})
+    # the stream replays the payment: its screening decision is written again
+    save_decisions([{"event_id": "h1", "risky": True, "scene": "fan_in", "match_degree": 0.91,
+                     "kb_version": "v2", "explanation": {}}])
+    one = json.loads(api.http.get("/risk/alerts/h1").body)
+    assert one["kb_version"] == "v2" and one["case"]["status"] == "dismissed"
+    assert one["case"]["history"][0]["note"] == "payroll"
+

@@ -249,3 +249,46 @@ def test_a_campaign_selects_with_a_model_trained_from_a_table(api: Client, aws: 
     assert by_model["world"] != by_model["ours"]  # two models, two sets of scores
     r = _post(api, f"/campaigns/{cid2}/selection", {"model_version": "20990101T000000Z-0bad0bad"})
     assert r.status_code == 404 and "model_version" in json.loads(r.body)["Message"]
+
+
+def test_what_if_a_rules_change_flips_partners_and_stores_nothing(api: Client, aws: Settings,
+                                                                  model) -> None:
+    import yaml
+
+    from paver.ruleengine import rules_dir
+
+    artifacts.publish_trust_model(model, aws)
+    artifacts.reset_cache()
+    cid = json.loads(_post(api, "/campaigns", {"name": "What if", "threshold": 45}).body)[
+        "campaign_id"]
+    now = json.loads(_post(api, f"/campaigns/{cid}/selection", {}).body)
+    stored = json.loads(_get(api, f"/campaigns/{cid}/partners").body)["partners"]
+    doc = yaml.safe_load((rules_dir() / "partner_selection.yaml").read_text(encoding="utf-8"))
+    doc["floors"]["risk"] = 95  # a stricter candidate
+    r = _post(api, f"/campaigns/{cid}/selection", {"dry_run": True, "rules": doc})
+    assert r.status_code == 200, r.body
+    out = json.loads(r.body)
+    assert out["dry_run"] and out["valid"] and out["selected_before"] == sorted(now["selected"])
+    risky = [p for p in stored if p["selected"] and p["scores"]["risk"] < 95]
+    assert risky, "the world should have selected partners with risk below 95"
+    flipped = {f["partner_id"]: f for f in out["flips"]}
+    for p in risky:  # each names why, in the candidate's words
+        f = flipped[p["partner_id"]]
+        assert f["before"]["selected"] and not f["after"]["selected"]
+        assert any("below the floor 95" in reason for reason in f["after"]["reasons"])
+    assert set(out["selected_after"]) == set(now["selected"]) - set(flipped)
+    # nothing stored: the campaign's decisions are the ones of the rules in force
+    assert json.loads(_get(api, f"/campaigns/{cid}/partners").body)["partners"] == stored
+    # a candidate that is no valid policy: nothing tried, its problems named
+    bad = {**doc, "floors": {**doc["floors"], "risk": "high"}}
+    out = json.loads(_post(api, f"/campaigns/{cid}/selection", {"dry_run": True, "rules": bad}
+                           ).body)
+    assert not out["valid"] and out["problems"][0].startswith("rules.floors.risk")
+    same = json.loads(_post(api, f"/campaigns/{cid}/selection", {"dry_run": True}).body)
+    assert same["valid"] and same["flips"] == []  # the rules in force against themselves
+    # candidate rules can only be tried: without dry_run too, nothing is stored
+    assert json.loads(_post(api, f"/campaigns/{cid}/selection", {"rules": doc}).body)[
+        "dry_run"]
+    assert _post(api, f"/campaigns/{cid}/selection", {"dry_run": False}).status_code == 400
+    assert _post(api, "/campaigns/cmp-nope/selection", {"dry_run": True, "rules": doc}
+                 ).status_code == 404

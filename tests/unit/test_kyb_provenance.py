@@ -40,6 +40,21 @@ def test_256_bit_hash_tells_generated_storefronts_apart_where_64_bits_cannot() -
         assert provenance.hamming(provenance.perceptual_hash(_open(out.getvalue())), h) <= 6
 
 
+def test_hash_has_imagehash_phash_bits_without_scipy() -> None:
+    """The numpy DCT gives imagehash's own bits (hashes stored before stay comparable), on
+    generated storefronts, real photos and a recompressed, rescaled copy."""
+    shots = [_open(make_store_photo(31.0, 121.0, seed=s,
+                                    qr=qr_image(f"000201010212261800{s:04d}14com.paver.pay")))
+             for s in range(12)]
+    shots += [Image.open(f) for f in sorted(FIXTURES.glob("*.jpg"))]
+    out = io.BytesIO()
+    shots[0].resize((333, 250)).save(out, "JPEG", quality=40)
+    shots.append(_open(out.getvalue()))
+    for im in shots:
+        assert provenance.perceptual_hash(im) == str(imagehash.phash(
+            im, hash_size=provenance.PHASH_SIZE))
+
+
 def test_real_photos_of_one_scene_are_different_photos() -> None:
     """Two real shots 70 s apart from the same spot are not one photo reused."""
     a, b = (provenance.perceptual_hash(Image.open(FIXTURES / f))

@@ -109,6 +109,37 @@ def test_strip_zip_and_measure(tmp_path: Path) -> None:
     assert (tmp_path / "again.zip").read_bytes() == first  # reproducible
 
 
+def test_serving_layer_leaves_the_training_libraries_out() -> None:
+    reqs = ("numpy==2.4.6\nscipy==1.17.1  # sparse\nScikit_Learn==1.9.1\npandas==3.1.1\n"
+            "# scipy is training's\npillow==13.0.0\n")
+    kept = layer.without(reqs, layer.TRAINING)
+    assert layer.split_requirements(kept)[0] == ["numpy==2.4.6", "pillow==13.0.0"]
+    assert "# scipy is training's" in kept  # comments are not requirements
+    assert layer.without(reqs, frozenset()).splitlines() == reqs.splitlines()
+
+
+def test_here_installs_this_interpreters_wheels() -> None:
+    """The offline measurement (bench/layer_size.py) asks pip for no foreign platform."""
+    cmd = layer.pip_install_command("py", Path("t"), Path("r.txt"), "python3.12", here=True)
+    assert "--platform" not in cmd and "--python-version" not in cmd
+    assert cmd[cmd.index("--target") + 1] == "t" and "--only-binary=:all:" in cmd
+
+
+def test_sizes_by_package_counts_vendored_libraries_with_their_package(tmp_path: Path) -> None:
+    (tmp_path / "numpy").mkdir()
+    (tmp_path / "numpy" / "core.so").write_bytes(b"n" * 300)
+    (tmp_path / "numpy.libs").mkdir()
+    (tmp_path / "numpy.libs" / "libopenblas.so").write_bytes(b"b" * 700)
+    (tmp_path / "pillow.libs").mkdir()
+    (tmp_path / "pillow.libs" / "libjpeg.so").write_bytes(b"j" * 50)
+    (tmp_path / "PIL").mkdir()
+    (tmp_path / "PIL" / "Image.py").write_bytes(b"i" * 20)
+    (tmp_path / "numpy-2.4.6.dist-info").mkdir()
+    (tmp_path / "numpy-2.4.6.dist-info" / "RECORD").write_bytes(b"r" * 5000)
+    (tmp_path / "six.py").write_bytes(b"s" * 10)
+    assert layer.sizes_by_package(tmp_path) == {"numpy": 1000, "PIL": 70, "six": 10}
+
+
 def test_build_refuses_unknown_runtimes(tmp_path: Path) -> None:
     with pytest.raises(LayerError, match="unknown runtime"):
         layer.build(tmp_path, tmp_path / "r.txt", "python2.7")

@@ -169,3 +169,36 @@ def test_partner_history_errors_exit_2(tmp_path: Path, drop: str | None,
     r = CliRunner().invoke(group, ["train", "--partners", "--table", str(bad), "--label",
                                    "outcome_overall", "--models", str(tmp_path / "m")])
     assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output
+
+
+def test_what_if_offline_names_the_flips_and_their_reasons(world: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from paver.ruleengine import rules_dir
+
+    r = CliRunner().invoke(group, ["train", "--world", str(world), "--models", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    doc = yaml.safe_load((rules_dir() / "partner_selection.yaml").read_text(encoding="utf-8"))
+    doc["floors"]["trust"] = 90
+    cand = tmp_path / "candidate.yaml"
+    cand.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    args = ["what-if", "--rules", str(cand), "--world", str(world), "--models", str(tmp_path)]
+    r = CliRunner().invoke(group, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["scored"] == 120 and out["flips"]
+    lost = [f for f in out["flips"] if f["before"]["selected"] and not f["after"]["selected"]]
+    gained = [f for f in out["flips"] if f["after"]["selected"] and not f["before"]["selected"]]
+    assert lost and len(lost) + len(gained) == len(out["flips"])
+    for f in lost:  # the stricter floor, in its own words
+        assert any("below the floor 90" in x for x in f["after"]["reasons"])
+    for f in gained:  # places the cap had kept from them
+        assert any("at most" in x for x in f["before"]["reasons"])
+    assert set(out["selected_after"]) == (set(out["selected_before"]) - {
+        f["partner_id"] for f in lost}) | {f["partner_id"] for f in gained}
+    text = CliRunner().invoke(group, args).output
+    assert f"{len(out['flips'])} would change" in text
+    doc["floors"]["trust"] = "high"
+    cand.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    r = CliRunner().invoke(group, args)
+    assert r.exit_code == 2 and "floors.trust" in r.output and "Traceback" not in r.output

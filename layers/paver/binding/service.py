@@ -26,6 +26,7 @@ from pynamodb.transactions import TransactWrite
 
 from paver.accrual.milestones import grant_once
 from paver.aws import client
+from paver.binding import MAX_PHOTO_BYTES
 from paver.binding.policy import BindingPolicy, load_policy
 from paver.config import Settings, settings
 from paver.emv import decode
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 #: Content types a store photo may be uploaded as, and the key suffix used for each.
 UPLOAD_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
                 "image/heic": "heic", "image/heif": "heif"}
-MAX_PHOTO_BYTES = 15 * 1024 * 1024
 UPLOAD_EXPIRES_S = 600
 _KEY_RE = re.compile(r"^photos/(?P<merchant>[A-Za-z0-9_.:-]{1,128})/(?P<attempt>[a-f0-9]{32})"
                      r"\.(?P<ext>jpg|png|webp|heic|heif)$")

@@ -8,27 +8,28 @@
 Synthetic store photos for tests and demos are developer tooling: ``paver_dev.photo_gen``.
 """
 
-from paver.kyb.exif import NoPositionError, gps_from_ifd, photo_position, read_gps
-from paver.kyb.geo import (
-    BD09,
-    GCJ02,
-    WGS84,
-    GeoPoint,
-    distance_to_registered,
-    gcj02_to_bd09,
-    haversine_m,
-    to_datum,
-    wgs84_to_gcj02,
-)
-from paver.kyb.photo import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_PIXELS,
-    PhotoError,
-    decode_qr_payloads,
-    open_photo,
-    sniff_image_type,
-)
-from paver.kyb.uscc import corrupt_uscc, generate_uscc, is_valid_uscc, validate_uscc
+import importlib
+from typing import Any
+
+#: Where each re-exported name lives. Loaded on first use (PEP 562): ``paver.kyb.uscc``, which
+#: ingest needs for every row, must not pull in Pillow and pillow-heif through this package.
+_HOME: dict[str, str] = {
+    **dict.fromkeys(("NoPositionError", "gps_from_ifd", "photo_position", "read_gps"), "exif"),
+    **dict.fromkeys(("BD09", "GCJ02", "WGS84", "GeoPoint", "distance_to_registered",
+                     "gcj02_to_bd09", "haversine_m", "to_datum", "wgs84_to_gcj02"), "geo"),
+    **dict.fromkeys(("DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "PhotoError",
+                     "decode_qr_payloads", "open_photo", "sniff_image_type"), "photo"),
+    **dict.fromkeys(("corrupt_uscc", "generate_uscc", "is_valid_uscc", "validate_uscc"),
+                    "uscc"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "BD09",

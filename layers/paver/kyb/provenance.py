@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 # EXIF tags (EXIF 2.32)
@@ -87,10 +88,22 @@ def perceptual_hash(image: Image.Image) -> str:
 
     Re-encoding, resizing or recompressing a photo moves it by a few bits; a different photo
     of the same kind of scene is tens of bits away.
-    """
-    import imagehash
 
-    return str(imagehash.phash(image, hash_size=PHASH_SIZE))
+    The same bits as ``imagehash.phash(image, hash_size=PHASH_SIZE)`` (the hashes already
+    stored stay comparable), computed with numpy alone: imagehash takes its DCT from scipy,
+    which the serving layer does not carry. The grey image, scaled to 4 × ``PHASH_SIZE`` square,
+    goes through the low-frequency rows of a DCT-II along both axes; each coefficient above
+    their median is a 1 bit. (The DCT's constant factor cannot move a coefficient across the
+    median, so the cosine basis is left unscaled.)
+    """
+    side = PHASH_SIZE * 4
+    grey = image.convert("L").resize((side, side), Image.Resampling.LANCZOS)
+    pixels = np.asarray(grey, dtype=np.float64)
+    k = np.arange(PHASH_SIZE)[:, None]
+    basis = np.cos(np.pi * k * (2 * np.arange(side)[None, :] + 1) / (2 * side))
+    low = basis @ pixels @ basis.T
+    bits = (low > np.median(low)).ravel()
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):0{PHASH_BITS // 4}x}"
 
 
 def hamming(a: str, b: str) -> int:

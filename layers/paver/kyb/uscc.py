@@ -23,10 +23,16 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from stdnum.cn import uscc as _stdnum_uscc
+
+from paver.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy only for whole portfolios (valid_uscc_mask): ingest checks one code at a time
+    np = lazy_module("numpy")
 
 #: The 31 characters a USCC may contain, in check-value order.
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -76,7 +82,7 @@ _ORG_BODY_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 #: Separators people print inside a code (``9111-0000-6000-37341L``, ``91110000 600037341L``).
 _SEPARATORS = str.maketrans("", "", " -\t\u2010\u2011\u2012\u2013\u2014\u2212")
 #: Check-character weights 3^i mod 31 (GB 32100).
-_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
+_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 
 
 def normalize_uscc(code: str) -> str:
@@ -117,7 +123,8 @@ def valid_uscc_mask(values: Iterable[object]) -> np.ndarray:
     entity = (chars[:, 0] != ord("9")) | np.isin(chars[:, 1],
                                                  [ord(c) for c in MARKET_ENTITY_TYPES])
     region = ((chars[:, 2:8] >= ord("0")) & (chars[:, 2:8] <= ord("9"))).all(axis=1)
-    check = (31 - (np.maximum(idx[:, :17], 0) * _WEIGHTS).sum(axis=1) % 31) % 31
+    weights = np.array(_WEIGHTS, dtype=np.int64)
+    check = (31 - (np.maximum(idx[:, :17], 0) * weights).sum(axis=1) % 31) % 31
     out[sel] = (idx >= 0).all(axis=1) & authority & entity & region & (check == idx[:, 17])
     return out
 

@@ -16,11 +16,14 @@ from pynamodb.exceptions import DoesNotExist
 from paver.config import Settings
 from paver.console.pages import decode_cursor, encode_cursor
 from paver.errors import InvalidInput
+from paver.risk.cases import case_view, cases_of
 from paver.risk.events import check_label
-from paver.storage.models import Decision, Transaction
+from paver.storage.models import Case, Decision, Transaction
 from paver.storage.registry import bind
 
-STATUSES = ("flagged", "cleared", "all")
+#: ``flagged``/``cleared``: the screening verdict; ``open`` … ``escalated``: flagged events by
+#: the analysts' case status (:mod:`paver.risk.cases`); ``all``: every screened event.
+STATUSES = ("flagged", "cleared", "all", "open", "confirmed", "dismissed", "escalated")
 MAX_LIMIT = 100
 
 
@@ -50,7 +53,16 @@ def alert_view(d: Decision) -> dict[str, Any]:
         "decided_at": d.decided_at.isoformat() if d.decided_at else None,
         "explanation": _words(d),
         "drivers": inner.get("drivers") or [], "top_scenes": inner.get("top_scenes") or [],
+        "case": None,
     }
+
+
+def _with_case(view: dict[str, Any], case: Any) -> dict[str, Any]:
+    """An alert's view with its case (flagged events only; see :mod:`paver.risk.cases`)."""
+    if view["risky"]:
+        c = case_view(view["event_id"], case, view["scene"])
+        view["case"] = {k: c[k] for k in ("status", "scene", "version", "history")}
+    return view
 
 
 def parse_time(value: str | None, field: str) -> datetime | None:
@@ -99,7 +111,7 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
     bind()
     cond = None
     if status != "all":
-        cond = Decision.risky == (status == "flagged")
+        cond = Decision.risky == (status != "cleared")
     if since is not None:
         c = Decision.decided_at >= since
         cond = c if cond is None else cond & c
@@ -112,6 +124,11 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
     scenes = sorted({d.scene for d in rows if d.scene})
     if scene:
         rows = [d for d in rows if d.scene == scene]
+    if status in ("open", "confirmed", "dismissed", "escalated"):
+        # decided cases are few beside the alerts: one scan of Cases, joined here
+        decided = {c.event_id: c.status for c in Case.scan(attributes_to_get=[
+            "event_id", "status"])}
+        rows = [d for d in rows if decided.get(d.event_id, "open") == status]
     rows.sort(key=_key, reverse=True)
     after = _after(cursor)
     if after is not None:
@@ -121,8 +138,9 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
            if len(rows) > limit else None)
     full = {d.event_id: d for d in Decision.batch_get([d.event_id for d in keys])}
     items = [full[d.event_id] for d in keys if d.event_id in full]
-    return {"items": [alert_view(d) for d in items], "cursor": nxt, "scenes": scenes,
-            "total": len(rows)}
+    cases = cases_of([d.event_id for d in items if d.risky])
+    return {"items": [_with_case(alert_view(d), cases.get(d.event_id)) for d in items],
+            "cursor": nxt, "scenes": scenes, "total": len(rows)}
 
 
 def get_alert(event_id: str, cfg: Settings | None = None) -> dict[str, Any] | None:
@@ -132,7 +150,7 @@ def get_alert(event_id: str, cfg: Settings | None = None) -> dict[str, Any] | No
         d = Decision.get(event_id)
     except DoesNotExist:
         return None
-    out = alert_view(d)
+    out = _with_case(alert_view(d), cases_of([event_id]).get(event_id) if d.risky else None)
     out["relations"], out["relations_note"] = _relations(event_id, cfg)
     return out
 

@@ -34,7 +34,15 @@ class S3KBRepository:
 
         return client("s3", self.cfg)
 
-    def save(self, kb: KnowledgeBase, rules: SceneRules | None = None) -> str:
+    def activate(self, version: str) -> None:
+        """Make ``version`` the one screening uses (the ``LATEST`` pointer)."""
+        self._s3().put_object(Bucket=self.bucket, Key=f"{PREFIX}/LATEST",
+                              Body=version.encode(), ContentType="text/plain")
+
+    def save(self, kb: KnowledgeBase, rules: SceneRules | None = None,
+             activate: bool = True) -> str:
+        """Store ``kb``; with ``activate`` (the default) screening uses it from now on,
+        otherwise it is a candidate (shadow run, backtest, promotion later)."""
         from paver.storage.models import RiskScene
 
         key = f"{PREFIX}/{kb.version}/kb.npz"
@@ -55,8 +63,8 @@ class S3KBRepository:
                     sample_count=int(kb.sample_count[i]), clusters=kb.clusters(i),
                     threshold=threshold, created_at=created,
                 ))
-        s3.put_object(Bucket=self.bucket, Key=f"{PREFIX}/LATEST", Body=kb.version.encode(),
-                      ContentType="text/plain")
+        if activate:
+            self.activate(kb.version)
         return kb.version
 
     def latest(self) -> str | None:

@@ -6,8 +6,10 @@ named), ``dismissed`` (a false positive) or ``escalated`` (for someone else to d
 escalated case may still be confirmed or dismissed). Each decision is appended to the alert's
 audit trail (who, when, status before and after, scene, note).
 
-Exactly once under retries and concurrent analysts: a decision is written only if the case is
-still at the version the analyst's request read (a conditional update). Of two analysts
+Cases live in their own table (``Cases``): a re-screen of the event rewrites its screening
+decision, never the audit trail. Exactly once under retries and concurrent analysts: a
+decision is written only if the case is still at the version the analyst's request read (a
+conditional update). Of two analysts
 deciding the same case at once, one wins; the other gets :class:`CaseConflict` with the current
 state. A retry of the same request (same analyst, decision, scene and note) finds its own
 entry at the head of the trail and returns the case unchanged.
@@ -25,7 +27,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from paver.errors import Conflict, InvalidInput, NotFound
 from paver.risk.feedback import Feedback, check_feedback
-from paver.storage.models import Decision
+from paver.storage.models import Case, Decision
 from paver.storage.registry import bind, condition_failed
 
 #: decision → case status it leads to
@@ -41,18 +43,26 @@ class CaseConflict(Conflict):
     """The case moved on since the request read it (another analyst decided first)."""
 
 
-def case_view(d: Decision) -> dict[str, Any]:
+def case_view(event_id: str, case: Case | None, alert_scene: str | None = None
+              ) -> dict[str, Any]:
     """An alert's case: status, the scene it was confirmed as, and the audit trail."""
-    return {"event_id": d.event_id, "status": d.case_status or OPEN,
-            "scene": d.case_scene, "alert_scene": d.scene,
-            "version": int(d.case_version or 0), "history": list(d.case_history or [])}
+    return {"event_id": event_id, "status": case.status if case else OPEN,
+            "scene": case.scene if case else None, "alert_scene": alert_scene,
+            "version": int(case.version) if case else 0,
+            "history": list(case.history or []) if case else []}
 
 
-def _load(event_id: str) -> Decision:
+def _case(event_id: str) -> Case | None:
     try:
-        return Decision.get(event_id, consistent_read=True)
+        return Case.get(event_id, consistent_read=True)
     except DoesNotExist:
-        raise NotFound(f"event_id: no alert {event_id!r}") from None
+        return None
+
+
+def cases_of(event_ids: list[str]) -> dict[str, Case]:
+    """The cases of these alerts (those decided at least once)."""
+    bind()
+    return {c.event_id: c for c in Case.batch_get(event_ids)} if event_ids else {}
 
 
 def _same(entry: dict[str, Any], fb: Feedback) -> bool:
@@ -81,58 +91,62 @@ def decide(event_id: str, decision: str, scene: str | None, analyst: str, note: 
         it first (``current`` holds the case as it is now).
     """
     bind()
-    d = _load(event_id)
+    try:
+        alert = Decision.get(event_id, consistent_read=True,
+                             attributes_to_get=["event_id", "risky", "scene"])
+    except DoesNotExist:
+        raise NotFound(f"event_id: no alert {event_id!r}") from None
     if decision.strip().lower() == "confirm" and not (scene or "").strip():
-        scene = d.scene  # confirmed as the scene the alert named
+        scene = alert.scene  # confirmed as the scene the alert named
     try:
         fb = check_feedback(event_id, decision, scene, analyst, note)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    history = list(d.case_history or [])
+    case = _case(event_id)
+    history = list(case.history or []) if case else []
     if history and _same(history[-1], fb):
-        return case_view(d), False
-    if not d.risky:
+        return case_view(event_id, case, alert.scene), False
+    if not alert.risky:
         raise CaseConflict(f"event_id: {event_id!r} was not flagged: it is no alert",
-                           case_view(d))
-    before = d.case_status or OPEN
+                           case_view(event_id, case, alert.scene))
+    before = case.status if case else OPEN
     if before not in UNDECIDED:
-        raise CaseConflict(f"status: the case is already {before}", case_view(d))
-    version = int(d.case_version or 0)
+        raise CaseConflict(f"status: the case is already {before}",
+                           case_view(event_id, case, alert.scene))
+    version = int(case.version) if case else 0
     after = OUTCOME[fb.decision]
-    at = (now or datetime.now(UTC)).isoformat()
-    entry = {"analyst": fb.analyst, "at": at, "decision": fb.decision, "before": before,
-             "after": after, "scene": fb.scene, "note": fb.note}
+    entry = {"analyst": fb.analyst, "at": (now or datetime.now(UTC)).isoformat(),
+             "decision": fb.decision, "before": before, "after": after, "scene": fb.scene,
+             "note": fb.note}
     confirmed = fb.scene if fb.decision == "confirm" else None
-    condition = (Decision.case_version.does_not_exist() if version == 0
-                 else Decision.case_version == version)
+    target = case or Case(event_id=event_id)
     try:
-        d.update(actions=[Decision.case_status.set(after),
-                          Decision.case_scene.set(confirmed) if confirmed
-                          else Decision.case_scene.remove(),
-                          Decision.case_version.set(version + 1),
-                          Decision.case_history.set([*history, entry])],
-                 condition=condition & (Decision.risky == True))  # noqa: E712 (a condition)
+        target.update(
+            actions=[Case.status.set(after),
+                     Case.scene.set(confirmed) if confirmed else Case.scene.remove(),
+                     Case.version.set(version + 1), Case.history.set([*history, entry])],
+            condition=(Case.version.does_not_exist() if version == 0
+                       else Case.version == version))
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
-        now_d = _load(event_id)
-        latest = (now_d.case_history or [None])[-1]
+        now_case = _case(event_id)
+        latest = (now_case.history or [None])[-1] if now_case else None
         if latest and _same(latest, fb):  # our own write, retried after a lost reply
-            return case_view(now_d), False
+            return case_view(event_id, now_case, alert.scene), False
         raise CaseConflict("status: another analyst decided this case first",
-                           case_view(now_d)) from None
-    return case_view(d), True
+                           case_view(event_id, now_case, alert.scene)) from None
+    return case_view(event_id, target, alert.scene), True
 
 
 def feedback_rows(since: datetime | None = None) -> list[Feedback]:
     """Every decided case as feedback for a rebuild (the latest decision of each)."""
     bind()
     out = []
-    for d in Decision.scan(Decision.case_version > 0):
-        last = (d.case_history or [None])[-1]
+    for c in Case.scan():
+        last = (c.history or [None])[-1]
         if not last or (since and datetime.fromisoformat(last["at"]) < since):
             continue
-        out.append(Feedback(d.event_id, last["decision"], last.get("scene") or (
-            d.case_scene if last["decision"] == "confirm" else None), last["analyst"],
-            last.get("note") or ""))
+        out.append(Feedback(c.event_id, last["decision"], last.get("scene"), last["analyst"],
+                            last.get("note") or ""))
     return out

@@ -23,12 +23,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from paver.errors import InvalidInput
 from paver.fields import parse_float
+from paver.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy for tables of events (training, replay), not for one screened event
+    np = lazy_module("numpy")
 
 #: The four dimension types of relation groups (claim 6).
 DIMENSIONS: tuple[str, ...] = ("transaction", "device", "behaviour", "social")

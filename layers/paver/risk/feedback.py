@@ -20,9 +20,11 @@ for ``dismiss`` and ``escalate``). A bad line stops with ``file:line: problem``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,3 +139,13 @@ def with_feedback(labels: Mapping[str, Label], feedback: Mapping[str, Feedback],
 def labelled_rows(txn_ids: Iterable[str], labels: Mapping[str, Label]) -> np.ndarray:
     """Row indices of the events that are samples (labelled risky or normal)."""
     return np.array([i for i, t in enumerate(txn_ids) if t in labels], dtype=np.int64)
+
+
+def with_decisions(ds: Any, decisions: Mapping[str, Feedback]) -> tuple[Any, np.ndarray]:
+    """A dataset (:class:`paver.risk.screening.Dataset`) with the decisions applied to its
+    labels, and the rows that are samples (labelled or decided)."""
+    t = ds.table
+    parties = {x: (a, b) for x, a, b in zip(t.txn_id, t.from_account, t.to_account,
+                                            strict=True)}
+    ds = dataclasses.replace(ds, labels=with_feedback(ds.labels, decisions, parties))
+    return ds, labelled_rows(t.txn_id, ds.labels)

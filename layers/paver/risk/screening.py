@@ -123,8 +123,9 @@ class Screener:
     """Per-event screening over a store (in memory or DynamoDB-backed)."""
 
     def __init__(self, matcher: Matcher, store: AssociatedDataStore,
-                 budget_ms: float | None = 50.0) -> None:
+                 budget_ms: float | None = 50.0, shadow: Matcher | None = None) -> None:
         self.matcher = matcher
+        self.shadow = shadow  # a candidate version's verdict, stored beside (never acts)
         self.store = store
         self.builder = RelationBuilder(store, budget_ms=budget_ms)
 
@@ -141,6 +142,12 @@ class Screener:
         out = self.matcher.decision(res, 0, rel.features, event.txn_id, partial=rel.partial,
                                     currency=event.currency)
         t3 = time.perf_counter()
+        if self.shadow is not None:
+            sres = self.shadow.match(rel.features[None])
+            out["shadow"] = {"kb_version": self.shadow.kb.version,
+                             "risky": bool(sres.risky[0]),
+                             "scene": self.shadow.kb.scenes[int(sres.best[0])],
+                             "match_degree": round(float(sres.best_degree[0]), 4)}
         out["hops_done"] = rel.hops_done
         out["timings_ms"] = {"record": round((t1 - t0) * 1e3, 3),
                              "relations": round((t2 - t1) * 1e3, 3),

@@ -49,6 +49,7 @@ _lock = threading.Lock()
 _rules: SceneRules | None = None
 _matchers: dict[str, Matcher] = {}
 _latest: tuple[float, str | None] = (0.0, None)
+_shadow: tuple[float, str | None] = (0.0, None)
 
 
 def rules() -> SceneRules:
@@ -59,11 +60,29 @@ def rules() -> SceneRules:
 
 
 def reset_cache() -> None:
-    """Forget the cached knowledge bases and the latest pointer (tests, after a build)."""
-    global _latest
+    """Forget the cached knowledge bases and the latest/shadow pointers (tests, after a build
+    or a promotion)."""
+    global _latest, _shadow
     with _lock:
         _matchers.clear()
         _latest = (0.0, None)
+        _shadow = (0.0, None)
+
+
+def shadow_matcher(cfg: Settings | None = None) -> Matcher | None:
+    """The matcher of the version running in shadow (pointer cached like the latest)."""
+    global _shadow
+    from paver.risk.versions import shadow_version
+
+    try:
+        ts, v = _shadow
+        if ts == 0.0 or time.monotonic() - ts > LATEST_TTL_S:
+            v = shadow_version(cfg)
+            _shadow = (time.monotonic(), v)
+        return matcher(v, cfg) if v else None
+    except Exception:  # a shadow run never holds up the active screening
+        log.exception("risk screening: shadow version unavailable; screening without it")
+        return None
 
 
 def matcher(version: str | None = None, cfg: Settings | None = None) -> Matcher:
@@ -94,13 +113,15 @@ def _decision_row(d: Mapping[str, Any]) -> Any:
     from paver.storage.models import Decision
 
     expl = {k: v for k, v in d.items() if k not in (
-        "event_id", "status", "risky", "scene", "match_degree", "kb_version", "relations")}
+        "event_id", "status", "risky", "scene", "match_degree", "kb_version", "relations",
+        "shadow")}
     unscreened = d.get("status") == UNSCREENED_NO_KB
     return Decision(
         event_id=d["event_id"], status=d.get("status", SCREENED),
         risky=None if unscreened else bool(d["risky"]), scene=d.get("scene"),
         match_degree=None if unscreened else float(d["match_degree"]),
         kb_version=d.get("kb_version"), explanation=expl, decided_at=datetime.now(UTC),
+        shadow=d.get("shadow"),
     )
 
 
@@ -154,55 +175,122 @@ def screen_event(event: Mapping[str, Any], cfg: Settings | None = None,
     return decision
 
 
+def _dataset_from_s3(transactions_key: str, labels_key: str, cfg: Settings, d: Path,
+                     bucket_role: str = "ingest") -> Any:
+    """Download a labelled dataset (and the side files beside it) into ``d`` and load it."""
+    from paver.aws import client
+
+    s3 = client("s3", cfg)
+    bucket = cfg.bucket_name(bucket_role)
+    prefix = transactions_key.rsplit("/", 1)[0] + "/" if "/" in transactions_key else ""
+    for fld, key, name in (("transactions_key", transactions_key, "transactions.csv"),
+                           ("labels_key", labels_key, "labels.csv")):
+        try:
+            s3.download_file(bucket, key, str(d / name))
+        except ClientError as exc:
+            missing = exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
+            kind = DatasetNotFound if missing else RiskInputError
+            raise kind(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
+        except Exception as exc:
+            raise RiskInputError(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
+    for side in ("accounts.csv", "devices.csv", "contacts.csv"):
+        with contextlib.suppress(Exception):  # optional files
+            s3.download_file(bucket, prefix + side, str(d / side))
+    try:
+        return load_dataset(d / "transactions.csv", d / "labels.csv", d)
+    except PaverError:
+        raise
+    except ValueError as exc:  # the caller's files do not make a dataset: theirs to fix
+        raise RiskInputError(str(exc)) from exc
+
+
 def build_kb(transactions_key: str, labels_key: str, cfg: Settings | None = None,
-             seed: int = 0, bucket_role: str = "ingest") -> dict[str, Any]:
+             seed: int = 0, bucket_role: str = "ingest", feedback: bool = False,
+             activate: bool = True) -> dict[str, Any]:
     """Build and store a new knowledge-base version from CSV files in S3.
 
     ``transactions_key`` / ``labels_key`` are keys in the ``ingest`` bucket; side files
     (``accounts.csv``, ``devices.csv``, ``contacts.csv``) next to the transactions key are used
-    when present. The previous versions stay readable.
+    when present. The previous versions stay readable. With ``feedback``, the analysts' stored
+    case decisions on events of the dataset are taken in (:mod:`paver.risk.feedback`).
+    Transactions neither labelled nor decided are no samples.
     """
-    from paver.aws import client
     from paver.config import settings
+    from paver.risk.feedback import with_decisions
 
     cfg = cfg or settings()
-    s3 = client("s3", cfg)
-    bucket = cfg.bucket_name(bucket_role)
     with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        prefix = transactions_key.rsplit("/", 1)[0] + "/" if "/" in transactions_key else ""
-        for fld, key, name in (("transactions_key", transactions_key, "transactions.csv"),
-                               ("labels_key", labels_key, "labels.csv")):
-            try:
-                s3.download_file(bucket, key, str(d / name))
-            except ClientError as exc:
-                missing = exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
-                kind = DatasetNotFound if missing else RiskInputError
-                raise kind(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
-            except Exception as exc:
-                raise RiskInputError(f"{fld}: cannot read s3://{bucket}/{key} ({exc})") from None
-        for side in ("accounts.csv", "devices.csv", "contacts.csv"):
-            with contextlib.suppress(Exception):  # optional files
-                s3.download_file(bucket, prefix + side, str(d / side))
+        ds = _dataset_from_s3(transactions_key, labels_key, cfg, Path(tmp), bucket_role)
+        decisions = _stored_feedback(set(ds.table.txn_id)) if feedback else {}
+        ds, rows = with_decisions(ds, decisions)  # unlabelled rows are no samples
         try:
-            ds = load_dataset(d / "transactions.csv", d / "labels.csv", d)
-            kb = build_dataset_kb(ds, cfg=cfg, seed=seed)
+            kb = build_dataset_kb(ds, rows=rows, cfg=cfg, seed=seed,
+                                  meta={"feedback_decisions": len(decisions)},
+                                  activate=activate)
         except PaverError:
             raise
         except ValueError as exc:  # the caller's files do not make a dataset: theirs to fix
             raise RiskInputError(str(exc)) from exc
-    return {"version": kb.version, "scenes": kb.scene_summary(), "meta": kb.meta}
+    return {"version": kb.version, "active": activate, "scenes": kb.scene_summary(),
+            "meta": kb.meta}
+
+
+def backtest_versions(transactions_key: str, labels_key: str, versions: list[str],
+                      since: datetime | None = None, until: datetime | None = None,
+                      cfg: Settings | None = None) -> dict[str, Any]:
+    """``paver risk backtest`` for stored versions over a time window of a labelled dataset
+    in S3 (retrospective features; flagged normals count against their scene)."""
+    from paver.config import settings
+    from paver.risk.aws_kb import S3KBRepository
+    from paver.risk.backtest import backtest
+    from paver.risk.feedback import labelled_rows
+
+    cfg = cfg or settings()
+    repo = S3KBRepository(cfg)
+    known = set(repo.versions())
+    for v in versions:
+        if v not in known:
+            raise NotFound(f"versions: no knowledge-base version {v!r}")
+    kbs = {v: repo.load(v) for v in versions}
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = _dataset_from_s3(transactions_key, labels_key, cfg, Path(tmp))
+        rows = labelled_rows(ds.table.txn_id, ds.labels)
+        ts = ds.table.ts[rows]
+        keep = np.ones(len(rows), dtype=bool)
+        if since is not None:
+            keep &= ts >= since.timestamp()
+        if until is not None:
+            keep &= ts <= until.timestamp()
+        rows = rows[keep]
+        if not len(rows):
+            raise RiskInputError("from: no labelled event of the dataset in the window")
+        X, _ = batch_features(ds)
+        out = backtest(ds, X, kbs, rules(), rows, "retrospective")
+    out["window"] = {"from": since.isoformat() if since else None,
+                     "to": until.isoformat() if until else None}
+    return out
+
+
+def _stored_feedback(txn_ids: set[str]) -> dict[str, Any]:
+    """The analysts' latest decision on each of these events (stored cases)."""
+    from paver.risk.cases import feedback_rows
+
+    return {f.txn_id: f for f in feedback_rows() if f.txn_id in txn_ids}
 
 
 def build_dataset_kb(ds: Any, rows: np.ndarray | None = None, cfg: Settings | None = None,
-                     seed: int = 0, features: np.ndarray | None = None) -> KnowledgeBase:
+                     seed: int = 0, features: np.ndarray | None = None,
+                     meta: dict[str, Any] | None = None, activate: bool = True
+                     ) -> KnowledgeBase:
     """Build a knowledge base from (rows of) a loaded dataset and store it in S3 + RiskScenes."""
     from paver.risk.aws_kb import S3KBRepository
 
     X = features if features is not None else batch_features(ds)[0]
     idx = np.arange(len(ds.table)) if rows is None else rows
     kb = build_kb_from_rows(X, ds, idx, rules(), seed=seed)
-    S3KBRepository(cfg).save(kb, rules())
+    if meta:
+        kb.meta = {**kb.meta, **meta}
+    S3KBRepository(cfg).save(kb, rules(), activate=activate)
     reset_cache()
     return kb
 
@@ -319,7 +407,8 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
                 continue
             sc = Screener(m, store,
                           budget_ms=(cfg or settings()).risk_budget_ms
-                          if budget_ms is None else budget_ms)
+                          if budget_ms is None else budget_ms,
+                          shadow=shadow_matcher(cfg))
             d = sc.screen_event(e, record=True, with_relations=False)
             decisions.append(d)
             first_seq = seq if first_seq is None else first_seq

@@ -294,11 +294,22 @@ class Decision(Model):
     kb_version = UnicodeAttribute(null=True)
     explanation = JSONAttribute(null=True)
     decided_at = UTCDateTimeAttribute(null=True)
-    # the alert's case (paver.risk.cases): status, confirmed scene, audit trail, lock version
-    case_status = UnicodeAttribute(null=True)
-    case_scene = UnicodeAttribute(null=True)
-    case_history = JSONAttribute(null=True)
-    case_version = NumberAttribute(null=True)
+    # the shadow version's verdict on the same event (paver.risk.versions): never acts
+    shadow = JSONAttribute(null=True)
+
+
+class Case(Model):
+    """An alert's case (:mod:`paver.risk.cases`): the analysts' decisions, kept apart from the
+    screening decision so a re-screen never touches the audit trail."""
+
+    class Meta(_Meta):
+        table_name = "Cases"
+
+    event_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    scene = UnicodeAttribute(null=True)  # the scene it was confirmed as
+    history = JSONAttribute()
+    version = NumberAttribute()  # optimistic lock: one decision per version
 
 
 class BindingAttempt(Model):
@@ -364,6 +375,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     RiskScene,
     Relation,
     Account,
+    Case,
     Decision,
     BindingAttempt,
     IdempotencyRecord,

@@ -7,10 +7,11 @@ model (loaded once per process) and applies ``rules/partner_selection.yaml``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from paver.config import Settings
 from paver.errors import NotFound
@@ -22,7 +23,14 @@ from paver.trust.artifacts import NoModelError, active_trust_model, trust_model_
 from paver.trust.drivers import driver_lines
 from paver.trust.features import partner_features, region_coverage
 from paver.trust.model import TrustModel
-from paver.trust.selection import Decision, PolicyError, decide, load_policy, tier_of
+from paver.trust.selection import (
+    Decision,
+    PolicyError,
+    SelectionPolicy,
+    decide,
+    load_policy,
+    tier_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,6 +177,62 @@ def run_selection(campaign_id: str, cfg: Settings | None = None,
     return {"campaign_id": campaign_id, "model_version": model.version,
             "scored": len(decisions), "selected": selected,
             "partners": [decision_doc(d) for d in decisions]}
+
+
+def policy_problems(doc: Mapping[str, Any], field: str = "rules"
+                    ) -> tuple[SelectionPolicy | None, list[str]]:
+    """A candidate selection policy given as a document (the YAML file's content as JSON),
+    or its problems, each naming the field (``rules.floors.risk: …``)."""
+    try:
+        return SelectionPolicy.model_validate(doc), []
+    except ValidationError as exc:
+        return None, [f"{'.'.join(str(x) for x in (field, *e['loc']))}: {e['msg']}"
+                      for e in exc.errors()]
+
+
+def what_if(facts: Sequence[Mapping[str, Any]], candidate: SelectionPolicy, *,
+            threshold: float | None = None, regions: Sequence[str] = ()) -> dict[str, Any]:
+    """The partners whose decision would flip under ``candidate`` instead of the policy in
+    force, each with both decisions and their reasons (nothing is stored)."""
+    now = {d.partner_id: d for d in decide(facts, load_policy(), threshold=threshold,
+                                            regions=regions)}
+    then = {d.partner_id: d for d in decide(facts, candidate, threshold=threshold,
+                                             regions=regions)}
+    flips = [{"partner_id": pid, "before": decision_doc(now[pid]),
+              "after": decision_doc(then[pid])}
+             for pid in sorted(now) if now[pid].selected != then[pid].selected
+             or now[pid].tier != then[pid].tier]
+    return {"dry_run": True, "scored": len(now), "flips": flips,
+            "selected_before": sorted(p for p, d in now.items() if d.selected),
+            "selected_after": sorted(p for p, d in then.items() if d.selected)}
+
+
+def campaign_what_if(campaign_id: str, rules: Mapping[str, Any] | None,
+                     cfg: Settings | None = None, model_version: str | None = None
+                     ) -> dict[str, Any]:
+    """:func:`what_if` for a campaign's partners as ``run_selection`` would score them now.
+
+    Nothing is stored. Without ``rules`` the rules in force are tried (no flips). A candidate
+    that is not a valid policy is answered with ``valid: false`` and its ``problems`` (a dry
+    run is also how an operator checks a rules change before proposing it).
+    """
+    bind(cfg)
+    campaign = store.get_campaign(campaign_id)
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id!r} not found")
+    candidate, problems = (load_policy(), []) if rules is None else policy_problems(rules)
+    if candidate is None:
+        return {"campaign_id": campaign_id, "dry_run": True, "valid": False,
+                "problems": problems}
+    model = _model_for(model_version or campaign.model_version, cfg)
+    frames = store.load_frames()
+    if frames.partners.empty:
+        raise NotFound("no partners ingested yet")
+    regions = list(campaign.regions or [])
+    out = what_if(score_frames(frames, model).facts(regions), candidate,
+                  threshold=campaign.threshold, regions=regions)
+    return {"campaign_id": campaign_id, "model_version": model.version, "valid": True,
+            "problems": [], **out}
 
 
 def decision_doc(d: Decision) -> dict[str, Any]:

@@ -445,6 +445,10 @@ async function alertsPage(id) {
   const to = el("input", { id: "a-to", type: "datetime-local" });
   const st = el("select", { id: "a-status" },
     el("option", { value: "flagged", text: "flagged only" }),
+    el("option", { value: "open", text: "flagged, not yet decided" }),
+    el("option", { value: "escalated", text: "escalated" }),
+    el("option", { value: "confirmed", text: "confirmed" }),
+    el("option", { value: "dismissed", text: "dismissed" }),
     el("option", { value: "all", text: "all screened events" }));
   const results = el("div");
   const iso = (v) => (v ? new Date(v).toISOString() : "");
@@ -464,7 +468,8 @@ async function alertsPage(id) {
         .map((s) => el("option", { value: s, text: s })));
       show(results, el("p", { class: "muted", text: `${r.total} events, newest first` }),
         el("table", { "aria-label": "Risk alerts" }, el("thead", {}, el("tr", {},
-          ["When", "Event", "Scene", "Match degree", "Margin", "Verdict", "Explanation"].map(
+          ["When", "Event", "Scene", "Match degree", "Margin", "Verdict", "Explanation",
+            "Case"].map(
             (h) => el("th", { scope: "col", text: h })))),
         el("tbody", {}, r.items.map((a) => el("tr", { "data-event": a.event_id },
           el("td", { text: fmtTime(a.decided_at) }),
@@ -473,7 +478,8 @@ async function alertsPage(id) {
           el("td", { text: a.margin == null ? "—" : Number(a.margin).toFixed(3) }),
           el("td", {}, el("span", { class: `tag ${a.risky ? "bad" : "no"}`,
             text: a.risky ? "risky" : "not risky" })),
-          el("td", { text: a.explanation }))))));
+          el("td", { text: a.explanation }),
+          el("td", { text: a.case ? caseText(a.case) : "—" }))))));
     } catch (err) { errorBox(results, err); }
   };
   show(main, title("Risk alerts"), el("form", { class: "inline card", onsubmit: (e) => {
@@ -487,7 +493,47 @@ async function alertsPage(id) {
   await load();
 }
 
-async function alertDetail(id) {
+/** A case in words: its status, and the scene it was confirmed as. */
+function caseText(c) {
+  return c.status === "confirmed" && c.scene ? `confirmed as ${c.scene}` : c.status;
+}
+
+/** The analyst's decision on an alert: Confirm (with a scene), Dismiss, Escalate, audited. */
+function caseSection(a, onDecided, said) {
+  const c = a.case;
+  const msg = el("p", { role: "status", text: said || "" });
+  const sceneIn = el("input", { id: "case-scene", value: c.scene || a.scene || "",
+    autocomplete: "off" });
+  const note = el("textarea", { id: "case-note", rows: "2", maxlength: "1000" });
+  const decide = (decision) => async () => {
+    try {
+      await api(`/risk/alerts/${encodeURIComponent(a.event_id)}/decision`, { method: "POST",
+        body: { decision, scene: decision === "confirm" ? sceneIn.value : null,
+          note: note.value } });
+      await onDecided(`Recorded: ${decision}.`);
+    } catch (err) {
+      if (err.status === 409) await onDecided(`Not recorded: ${err.message}.`);
+      else errorBox(msg, err);
+    }
+  };
+  const open = ["open", "escalated"].includes(c.status);
+  return el("section", { class: "card", "aria-labelledby": "case-title" },
+    el("h2", { id: "case-title", text: `Case: ${caseText(c)}` }),
+    open ? el("form", { class: "inline", onsubmit: (e) => e.preventDefault() },
+      el("div", {}, el("label", { for: "case-scene", text: "Scene (for Confirm)" }), sceneIn),
+      el("div", {}, el("label", { for: "case-note", text: "Note" }), note),
+      el("button", { type: "button", text: "Confirm", onclick: decide("confirm") }),
+      el("button", { type: "button", class: "secondary", text: "Dismiss",
+        onclick: decide("dismiss") }),
+      c.status === "open" ? el("button", { type: "button", class: "secondary",
+        text: "Escalate", onclick: decide("escalate") }) : null) : null,
+    msg,
+    el("ol", { "aria-label": "Case audit trail" }, (c.history || []).map((h) => el("li", {},
+      `${fmtTime(h.at)} · ${h.analyst}: ${h.before} → ${h.after}`
+      + `${h.scene ? ` (${h.scene})` : ""}${h.note ? `. Note: “${h.note}”` : ""}`))));
+}
+
+async function alertDetail(id, said) {
   const box = el("div");
   show(main, title(`Event ${id}`), el("p", {}, el("a", { href: "#alerts", text: "← All alerts" })),
     box);
@@ -500,8 +546,7 @@ async function alertDetail(id) {
         + `threshold ${a.threshold ?? "—"} · margin ${a.margin ?? "—"} · action ${a.action ?? "—"}`
         + ` · knowledge base ${a.kb_version || "—"}` }),
       el("h2", { text: "What drove the match" }),
-      el("ul", {}, (a.drivers || []).map((d) => el("li", {}, `${d.meaning}: ${d.value} (typical for `
-        + `the scene ${d.scene_typical}, for everyone ${d.population_typical})`))),
+      el("ul", {}, (a.drivers || []).map((d) => el("li", { text: d.text || d.meaning }))),
       el("h2", { text: "Relation groups" }), el("p", { class: "muted", text: a.relations_note }),
       groups.map(([dim, g]) => el("section", { "aria-label": `${dim} relations` },
         el("h3", { text: `${dim} (${g.elements.length} shown, ${g.omitted} omitted)` }),
@@ -512,6 +557,8 @@ async function alertDetail(id) {
           el("td", { text: e.target }),
           el("td", { text: Object.entries(e.attrs || {}).map(([k, v]) => `${k}: ${v}`)
             .join(", ") })))))))));
+    // the analyst's decision first: what the page is for once the alert is understood
+    if (a.case) box.prepend(caseSection(a, (m) => alertDetail(id, m), said));
   } catch (err) { errorBox(box, err); }
 }
 
