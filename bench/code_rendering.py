@@ -269,12 +269,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "layers"))
-    table = run(quick="--quick" in sys.argv)
-    width = max(len(r["metric"]) for r in table)
-    print(f"{'metric':<{width}}  {'value':>9}  unit      target  ok")
-    for r in table:
-        target = r.get("target", "")
-        ok = "" if "ok" not in r else ("yes" if r["ok"] else "NO")
-        print(f"{r['metric']:<{width}}  {r['value']:>9.2f}  {r['unit']:<8}  {target!s:>6}  {ok}")
+if __name__ == "__main__":  # run as a script: the same table as `python -m bench`
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from bench.__main__ import main
+
+    raise SystemExit(main(["code_rendering", *sys.argv[1:]]))

@@ -79,6 +79,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     ]
 
 
-if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
-        print(row)
+if __name__ == "__main__":  # run as a script: the same table as `python -m bench`
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from bench.__main__ import main
+
+    raise SystemExit(main(["cold_start", *sys.argv[1:]]))

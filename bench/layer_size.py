@@ -70,6 +70,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
-        print(row)
+if __name__ == "__main__":  # run as a script: the same table as `python -m bench`
+    from bench.__main__ import main
+
+    raise SystemExit(main(["layer_size", *sys.argv[1:]]))
