@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from paver.errors import PaverError
+from paver.yaml_source import load_with_lines, located_errors, yaml_error_line
 
 M = TypeVar("M", bound=BaseModel)
 Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in"]
@@ -261,18 +262,6 @@ def compile_rules(rules: Sequence[Rule]) -> CompiledRules:
 # Rule files: YAML, validated with Pydantic, errors mapped back to line numbers.
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    out = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            out[(*path, k.value)] = k.start_mark.line + 1
-            out.update({p: ln for p, ln in _line_index(v, (*path, k.value)).items() if p != path})
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out.update(_line_index(v, (*path, i)))
-    return out
-
-
 def load_rule_file(path: str | Path, model: type[M]) -> M:
     """Load a YAML rule file into ``model``; any problem raises :class:`RuleFileError`.
 
@@ -285,25 +274,18 @@ def load_rule_file(path: str | Path, model: type[M]) -> M:
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleFileError(f"{p}: cannot read rule file: {exc}") from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, lines = load_with_lines(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise RuleFileError(f"{p}{line}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or node is None:
+        line = yaml_error_line(exc)
+        raise RuleFileError(f"{p}{f':{line}' if line else ''}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
         raise RuleFileError(f"{p}:1: the rule file must be a mapping at the top level")
-    lines = _line_index(node)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        msgs = []
-        for err in exc.errors():
-            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x[:1].isupper()))
-            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
-            field = ".".join(str(x) for x in loc) or "(top level)"
-            msgs.append(f"{p}:{line}: {field}: {err['msg']}")
-        raise RuleFileError("\n".join(msgs)) from exc
+        raise RuleFileError("\n".join(
+            f"{p}:{line}: {field or '(top level)'}: {msg}"
+            for line, field, msg in located_errors(exc, lines))) from exc
 
 
 def load_policy_rules(path: str | Path, model: type[M],

@@ -9,19 +9,27 @@ background with a WCAG contrast ratio of at least :data:`MIN_MODULE_CONTRAST`, a
 least four modules, a logo no wider than :data:`MAX_LOGO_FRACTION` of the code (well inside what
 error-correction level H recovers), and a code large enough to print. The renderer
 (:mod:`paver.render`) still decodes every code it draws before returning it.
+
+A skin file's shape is a Pydantic model (types, ranges, choices, unknown fields), its checks
+across fields (contrast, fit) follow; every problem names the file and line, the skin and the
+field (``lingnan_red.yaml:7: skin 'lingnan_red': field 'palette.module': …``), as the rule
+files do (:mod:`paver.yaml_source`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from paver.errors import InvalidInput
 from paver.lazy import lazy_module
+from paver.yaml_source import load_with_lines, located_errors, yaml_error_line
 
 if TYPE_CHECKING:
     import yaml
@@ -295,62 +303,99 @@ class Skin:
 # Parsing and validation
 # --------------------------------------------------------------------------------------------
 
-class _Fields:
-    """Typed access to one mapping of a skin file; errors name the skin and the field."""
+def _color(value: str) -> str:
+    if not _HEX_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a #RRGGBB colour")
+    return value.upper()
 
-    def __init__(self, skin: str, data: Any, path: str = "") -> None:
-        self.skin, self.path = skin, path
-        if not isinstance(data, Mapping):
-            raise self.error("", f"must be a mapping, got {type(data).__name__}")
-        self.data = data
 
-    def error(self, key: str, problem: str) -> SkinError:
-        where = f"{self.path}{key}" if key else self.path.rstrip(".") or "<root>"
-        return SkinError(f"skin {self.skin!r}: field {where!r}: {problem}")
-
-    def sub(self, key: str) -> _Fields:
-        if key not in self.data:
-            raise self.error(key, "is required")
-        return _Fields(self.skin, self.data[key], f"{self.path}{key}.")
-
-    def text(self, key: str, default: str | None = None, *, required: bool = True,
-            choices: Iterable[str] | None = None, max_len: int = 200) -> Any:
-        value = self.data.get(key, default)
-        if value is None:
-            if required:
-                raise self.error(key, "is required")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"must be a non-empty string, got {value!r}")
-        if len(value) > max_len:
-            raise self.error(key, f"has {len(value)} characters, at most {max_len}")
-        if choices is not None and value not in choices:
-            raise self.error(key, f"{value!r} is not one of {sorted(choices)}")
+def _one_of(choices: frozenset[str]) -> Any:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {sorted(choices)}")
         return value
-
-    def color(self, key: str) -> str:
-        value = self.text(key)
-        if not _HEX_RE.fullmatch(value):
-            raise self.error(key, f"{value!r} is not a #RRGGBB colour")
-        return value.upper()
-
-    def number(self, key: str, low: float, high: float, default: float | None = None) -> float:
-        value = self.data.get(key, default)
-        if value is None:
-            raise self.error(key, "is required")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, got {value!r}")
-        if not low <= value <= high:
-            raise self.error(key, f"{value} is outside {low}..{high}")
-        return float(value)
-
-    def check_keys(self, allowed: Iterable[str]) -> None:
-        unknown = sorted(set(self.data) - set(allowed))
-        if unknown:
-            raise self.error(unknown[0], f"is not a known field (known: {sorted(allowed)})")
+    return AfterValidator(check)
 
 
-def parse_skin(name: str, data: Any) -> Skin:
+def _ascii(value: str | None) -> str | None:
+    if value is not None and not value.isascii():
+        raise ValueError(f"{value!r} must be ASCII (it is drawn with the built-in font)")
+    return value
+
+
+def _text(max_len: int) -> Any:
+    return StringConstraints(min_length=1, max_length=max_len, pattern=r"\S")
+
+
+def _mm(low: float, high: float) -> Any:
+    return Field(ge=low, le=high)
+
+
+_Color = Annotated[str, AfterValidator(_color)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _PaletteIn(_In):
+    module: _Color
+    background: _Color
+    frame: _Color
+    accent: _Color
+    text: _Color
+
+
+class _FrameIn(_In):
+    style: Annotated[str, _one_of(FRAME_STYLES)]
+    border_mm: Annotated[float, _mm(0, 30)]
+    panel_radius_mm: Annotated[float, _mm(0, 20)] = 0.0
+    panel_padding_mm: Annotated[float, _mm(0, 15)] = 2.0
+
+
+class _LogoIn(_In):
+    mark: Annotated[str, _one_of(LOGO_MARKS)]
+    fraction: Annotated[float, _mm(0.05, 1.0)]
+    foreground: _Color
+    background: _Color
+
+
+class _CaptionIn(_In):
+    text: Annotated[str, _text(24)]
+    text_latin: Annotated[str, _text(40), AfterValidator(_ascii)]
+    subtitle: Annotated[str | None, _text(60), AfterValidator(_ascii)] = None
+    size_mm: Annotated[float, _mm(2, 20)]
+    position: Annotated[str, _one_of(CAPTION_POSITIONS)] = "top"
+
+
+class _SizeIn(_In):
+    kind: Annotated[str, _one_of(SIZE_KINDS)]
+    width_mm: Annotated[float, _mm(30, 400)]
+    height_mm: Annotated[float, _mm(30, 600)]
+    code_mm: Annotated[float, _mm(MIN_CODE_MM, 300)]
+
+
+class _SkinIn(_In):
+    """The shape of a skin file (its checks across fields follow in :func:`parse_skin`)."""
+
+    name: Annotated[str, StringConstraints(pattern=_NAME_RE.pattern)]
+    title: Annotated[str, _text(60)]
+    region: Annotated[str, _text(40)]
+    description: Annotated[str, StringConstraints(max_length=300)] | None = None
+    palette: _PaletteIn
+    frame: _FrameIn
+    logo: _LogoIn | None = None
+    caption: _CaptionIn
+    size: _SizeIn
+    quiet_zone_modules: Annotated[int, Field(ge=MIN_QUIET_ZONE, le=10)] = MIN_QUIET_ZONE
+
+
+def _problem(skin: str, field: str, problem: str, where: str = "") -> SkinError:
+    return SkinError(f"{where}skin {skin!r}: field {field or '<root>'!r}: {problem}")
+
+
+def parse_skin(name: str, data: Any, *, lines: Mapping[tuple[Any, ...], int] | None = None,
+               source: str | None = None) -> Skin:
     """Validate one skin's data and build a :class:`Skin`.
 
     Parameters
@@ -359,6 +404,9 @@ def parse_skin(name: str, data: Any) -> Skin:
         Expected skin name (the file stem); the data's ``name`` must match.
     data
         The parsed YAML mapping.
+    lines, source
+        Where the data came from (:func:`paver.yaml_source.load_with_lines` of the file
+        ``source``): errors then start with ``source:line:``.
 
     Returns
     -------
@@ -368,89 +416,78 @@ def parse_skin(name: str, data: Any) -> Skin:
     Raises
     ------
     SkinError
-        Naming the skin and the field, e.g. ``skin 'x': field 'palette.module': ...``.
+        Naming the skin and the field, e.g. ``skin 'x': field 'palette.module': ...`` (every
+        problem of the file's shape, one per line; then the first problem across fields).
     """
-    root = _Fields(name, data)
-    root.check_keys({"name", "title", "region", "description", "palette", "frame", "logo",
-                     "caption", "size", "quiet_zone_modules"})
-    if not _NAME_RE.fullmatch(name):
-        raise root.error("name", f"{name!r} must be lower-case letters, digits and _")
-    if root.text("name") != name:
-        raise root.error("name", f"{data['name']!r} does not match the file name {name!r}")
+    from pydantic import ValidationError
 
-    p = root.sub("palette")
-    p.check_keys({"module", "background", "frame", "accent", "text"})
-    palette = Palette(p.color("module"), p.color("background"), p.color("frame"),
-                      p.color("accent"), p.color("text"))
-    ratio = contrast_ratio(palette.module, palette.background)
+    def at(*path: str) -> str:
+        line = (lines or {}).get(tuple(path)) or (lines or {}).get(tuple(path[:1]))
+        return f"{source}:{line}: " if source and line else f"{source}: " if source else ""
+
+    if not isinstance(data, Mapping):
+        raise _problem(name, "", f"must be a mapping, got {type(data).__name__}", at())
+    try:
+        spec = _SkinIn.model_validate(data)
+    except ValidationError as exc:
+        raise SkinError("\n".join(
+            f"{source + ':' + str(line) + ': ' if source else ''}skin {name!r}: "
+            f"field {field or '<root>'!r}: {msg}"
+            for line, field, msg in located_errors(exc, dict(lines or {})))) from None
+    if not _NAME_RE.fullmatch(name):
+        raise _problem(name, "name", f"{name!r} must be lower-case letters, digits and _",
+                       at("name"))
+    if spec.name != name:
+        raise _problem(name, "name", f"{spec.name!r} does not match the file name {name!r}",
+                       at("name"))
+    palette = Palette(**spec.palette.model_dump())
     if relative_luminance(palette.module) >= relative_luminance(palette.background):
-        raise p.error("module", f"modules {palette.module} must be darker than the "
-                      f"background {palette.background} (dark on light)")
+        raise _problem(name, "palette.module", f"modules {palette.module} must be darker than "
+                       f"the background {palette.background} (dark on light)",
+                       at("palette", "module"))
+    ratio = contrast_ratio(palette.module, palette.background)
     if ratio < MIN_MODULE_CONTRAST:
-        raise p.error("module", f"contrast {ratio:.2f}:1 against background "
-                      f"{palette.background} is below {MIN_MODULE_CONTRAST}:1")
+        raise _problem(name, "palette.module", f"contrast {ratio:.2f}:1 against background "
+                       f"{palette.background} is below {MIN_MODULE_CONTRAST}:1",
+                       at("palette", "module"))
     text_ratio = contrast_ratio(palette.text, palette.frame)
     if text_ratio < MIN_TEXT_CONTRAST:
-        raise p.error("text", f"contrast {text_ratio:.2f}:1 against frame {palette.frame} "
-                      f"is below {MIN_TEXT_CONTRAST}:1")
-
-    f = root.sub("frame")
-    f.check_keys({"style", "border_mm", "panel_radius_mm", "panel_padding_mm"})
-    frame = Frame(f.text("style", choices=FRAME_STYLES), f.number("border_mm", 0, 30),
-                  f.number("panel_radius_mm", 0, 20, 0), f.number("panel_padding_mm", 0, 15, 2))
-
-    logo: Logo | None = None
-    if data.get("logo") is not None:
-        lg = root.sub("logo")
-        lg.check_keys({"mark", "fraction", "foreground", "background"})
-        logo = Logo(lg.text("mark", choices=LOGO_MARKS),
-                    lg.number("fraction", 0.05, 1.0),
-                    lg.color("foreground"), lg.color("background"))
-        if logo.fraction > MAX_LOGO_FRACTION:
-            raise lg.error("fraction", f"{logo.fraction} of the code width exceeds "
-                           f"{MAX_LOGO_FRACTION} (the code would stop scanning)")
-
-    c = root.sub("caption")
-    c.check_keys({"text", "text_latin", "subtitle", "size_mm", "position"})
-    caption = Caption(c.text("text", max_len=24), c.text("text_latin", max_len=40),
-                      c.text("subtitle", required=False, max_len=60),
-                      c.number("size_mm", 2, 20), c.text("position", "top",
-                                                       choices=CAPTION_POSITIONS))
-    for key in ("text_latin", "subtitle"):
-        value = getattr(caption, key)
-        if value is not None and not value.isascii():
-            raise c.error(key, f"{value!r} must be ASCII (it is drawn with the built-in font)")
-
-    s = root.sub("size")
-    s.check_keys({"kind", "width_mm", "height_mm", "code_mm"})
-    size = Size(s.text("kind", choices=SIZE_KINDS), s.number("width_mm", 30, 400),
-                s.number("height_mm", 30, 600), s.number("code_mm", MIN_CODE_MM, 300))
+        raise _problem(name, "palette.text", f"contrast {text_ratio:.2f}:1 against frame "
+                       f"{palette.frame} is below {MIN_TEXT_CONTRAST}:1", at("palette", "text"))
+    frame = Frame(**spec.frame.model_dump())
+    logo = Logo(**spec.logo.model_dump()) if spec.logo else None
+    if logo is not None and logo.fraction > MAX_LOGO_FRACTION:
+        raise _problem(name, "logo.fraction", f"{logo.fraction} of the code width exceeds "
+                       f"{MAX_LOGO_FRACTION} (the code would stop scanning)",
+                       at("logo", "fraction"))
+    caption = Caption(**spec.caption.model_dump())
+    size = Size(**spec.size.model_dump())
     room = size.width_mm - 2 * (frame.border_mm + frame.panel_padding_mm)
     if size.code_mm > room:
-        raise s.error("code_mm", f"{size.code_mm} mm does not fit: width {size.width_mm} mm "
-                      f"leaves {room:g} mm inside border and panel padding")
+        raise _problem(name, "size.code_mm", f"{size.code_mm} mm does not fit: width "
+                       f"{size.width_mm} mm leaves {room:g} mm inside border and panel "
+                       "padding", at("size", "code_mm"))
     needed = size.code_mm + 2 * (frame.border_mm + frame.panel_padding_mm) \
         + 2.2 * caption.size_mm + (2.2 * caption.size_mm if caption.subtitle else 0)
     if size.height_mm < needed:
-        raise s.error("height_mm", f"{size.height_mm} mm is too short for code, border and "
-                      f"captions (needs {needed:g} mm)")
-
-    qz = data.get("quiet_zone_modules", MIN_QUIET_ZONE)
-    if isinstance(qz, bool) or not isinstance(qz, int) or not MIN_QUIET_ZONE <= qz <= 10:
-        raise root.error("quiet_zone_modules", f"{qz!r} must be an integer "
-                         f"{MIN_QUIET_ZONE}..10")
-    return Skin(name=name, title=root.text("title", max_len=60),
-                region=root.text("region", max_len=40),
-                description=root.text("description", required=False, max_len=300) or "",
-                palette=palette, frame=frame, logo=logo, caption=caption, size=size,
-                quiet_zone_modules=qz)
+        raise _problem(name, "size.height_mm", f"{size.height_mm} mm is too short for code, "
+                       f"border and captions (needs {needed:g} mm)", at("size", "height_mm"))
+    return Skin(name=name, title=spec.title, region=spec.region,
+                description=spec.description or "", palette=palette, frame=frame, logo=logo,
+                caption=caption, size=size, quiet_zone_modules=spec.quiet_zone_modules)
 
 
 def _read_yaml(path: Path) -> Any:
+    return _read_yaml_lines(path)[0]
+
+
+def _read_yaml_lines(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_with_lines(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise SkinError(f"{path.name}: not valid YAML: {exc}") from exc
+        line = yaml_error_line(exc)
+        raise SkinError(f"{path.name}{f':{line}' if line else ''}: not valid YAML: {exc}"
+                        ) from exc
 
 
 def load_skins(directory: Path | str | None = None) -> dict[str, Skin]:
@@ -481,7 +518,8 @@ def _load_dir(directory: Path) -> dict[str, Skin]:
     for path in sorted(directory.glob("*.yaml")):
         if path.name == CATALOG_FILE:
             continue
-        skins[path.stem] = parse_skin(path.stem, _read_yaml(path))
+        data, lines = _read_yaml_lines(path)
+        skins[path.stem] = parse_skin(path.stem, data, lines=lines, source=path.name)
     if not skins:
         raise SkinError(f"no skin files in {directory}")
     return skins

@@ -121,15 +121,15 @@ _DELETE = object()
     ({"palette.module": "red"}, "palette.module", "#RRGGBB"),
     ({"palette.text": "#B3242C"}, "palette.text", "below 3.0"),
     ({"logo.fraction": 0.4}, "logo.fraction", "stop scanning"),
-    ({"quiet_zone_modules": 2}, "quiet_zone_modules", "4..10"),
+    ({"quiet_zone_modules": 2}, "quiet_zone_modules", "greater than or equal to 4"),
     ({"frame.style": "zigzag"}, "frame.style", "not one of"),
     ({"logo.mark": "dragon"}, "logo.mark", "not one of"),
     ({"size.code_mm": 58}, "size.code_mm", "does not fit"),
-    ({"size.code_mm": 12}, "size.code_mm", "outside"),
+    ({"size.code_mm": 12}, "size.code_mm", "greater than or equal to 20"),
     ({"size.height_mm": 50}, "size.height_mm", "too short"),
     ({"caption.text_latin": "扫码"}, "caption.text_latin", "ASCII"),
     ({"caption.text": _DELETE}, "caption.text", "required"),
-    ({"palette.glitter": "#FFFFFF"}, "palette.glitter", "not a known field"),
+    ({"palette.glitter": "#FFFFFF"}, "palette.glitter", "Extra inputs are not permitted"),
     ({"name": "other"}, "name", "does not match"),
 ])
 def test_invalid_skin_errors_name_skin_and_field(tmp_path: Path, edit: dict[str, Any],
@@ -140,6 +140,12 @@ def test_invalid_skin_errors_name_skin_and_field(tmp_path: Path, edit: dict[str,
     assert "skin 'lingnan_red'" in message
     assert f"field '{field}'" in message
     assert fragment in message
+    # file:line of the field, or of its section when the field is missing
+    where, line, _ = message.split(":", 2)
+    assert where == "lingnan_red.yaml"
+    text = (tmp_path / "lingnan_red.yaml").read_text(encoding="utf-8").splitlines()
+    key = field.split(".")[-1] if edit.get(field) is not _DELETE else field.split(".")[0]
+    assert text[int(line) - 1].strip().startswith(f"{key}:"), (line, text[int(line) - 1])
 
 
 def test_catalog_rejects_unknown_skin(tmp_path: Path) -> None:
