@@ -282,3 +282,20 @@ def emit(report: Mapping[str, Any], stage: str) -> list[str]:
     for line in lines:
         print(line, flush=True)
     return lines
+
+
+def lines(reports: Mapping[str, Mapping[str, Any]], threshold: float) -> list[str]:
+    """A readable table of reports (``{name: report}``): one row per feature, worst first."""
+    out = [f"{'model':<10} {'feature':<34} {'role':<6} {'psi':>7}  level"]
+    for name, rep in reports.items():
+        rows = sorted(rep.get("features") or [], key=lambda r: -(r["psi"] or -1.0))
+        for r in rows:
+            value = "    n/a" if r["psi"] is None else f"{r['psi']:7.3f}"
+            out.append(f"{name:<10} {r['feature'][:34]:<34} {r['role']:<6} {value}  {r['level']}")
+    worst = summary(reports, threshold)
+    w = worst["worst"]
+    out.append(f"threshold {threshold:g}: " + (
+        "no recent data" if w is None else
+        f"worst {w['scorer']} / {w['feature']} psi {w['psi']:.3f} ({w['level']}); "
+        + ("DRIFTED" if worst["drifted"] else "not drifted")))
+    return out
