@@ -17,6 +17,7 @@ from paver.config import Settings
 from paver.risk import service
 from paver.risk.drift import feature_row
 from paver.risk.features import FEATURE_NAMES, N_FEATURES
+from paver.storage.models import Decision
 from paver.trust import artifacts
 from paver.trust.features import partner_features
 from paver.trust.ingest import s3_event
@@ -142,12 +143,26 @@ def test_drift_route(api: Any, aws: Settings, model: TrustModel, partner_world: 
 
 def test_risk_output_shift_is_significant(aws: Settings, risk_world: Path) -> None:
     from paver.risk.drift import risk_drift
-    from paver.risk.screening import load_dataset
+    from paver.risk.kb import best_match_degree
+    from paver.risk.screening import batch_features, load_dataset
 
     service.reset_cache()
     ds = load_dataset(risk_world / "transactions.csv", risk_world / "labels.csv")
-    version = service.build_dataset_kb(ds, cfg=aws).version
+    X = batch_features(ds)[0]
+    kb = service.build_dataset_kb(ds, cfg=aws, features=X)
+    version = kb.version
     ref = service.matcher(cfg=aws).kb.meta["drift_reference"][0]
+    # the training population itself, stored the way decisions store it: nothing drifted
+    degree = best_match_degree(kb, kb.scaled(X))
+    service.save_decisions([{"event_id": f"t{i}", "risky": False, "scene": "x",
+                             "match_degree": round(float(degree[i]), 4), "kb_version": version,
+                             "feature_vector": np.round(X[i], 4).tolist()}
+                            for i in range(len(X))])
+    same = risk_drift(cfg=aws)
+    assert same["recent_count"] == len(X) and same["worst"]["psi"] < 1e-6, same["worst"]
+    with Decision.batch_write() as batch:
+        for i in range(len(X)):
+            batch.delete(Decision(f"t{i}"))
     # every recent event sits right on a scene (degree 0.99): far from the training mix
     service.save_decisions([{"event_id": f"s{i}", "risky": True, "scene": "x",
                              "match_degree": 0.99, "kb_version": version,

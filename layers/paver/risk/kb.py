@@ -560,8 +560,11 @@ def drift_reference(kb: KnowledgeBase, X: np.ndarray, rng: np.random.Generator
     rows = np.arange(len(X))
     if len(rows) > MAX_DRIFT_ROWS:
         rows = np.sort(rng.choice(rows, MAX_DRIFT_ROWS, replace=False))
-    cols = {"match_degree": best_match_degree(kb, kb.scaled(X[rows])),
-            **{name: X[rows, j] for j, name in enumerate(FEATURE_NAMES)}}
+    # rounded as decisions store them (4 decimals): a value on a bin edge (ties are common)
+    # must land in the same bin in the reference as when read back from a decision
+    Xr = np.round(X[rows], 4)
+    cols = {"match_degree": np.round(best_match_degree(kb, kb.scaled(X[rows])), 4),
+            **{name: Xr[:, j] for j, name in enumerate(FEATURE_NAMES)}}
     return [p.to_dict() for p in drift.profiles(cols)]
 
 
