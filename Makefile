@@ -9,7 +9,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 export OMP_NUM_THREADS ?= 1
 export AWS_ACCOUNT_ID_ENDPOINT_MODE ?= disabled
 
-.PHONY: install sysdeps demo test lint serve bench package clean iam layer
+.PHONY: install sysdeps demo test lint serve bench package clean iam layer training-image
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -62,10 +62,19 @@ package: install
 iam: install
 	$(BIN)/python -m infra.iam
 
-# Build the Lambda layer (build/layer.zip) from requirements.txt for Lambda's Linux; downloads
-# ~150 MB of wheels, so it is never part of `make test`.
+# Build the serving Lambda layer (build/layer.zip: requirements.txt without scipy and
+# scikit-learn) for Lambda's Linux; downloads ~100 MB of wheels, so it is never part of
+# `make test`. The training routes run in an image (infra/training.py): `make training-image`.
 layer: install
-	$(BIN)/python -m infra.layer --out build
+	$(BIN)/python -m infra.layer --out build --serving
+
+# The training routes' container image (infra/training/Dockerfile; needs docker): the deployment
+# zip unzipped on AWS's Python base image with every pinned requirement. Push it to ECR and pass
+# its URI as the stack's TrainingImageUri parameter.
+training-image: install
+	$(BIN)/paver package --out build
+	rm -rf build/training && mkdir -p build/training && cd build/training && unzip -q ../sam/deployment.zip
+	docker build -f infra/training/Dockerfile -t paver-training .
 
 clean:
 	rm -rf build out .pytest_cache

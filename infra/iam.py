@@ -34,6 +34,7 @@ from infra.names import (
     function_dlq,
     function_name,
 )
+from infra.training import TRAINING_FUNCTION
 from paver.config import Settings
 
 #: Stages whose policy files are committed.
@@ -227,10 +228,12 @@ def policy(cfg: Settings, fn: str, access: Access | None = None) -> dict[str, An
     """The IAM policy document of one function for ``cfg.stage`` (``access``: for a function
     outside ``ACCESS``, e.g. the certifier image of ``infra/certifier.py``)."""
     a = access or ACCESS[fn]
+    # the training image answers some API routes under the API's role (infra.training)
+    writers = (fn, TRAINING_FUNCTION) if fn == "api_handler" else (fn,)
     st: list[dict[str, Any]] = [{
         "Sid": "OwnLogs", "Effect": "Allow", "Action": list(LOGS),
         "Resource": [_sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
-                          f"log-group:/aws/lambda/{function_name(cfg, fn)}:*")]},
+                          f"log-group:/aws/lambda/{function_name(cfg, w)}:*") for w in writers]},
         {"Sid": "Tracing", "Effect": "Allow", "Action": list(TRACING), "Resource": ["*"]}]
     for table, actions in a.tables.items():
         st.append({"Sid": cfn_name("Table", table), "Effect": "Allow", "Action": sorted(actions),

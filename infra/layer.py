@@ -42,11 +42,11 @@ RUNTIME_GLIBC: dict[str, tuple[int, int]] = {
 }
 #: Packages PyPI has only as sdists: built locally, then checked (see ``build_sdists``).
 SDIST_ONLY = frozenset({"durable-rules"})
-#: Libraries only training needs (KB building, trust training, data frames): the serving
-#: layer leaves them out (``--serving``; ``bench/layer_size.py`` measures both). Not split
-#: yet in the deployment: the API function still builds scenes (POST /risk/scenes/build,
-#: scikit-learn) and scores partners on data frames (pandas); see README, "Lambda layer".
-TRAINING = frozenset({"scipy", "scikit-learn", "pandas"})
+#: Libraries only training needs (k-means of the knowledge base, sparse batch relation
+#: features, trust model fitting): the serving layer every zip function gets leaves them out
+#: (``--serving``, what ``make layer`` builds); the training routes run in a container image
+#: with everything (``infra.training``). ``bench/layer_size.py`` measures both.
+TRAINING = frozenset({"scipy", "scikit-learn"})
 #: The top-level module of a distribution whose name differs (for the smoke imports).
 _MODULE_OF = {"scikit-learn": "sklearn"}
 #: Directory names dropped from the layer (never imported at run time).

@@ -33,6 +33,8 @@ from infra.names import (
     function_logical_id,
     function_name,
 )
+from infra.training import IMAGE_PARAMETER, TRAINING_FUNCTION, TRAINING_ROUTES
+from infra.training import MEMORY_MB as TRAINING_MEMORY_MB
 from paver.config import BUCKETS, QUEUES, Settings
 from paver.storage.models import ALL_MODELS
 from paver.storage.registry import LOGICAL_NAMES, table_schema
@@ -353,6 +355,7 @@ RESERVED_CONCURRENCY: dict[str, int] = {
     "accrual": 10,  # one per Transactions stream shard
     "risk_screen": 10,  # one per Transactions stream shard
     "rescore_partners": 1,  # the daily schedule
+    TRAINING_FUNCTION: 2,  # operators building or backtesting knowledge bases
 }
 DEFAULT_RESERVED_CONCURRENCY = 10  # a function added to the app before it gets its own line
 
@@ -476,6 +479,65 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
+def _chalice_environment(stage: str) -> dict[str, Any]:
+    """The environment Chalice gives the API handler for ``stage`` (``.chalice/config.json``:
+    app-wide variables, then the stage's), so the training image runs the same app alike."""
+    config = json.loads((Path(__file__).resolve().parents[1] / ".chalice" / "config.json")
+                        .read_text(encoding="utf-8"))
+    return {**config.get("environment_variables", {}),
+            **config.get("stages", {}).get(stage, {}).get("environment_variables", {})}
+
+
+def _training(app: Any, cfg: Settings) -> dict[str, Any]:
+    """The training routes' function (``infra.training``): the same app as a container image,
+    under the API's role, and those routes' API Gateway integrations pointed at it."""
+    from paver.secret_store import SECRET_ID_ENV
+
+    logical = function_logical_id(TRAINING_FUNCTION)
+    name = function_name(cfg, TRAINING_FUNCTION)
+    routes = {(m, p) for p, entry in app.routes.items() for m in entry}
+    missing = sorted(TRAINING_ROUTES - routes)
+    if missing:  # a renamed route would silently stay on the serving layer and fail there
+        raise ValueError(f"infra.training.TRAINING_ROUTES names no route of the app: {missing}")
+    uri = {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/"
+                      f"2015-03-31/functions/${{{logical}.Arn}}/invocations"}
+    paths: dict[str, Any] = {}
+    for method, path in sorted(TRAINING_ROUTES):
+        paths.setdefault(path, {})[method.lower()] = {
+            "x-amazon-apigateway-integration": {"uri": uri}}
+    env = {**_chalice_environment(cfg.stage), "PAVER_STAGE": cfg.stage,
+           SECRET_ID_ENV: {"Ref": TOKEN_SECRET}}
+    return {
+        "Parameters": {IMAGE_PARAMETER: {
+            "Type": "String",
+            "Description": "ECR URI of the training image (infra/training/Dockerfile)"}},
+        "Resources": {
+            logical: {
+                "Type": "AWS::Serverless::Function",
+                "Metadata": {"checkov": {"skip": [CHECKOV_SKIPS["lambda_vpc"],
+                                                  CHECKOV_SKIPS["lambda_dlq_sync"]]}},
+                "Properties": {
+                    "FunctionName": name, "PackageType": "Image",
+                    "ImageUri": {"Ref": IMAGE_PARAMETER},
+                    "ImageConfig": {"Command": ["app.app"]}, "Architectures": ["x86_64"],
+                    "MemorySize": TRAINING_MEMORY_MB, "Timeout": 60, "Tracing": "Active",
+                    "ReservedConcurrentExecutions": reserved_concurrency(TRAINING_FUNCTION),
+                    "KmsKeyArn": _key_arn(), "Environment": {"Variables": env},
+                    "Role": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}}},
+            f"{logical}LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+                "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS,
+                "KmsKeyId": _key_arn()}},
+            f"{logical}InvokePermission": {"Type": "AWS::Lambda::Permission", "Properties": {
+                "FunctionName": {"Ref": logical}, "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {"Fn::Sub": ["arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                          "${AWS::AccountId}:${RestAPIId}/*",
+                                          {"RestAPIId": {"Ref": "RestAPI"}}]}}},
+            "RestAPI": {"Properties": {"DefinitionBody": {"paths": paths}}},
+        },
+    }
+
+
 def merge_template(app: Any, cfg: Settings, layer_zip: str | None = None) -> dict[str, Any]:
     """The whole merge template for one stage (``layer_zip``: attach it as a layer)."""
     functions = {f.name for f in getattr(app, "pure_lambda_functions", [])}
@@ -491,10 +553,12 @@ def merge_template(app: Any, cfg: Settings, layer_zip: str | None = None) -> dic
     resources.update(_drift_alarms(cfg))
     resources.update(_event_sources(app, cfg))
     _deep_merge(resources, _functions(app, cfg, layer_zip))
+    out: dict[str, Any] = {"Resources": resources}
     if "APIHandler" in resources:
         resources.update(_token_secret(cfg))
         _deep_merge(resources, _api(cfg))
-    return {"Resources": resources}
+        _deep_merge(out, _training(app, cfg))
+    return out
 
 
 def write_merge_template(app: Any, cfg: Settings, path: Path,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from infra.training import is_training_route
 from paver.aws import reset_clients
 from paver.config import Settings
 from paver.storage import registry
+from tests.serving import serving_layer
 
 _FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -63,7 +66,11 @@ class _Http:
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None,
                 body: bytes | str = b"") -> Any:
-        return self._http.request(method, path, headers=self._headers(headers), body=body)
+        # every route but the training ones answers from the serving layer (infra.training)
+        served = (contextlib.nullcontext() if is_training_route(method, path.partition("?")[0])
+                  else serving_layer())
+        with served:
+            return self._http.request(method, path, headers=self._headers(headers), body=body)
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
@@ -78,6 +85,18 @@ class _Http:
         return self.request("DELETE", path, **kw)
 
 
+class _ServingLambda:
+    """chalice's test Lambda client: every function but the training image has the serving
+    layer (``infra.training``)."""
+
+    def __init__(self, lambda_: Any) -> None:
+        self._lambda = lambda_
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        with serving_layer():
+            return self._lambda.invoke(*args, **kwargs)
+
+
 class ApiClient:
     """The app behind chalice's test client, calling as one principal (operator by default)."""
 
@@ -86,7 +105,7 @@ class ApiClient:
 
         self._client = client
         self.http = _Http(client.http, issue_token(role, pid) if role else None)
-        self.lambda_ = client.lambda_
+        self.lambda_ = _ServingLambda(client.lambda_)
         self.events = client.events
 
     def as_(self, role: str, pid: str) -> ApiClient:

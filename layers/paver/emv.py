@@ -456,14 +456,22 @@ def _template(tag: str, value: str, warnings: list[str]) -> TLV:
     if problem is not None:
         warnings.append(f"template {tag} is not well-formed: {problem}")
         return TLV(tag, value, None)
-    seen: set[str] = set()
-    for child in children:
-        if child.tag in seen:
-            warnings.append(f"template {tag} repeats sub-ID {child.tag}")
-        seen.add(child.tag)
-        if child.length == 0:
-            warnings.append(f"data object {tag}.{child.tag} is empty")
+    _check_siblings(children, warnings, tag)
     return TLV(tag, value, tuple(children))
+
+
+def _check_siblings(nodes: list[TLV], warnings: list[str], parent: str | None = None) -> None:
+    """Warn of a data object repeated or empty among ``nodes`` (the top level, or the
+    sub-IDs of template ``parent``)."""
+    seen: set[str] = set()
+    for node in nodes:
+        if node.tag in seen:
+            warnings.append(f"template {parent} repeats sub-ID {node.tag}" if parent
+                            else f"data object {node.tag} appears more than once")
+        seen.add(node.tag)
+        if node.length == 0:
+            warnings.append(f"data object {parent}.{node.tag} is empty" if parent
+                            else f"data object {node.tag} is empty")
 
 
 def _account_from_template(node: TLV, warnings: list[str]) -> AccountEntry:
@@ -521,13 +529,8 @@ def decode(payload: str) -> ParseResult:
 
     nodes: list[TLV] = []
     values: dict[str, str] = {}
-    seen: set[str] = set()
+    _check_siblings(top, warnings)
     for node in top:
-        if node.tag in seen:
-            warnings.append(f"data object {node.tag} appears more than once")
-        seen.add(node.tag)
-        if node.length == 0:
-            warnings.append(f"data object {node.tag} is empty")
         parsed = _template(node.tag, node.value, warnings) if node.tag in TEMPLATE_TAGS else node
         nodes.append(parsed)
         values.setdefault(node.tag, node.value)
