@@ -23,7 +23,7 @@ app.api.binary_types.append("application/pdf")  # print sheets (base64 through A
 #: Handler modules, each exposing ``bp``; registered in this order.
 FUNCTION_MODULES: tuple[str, ...] = (
     "health", "partners", "campaigns", "ingest", "codes", "merchants", "binding", "risk",
-    "alerts", "web", "skins",
+    "alerts", "web", "skins", "drift",
 )
 
 for _name in FUNCTION_MODULES:

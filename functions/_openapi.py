@@ -68,6 +68,12 @@ QUERY_PARAMS: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"name": "to", "in": "query", "required": False,
          "schema": {"type": "string", "format": "date-time"}},
         *_PAGE],
+    # the window of the risk decisions drift reads (default: the last 7 days)
+    ("/drift", "get"): [
+        {"name": "from", "in": "query", "required": False,
+         "schema": {"type": "string", "format": "date-time"}},
+        {"name": "to", "in": "query", "required": False,
+         "schema": {"type": "string", "format": "date-time"}}],
     ("/risk/scenes", "get"): [
         {"name": "version", "in": "query", "required": False,
          "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}}],

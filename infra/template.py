@@ -250,6 +250,24 @@ def _alarm(logical: str, name: str, what: str) -> dict[str, Any]:
         "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching"}}
 
 
+def _drift_alarms(cfg: Settings) -> dict[str, dict[str, Any]]:
+    """One alarm per model on the worst population stability index the drift report prints
+    (``Paver/DriftPSI`` by ``Stage`` and ``Model``, an Embedded Metric Format line: no API
+    call, no IAM grant; see :mod:`paver.drift`). The threshold is the stage's
+    ``PAVER_DRIFT_PSI`` when packaged, the one the report judges ``drifted`` by."""
+    from paver import drift
+
+    return {f"{cfn_name(model)}DriftAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": f"the {model} model's inputs or outputs drifted from its training "
+                            "data (population stability index; GET /drift says which feature)",
+        "Namespace": drift.METRIC_NAMESPACE, "MetricName": drift.METRIC_NAME,
+        "Dimensions": [{"Name": "Stage", "Value": cfg.stage}, {"Name": "Model", "Value": model}],
+        "Statistic": "Maximum", "Period": 3600, "EvaluationPeriods": 1,
+        "Threshold": cfg.drift_psi_threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching"}} for model in ("trust", "risk")}
+
+
 def function_dlq_name(cfg: Settings, fn: str) -> str:
     return f"{cfg.prefix}-{fn.replace('_', '-')}-dlq"
 
@@ -532,6 +550,7 @@ def merge_template(app: Any, cfg: Settings, layer_zip: str | None = None) -> dic
     resources.update(_access_logs_bucket(cfg))
     resources.update(_data_key(cfg))
     resources.update(_queues(cfg))
+    resources.update(_drift_alarms(cfg))
     resources.update(_event_sources(app, cfg))
     _deep_merge(resources, _functions(app, cfg, layer_zip))
     out: dict[str, Any] = {"Resources": resources}

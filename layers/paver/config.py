@@ -53,6 +53,9 @@ class Settings:
     skin_certification
         ``PAVER_SKIN_CERTIFICATION`` as given (``None``: the stage decides, see
         :func:`paver.partner_skins.certification_mode`).
+    drift_psi_threshold
+        ``PAVER_DRIFT_PSI``: the population stability index at which a feature, and the model
+        it feeds, counts as drifted (:mod:`paver.drift`; the CloudWatch alarm uses the same).
     transactions_stream_arn
         ``TRANSACTIONS_STREAM_ARN``: the stream the accrual and risk functions read. Chalice
         needs an ARN when the app is composed; ``infra.template`` replaces it with the
@@ -67,6 +70,7 @@ class Settings:
     txn_max_age_s: int = 86_400
     txn_max_ahead_s: int = 300
     risk_budget_ms: float = 200.0
+    drift_psi_threshold: float = 0.25
     platform_guid: str = "com.paver.pay"
     skin_certification: str | None = None
     transactions_stream_arn: str | None = None
@@ -91,6 +95,7 @@ class Settings:
                    txn_max_ahead_s=_seconds(env, "PAVER_TXN_MAX_AHEAD_S", cls.txn_max_ahead_s),
                    risk_budget_ms=_milliseconds(env, "PAVER_RISK_BUDGET_MS",
                                                 cls.risk_budget_ms),
+                   drift_psi_threshold=_psi(env, "PAVER_DRIFT_PSI", cls.drift_psi_threshold),
                    platform_guid=env.get("PAVER_PLATFORM_GUID") or cls.platform_guid,
                    skin_certification=env.get("PAVER_SKIN_CERTIFICATION") or None,
                    transactions_stream_arn=env.get("TRANSACTIONS_STREAM_ARN") or None)
@@ -147,3 +152,18 @@ def _milliseconds(env: Mapping[str, str], name: str, default: float) -> float:
 def settings() -> Settings:
     """Settings for the current process environment (read fresh each call: cheap)."""
     return Settings.from_env()
+
+
+def _psi(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    # 0.1 is where "moderate" starts: a lower alarm threshold would flag stable features
+    if not 0.1 <= value <= 10.0:
+        raise ConfigError(f"{name}={raw!r}: a population stability index from 0.1 to 10 "
+                          "(0.25 is the usual 'significant shift')")
+    return value

@@ -22,6 +22,11 @@
   prints the partners whose decision a candidate selection rules file would flip (and why),
   against ``rules/partner_selection.yaml``; nothing is stored.
 
+- ``paver model drift --world DIR [--models DIR] [--threshold T] [--json]``: the population
+  stability index of every scorer's inputs and score between the active local model's
+  training partners and the world's partners (a table, worst first; ``--json``: the object
+  ``GET /drift`` answers under ``trust``); exit 0 whether drifted or not.
+
 A bad file, column or label exits 2 with a one-line error and no traceback.
 """
 
@@ -295,3 +300,40 @@ def what_if_command(rules_path: Path, world: Path, models: Path, regions: str,
                      f"(tier {b['tier']}) → {'selected' if a['selected'] else 'not selected'} "
                      f"(tier {a['tier']}): {'; '.join(a['reasons'])}")
     _emit({**res, "model_version": model.version}, as_json, lines)
+
+
+@group.command("drift")
+@click.option("--world", "world", required=True, type=click.Path(file_okay=False,
+                                                                 path_type=Path),
+              help="The recent partners (a world directory, as `paver world` writes).")
+@click.option("--models", "models", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out/models"), show_default=True)
+@click.option("--threshold", type=click.FloatRange(0.1, 10), default=None,
+              help="PSI from which a feature counts as drifted [PAVER_DRIFT_PSI, 0.25].")
+@click.option("--json", "as_json", is_flag=True)
+def drift_command(world: Path, models: Path, threshold: float | None, as_json: bool) -> None:
+    """How far the world's partners have drifted from the active model's training partners."""
+    from paver import drift
+    from paver.config import settings
+    from paver.trust.artifacts import LocalArtifactStore, NoModelError
+    from paver.trust.model import TrustModel
+    from paver.trust.service import frames_from_world, score_frames
+
+    try:
+        model = TrustModel.from_dict(LocalArtifactStore(models).load_active("trust"))
+        frames = frames_from_world(world)
+    except NoModelError as exc:
+        raise ModelCliError(str(exc)) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelCliError(f"--world {world}: {exc}") from None
+    limit = settings().drift_psi_threshold if threshold is None else threshold
+    res = {"model_version": model.version,
+           **model.drift(score_frames(frames, model).features, limit), "threshold": limit}
+    if not res["reference"]:
+        lines = [f"model {model.version} has no drift reference (trained before drift was "
+                 "recorded): train it again"]
+    else:
+        lines = [f"{res['recent_count']} partners of {world} against the training partners "
+                 f"of {model.version}",
+                 *drift.lines({d: res[d] for d in _DIMS}, limit)]
+    _emit(res, as_json, lines)

@@ -30,6 +30,7 @@ from paver.trust.service import (
     campaign_partners,
     create_campaign,
     run_selection,
+    trust_drift,
     world_training_data,
 )
 from paver_dev.demo.context import DemoContext, ReportSection
@@ -76,7 +77,20 @@ def run_demo_stage(ctx: DemoContext) -> None:
     ctx.state["trust_auc"] = {d: model.metrics[d].get("auc") for d in model.metrics}
     ctx.report.append(ReportSection("Trust-tiered partner selection",
                                     _html(ingest, model, campaign, result, candidates,
-                                          drivers)))
+                                          drivers) + _drift_html(trust_drift(cfg))))
+
+
+def _drift_html(shift: dict[str, Any]) -> str:
+    """One line: how far this world's partners sit from the history the model learnt on."""
+    w = shift.get("worst")
+    if not w:
+        return "<h3>Drift</h3><p>No drift reference or no partners to compare.</p>"
+    word = {"significant": "drifted"}.get(shift["level"], shift["level"])
+    return (f"<h3>Drift</h3><p>Population stability index of every scorer's inputs and score, "
+            f"the training history against this world's {shift['recent_count']} partners "
+            f"(<code>GET /drift</code>, <code>paver model drift</code>): <b>{escape(word)}</b>; "
+            f"worst {escape(str(w['scorer']))} scorer / {escape(str(w['feature']))} "
+            f"PSI {w['psi']:.3f} ({escape(str(w['level']))}).</p>")
 
 
 def write_history(ctx: DemoContext) -> Path:

@@ -497,6 +497,35 @@ def test_a_partner_never_sees_another_partners_data(server: str, session: Any) -
     s.errors[:] = [e for e in s.errors if "403" not in e]
 
 
+def test_operator_sees_the_drift_badge(server: str, session: Any) -> None:
+    s = session()
+    page = s.page
+    token = _token("operator", "ops-e2e")
+    sign_in(page, server + "/console/", token)
+    report = requests.get(f"{server}/drift", timeout=60,
+                          headers={"Authorization": f"Bearer {token}"}).json()
+    word = {"stable": "stable", "moderate": "moderate", "significant": "drifted"}[
+        report["level"]]  # the demo trained a model with its reference: there is data
+    badge = page.locator("header #drift-badge")
+    expect(badge).to_have_text(f"Drift: {word}", timeout=60_000)
+    worst = report["trust"]["worst"]
+    if report["risk"]["worst"] and report["risk"]["worst"]["psi"] > worst["psi"]:
+        worst = report["risk"]["worst"]
+    expect(badge).to_have_attribute("title", re.compile(
+        rf"^worst: .*{re.escape(worst['feature'])} \(PSI \d+\.\d\d\)"))
+    badge.click()  # the knowledge base page: drift per scorer
+    table = page.get_by_role("table", name="Model drift")
+    expect(table.locator("tbody tr")).to_have_count(5 + int(report["risk"]["reference"]),
+                                                    timeout=60_000)
+    expect(table.locator("tbody tr").first).to_contain_text("trust · risk scorer")
+    check_page(page, "console-drift")
+    # a partner's console has no badge (the report is operators' only)
+    s2 = session()
+    sign_in(s2.page, server + "/console/", _token("partner", PILOT_PARTNER))
+    expect(s2.page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_count(2)
+    assert s2.page.locator("#drift-badge").count() == 0
+
+
 def test_sign_in_page_is_accessible(server: str, session: Any) -> None:
     s = session()
     s.page.goto(server + "/console/")

@@ -652,6 +652,9 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
                             headers={"Content-Type": "application/json"}), 201)
         assert [a["event_id"] for a in _json(api.http.get("/risk/alerts?status=escalated"))[
             "items"]] == ["iam-alert"]
+        # drift: the trust model and partners, the knowledge base and the recent decisions
+        shift = _json(api.http.get("/drift"))
+        assert shift["trust"]["model_version"] and shift["risk"]["recent_count"] > 0, shift
 
     from paver.storage.models import Decision
 
@@ -675,7 +678,7 @@ def test_all_functions_stay_within_their_policies(token_secret: str, api: Any, s
     cw = api.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
                                       detail={}, resources=[])
     out = run("rescore_partners", lambda: partners.rescore(cw, None))
-    assert out["rescored"] > 0, out
+    assert out["rescored"] > 0 and out["drift"]["level"] != "no data", out
 
     assert set(per_fn) == set(iam.FUNCTIONS), "a function not exercised"
     for fn, rec in per_fn.items():

@@ -150,6 +150,14 @@ def test_template_wires_events_and_locks_buckets(packaged: dict) -> None:
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
         "Fn::GetAtt": ["RolloutDeadLetterQueue", "Arn"]}
     assert res["RolloutDeadLetterQueueAlarm"]["Type"] == "AWS::CloudWatch::Alarm"
+    # drift: the metric the drift report prints, at the report's own threshold
+    for model in ("Trust", "Risk"):
+        alarm = res[f"{model}DriftAlarm"]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("Paver", "DriftPSI")
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+            "Stage": "dev", "Model": model.lower()}
+        assert alarm["Threshold"] == 0.25
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_template_passes_cfn_lint(packaged: dict) -> None:

@@ -38,6 +38,9 @@ def test_demo_stage_selects_and_reports(aws: Settings, tmp_path: Path,
     for d in ("risk", "trust", "quality", "value"):
         assert ctx.state["trust_auc"][d] >= 0.75
     assert "<script" not in html
+    # drift of the world's 8 partners against the history, worst feature named with its PSI
+    assert re.search(r"<h3>Drift</h3><p>.* 8 partners .*PSI \d\.\d{3} \((stable|moderate|"
+                     r"significant)\)", html)
     artifacts.reset_cache()
 
 

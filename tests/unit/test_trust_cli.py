@@ -202,3 +202,28 @@ def test_what_if_offline_names_the_flips_and_their_reasons(world: Path, tmp_path
     cand.write_text(yaml.safe_dump(doc), encoding="utf-8")
     r = CliRunner().invoke(group, args)
     assert r.exit_code == 2 and "floors.trust" in r.output and "Traceback" not in r.output
+
+
+def test_drift_offline_same_partners_stable_other_world_drifted(world: Path,
+                                                                  tmp_path: Path) -> None:
+    r = CliRunner().invoke(group, ["train", "--world", str(world), "--models", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    same = CliRunner().invoke(group, ["drift", "--world", str(world), "--models", str(tmp_path),
+                                      "--json"])
+    assert same.exit_code == 0, same.output
+    out = json.loads(same.output)
+    assert out["recent_count"] == 120 and out["threshold"] == 0.25
+    # the training partners are 70 % of these: nothing has moved far
+    assert not out["drifted"], out["worst"]
+    for d in ("risk", "trust", "quality", "value", "overall"):
+        assert out[d]["features"][-1] == {**out[d]["features"][-1], "feature": "score",
+                                          "role": "output"}
+    other = tmp_path / "other"
+    generate(np.random.default_rng(9), 60, 2).write(other)  # far smaller portfolios
+    moved = CliRunner().invoke(group, ["drift", "--world", str(other), "--models",
+                                       str(tmp_path), "--json"])
+    res = json.loads(moved.output)
+    assert moved.exit_code == 0 and res["drifted"] and res["worst"]["psi"] >= 0.25
+    text = CliRunner().invoke(group, ["drift", "--world", str(other), "--models",
+                                      str(tmp_path)]).output
+    assert "DRIFTED" in text and res["worst"]["feature"][:34] in text

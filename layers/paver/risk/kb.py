@@ -54,6 +54,8 @@ K_MAX = 8
 MIN_SILHOUETTE = 0.25
 MAX_EXEMPLARS = 200
 MAX_CALIBRATION_NORMALS = 20000
+#: Training rows whose features and match degrees make the drift reference.
+MAX_DRIFT_ROWS = 20000
 #: ``learned``: per-scene feature weights fitted to separate the scene's samples from every
 #: other training row (see :func:`learn_weights`); ``fisher``: the closed-form relevance.
 WEIGHTING = "learned"
@@ -538,7 +540,32 @@ def build_knowledge_base(
         "dropped_scenes": dropped, "build_seconds": round(time.perf_counter() - t_start, 3),
         "sigma_floor": SIGMA_FLOOR, "k_max": K_MAX,
     }
+    kb.meta["drift_reference"] = drift_reference(kb, X, rng)
     return stamp_version(kb)
+
+
+def best_match_degree(kb: KnowledgeBase, Z: np.ndarray) -> np.ndarray:
+    """The best scene's match degree of scaled rows ``Z`` (what a decision stores)."""
+    d2 = scene_distance(kb, dimension_distances(kb, Z))
+    return match_degree(d2, kb.degree_scale()).max(axis=1)
+
+
+def drift_reference(kb: KnowledgeBase, X: np.ndarray, rng: np.random.Generator
+                    ) -> list[dict[str, Any]]:
+    """Drift profiles (:mod:`paver.drift`) of the training population: its best match degree
+    (the output) and every raw relation feature (the inputs), at most
+    :data:`MAX_DRIFT_ROWS` rows."""
+    from paver import drift
+
+    rows = np.arange(len(X))
+    if len(rows) > MAX_DRIFT_ROWS:
+        rows = np.sort(rng.choice(rows, MAX_DRIFT_ROWS, replace=False))
+    # rounded as decisions store them (4 decimals): a value on a bin edge (ties are common)
+    # must land in the same bin in the reference as when read back from a decision
+    Xr = np.round(X[rows], 4)
+    cols = {"match_degree": np.round(best_match_degree(kb, kb.scaled(X[rows])), 4),
+            **{name: Xr[:, j] for j, name in enumerate(FEATURE_NAMES)}}
+    return [p.to_dict() for p in drift.profiles(cols)]
 
 
 def stamp_version(kb: KnowledgeBase) -> KnowledgeBase:

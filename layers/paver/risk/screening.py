@@ -155,6 +155,8 @@ class Screener:
         if with_relations:
             out["relations"] = {d: g.to_dict() for d, g in rel.groups.items()}
             out["features"] = feature_dict(rel.features)
+        else:  # the raw relation features, compact (drift of the inputs: paver.risk.drift)
+            out["feature_vector"] = np.round(rel.features.astype(np.float64), 4).tolist()
         return out
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from paver import drift
 from paver.errors import InvalidInput
 from paver.lazy import lazy_module
 from paver.trust import DIMENSIONS
@@ -356,6 +357,9 @@ class TrustModel:
     seed: int = 0
     created_at: str = ""
     source: str = ""  # what it was trained on (a world directory, an operator's table)
+    #: per scorer (dimensions and ``overall``): the training partners' drift profiles of its
+    #: inputs and its ``score`` (:mod:`paver.drift`); empty for models trained before drift
+    reference: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def feature_list(self) -> list[str]:
@@ -375,6 +379,37 @@ class TrustModel:
             out[d] = np.round(dims[d].to_numpy(), 1)
         out["overall"] = np.round(100 * self.overall.proba(dims), 1)
         return out
+
+    def drift_columns(self, features: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
+        """Per scorer, what drift watches: its input columns and its output ``score``.
+
+        A dimension scorer's inputs are its partner features; the overall scorer's are the
+        four dimension scores (unrounded, as it reads them)."""
+        dims = self._dim_scores(features)
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for d in DIMENSIONS:
+            cols = {c: _as_float(features[c]) if c in features else np.full(len(features), np.nan)
+                    for c in self.scorers[d].inputs}
+            out[d] = {**cols, "score": dims[d].to_numpy()}
+        out["overall"] = {**{d: dims[d].to_numpy() for d in DIMENSIONS},
+                          "score": 100 * self.overall.proba(dims)}
+        return out
+
+    def drift(self, features: pd.DataFrame, threshold: float = drift.SIGNIFICANT
+              ) -> dict[str, Any]:
+        """PSI of every scorer's inputs and score between the training partners and
+        ``features`` (recent partners): one report per scorer (``risk`` … ``overall``) plus
+        ``worst`` / ``drifted`` / ``level`` over all scorers (:func:`paver.drift.compare`,
+        :func:`~paver.drift.summary`).
+        A model without stored reference profiles answers ``reference: false``."""
+        if not self.reference:
+            return {"reference": False, "worst": None, "drifted": False,
+                    "level": drift.NO_DATA, "recent_count": len(features)}
+        recent = self.drift_columns(features)
+        reports = {name: drift.compare(refs, recent.get(name, {}), threshold, outputs=("score",))
+                   for name, refs in self.reference.items()}
+        return {**reports, "reference": True, **drift.summary(reports, threshold),
+                "recent_count": len(features)}
 
     def explain(self, features: pd.DataFrame, top: int = 3) -> list[dict[str, list[dict]]]:
         """Per row, per dimension (and ``overall``): the ``top`` features that moved the score
@@ -428,6 +463,7 @@ class TrustModel:
             "metrics": self.metrics,
             "holdout": self.holdout,
             "source": self.source,
+            "reference": self.reference,
         }
 
     @classmethod
@@ -445,6 +481,7 @@ class TrustModel:
             seed=int(d.get("seed", 0)),
             created_at=d.get("created_at", ""),
             source=d.get("source", ""),
+            reference={k: list(v) for k, v in (d.get("reference") or {}).items()},
         )
 
 
@@ -536,6 +573,9 @@ def train_trust_model(features: pd.DataFrame, truth: pd.DataFrame, *, seed: int 
                      n_test=len(test_ids), positives=int(yt.sum()))
         metrics[d] = m
     model.metrics = metrics
+    # drift reference: the training partners as every scorer saw them (bins + shares only)
+    model.reference = {name: [p.to_dict() for p in drift.profiles(cols)]
+                       for name, cols in model.drift_columns(X_train).items()}
     model.data_hash = data_hash(features.loc[common, model.feature_list].sort_index(),
                                 truth.loc[common, [f"outcome_{d}" for d in
                                                    (*DIMENSIONS, "overall")]].sort_index())

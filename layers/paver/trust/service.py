@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import ValidationError
 
-from paver.config import Settings
+from paver import drift
+from paver.config import Settings, settings
 from paver.errors import NotFound
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Selection
@@ -310,8 +311,30 @@ def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
     for (pid, row), tier in zip(scored.scores.iterrows(), tiers, strict=True):
         docs[str(pid)] = {"scores": {k: float(v) for k, v in row.items()}, "tier": tier,
                           "model_version": model.version, "scored_at": now}
+    # the daily run is the scoring run drift compares with training: its worst PSI goes to
+    # CloudWatch (an EMF line, the template's alarm watches it)
+    limit = (cfg or settings()).drift_psi_threshold
+    shift = model.drift(scored.features, limit)
+    drift.emit({"trust": shift}, (cfg or settings()).stage)
     return {"rescored": store.save_partner_trust(docs), "model_version": model.version,
-            "risk_feed": feed}
+            "risk_feed": feed, "drift": {k: shift[k] for k in ("worst", "drifted", "level")}}
+
+
+def trust_drift(cfg: Settings | None = None, threshold: float | None = None,
+                frames: store.Frames | None = None) -> dict[str, Any]:
+    """PSI of the active model's inputs and scores: its training partners against every
+    partner as a scoring run sees them now (:meth:`TrustModel.drift`)."""
+    bind(cfg)
+    limit = threshold if threshold is not None else (cfg or settings()).drift_psi_threshold
+    try:
+        model = active_trust_model(cfg)
+    except NoModelError as exc:
+        return {"model_version": None, "reference": False, "worst": None, "drifted": False,
+                "level": "no data", "recent_count": 0, "skipped": str(exc)}
+    frames = frames if frames is not None else store.load_frames()
+    features = (score_frames(frames, model).features if not frames.partners.empty
+                else pd.DataFrame(columns=model.feature_list))
+    return {"model_version": model.version, **model.drift(features, limit)}
 
 
 def frames_from_world(world_dir: Any) -> store.Frames:

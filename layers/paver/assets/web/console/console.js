@@ -76,12 +76,81 @@ function renderNav(role, current) {
     el("a", { href: `#${r}`, "aria-current": r === current ? "page" : null, text: label })));
   show(nav, el("ul", {}, items));
   const c = claims();
-  show(who, el("span", { text: `${c.role} ${c.sub}` }),
+  show(who, role === "operator" ? driftBadge() : null, el("span", { text: `${c.role} ${c.sub}` }),
     el("button", { class: "secondary", type: "button", text: "Sign out", onclick: () => {
       clearToken();
+      driftReport = null;
       location.hash = "";
       route();
     } }));
+}
+
+// ------------------------------------------------------------------ drift
+// GET /drift scores every partner: asked once per sign-in (and again on the knowledge base page)
+let driftReport = null;
+const DRIFT_WORDS = { stable: "stable", moderate: "moderate", significant: "drifted" };
+const DRIFT_CLASS = { stable: "yes", moderate: "warn", significant: "bad" };
+
+function loadDrift(fresh = false) {
+  if (fresh || !driftReport) {
+    driftReport = api("/drift");
+    driftReport.catch(() => { driftReport = null; });
+  }
+  return driftReport;
+}
+
+/** The worst feature of both models: "trust risk scorer · feature" or "risk · feature". */
+function driftWorst(d) {
+  const t = d.trust && d.trust.worst;
+  const r = d.risk && d.risk.worst;
+  const best = [t && { ...t, where: `trust ${t.scorer} scorer` }, r && { ...r, where: "risk" }]
+    .filter(Boolean).sort((a, b) => b.psi - a.psi)[0];
+  return best ? `${best.where} · ${best.feature} (PSI ${Number(best.psi).toFixed(2)})` : null;
+}
+
+function driftBadge() {
+  const badge = el("a", { class: "tag no drift", href: "#kb", id: "drift-badge",
+    text: "Drift: …" });
+  loadDrift().then((d) => {
+    const worst = driftWorst(d);
+    const word = DRIFT_WORDS[d.level] || "no data";
+    badge.className = `tag drift ${DRIFT_CLASS[d.level] || "no"}`;
+    badge.dataset.level = d.level;
+    badge.textContent = `Drift: ${word}`;
+    badge.title = worst ? `worst: ${worst}; threshold ${d.threshold}` : "no recent data";
+    badge.setAttribute("aria-label", `Drift: ${word}${worst ? `, worst ${worst}` : ""}`);
+  }).catch(() => {
+    badge.textContent = "Drift: unavailable";
+  });
+  return badge;
+}
+
+function driftRows(d) {
+  const rows = [];
+  for (const s of ["risk", "trust", "quality", "value", "overall"]) {
+    if (d.trust && d.trust[s]) rows.push([`trust · ${s} scorer`, d.trust[s]]);
+  }
+  if (d.risk && d.risk.reference) rows.push(["risk · match degrees", d.risk]);
+  return rows.map(([name, rep]) => el("tr", {}, el("td", { text: name }),
+    el("td", { text: rep.worst ? rep.worst.feature : "—" }),
+    el("td", { text: rep.worst ? Number(rep.worst.psi).toFixed(3) : "—" }),
+    el("td", {}, el("span", { class: `tag ${DRIFT_CLASS[rep.level] || "no"}`,
+      text: DRIFT_WORDS[rep.level] || "no data" }))));
+}
+
+async function driftSection(box) {
+  try {
+    const d = await loadDrift(true);
+    const worst = driftWorst(d);
+    show(box, el("h2", { id: "drift-heading", text: "Drift" }),
+      el("p", { id: "drift-summary" }, `Population stability index against the training data `
+        + `(threshold ${d.threshold}; risk decisions ${fmtTime(d.window.from)} – `
+        + `${fmtTime(d.window.to)}): ${DRIFT_WORDS[d.level] || "no data"}`
+        + (worst ? `, worst ${worst}.` : ".")),
+      el("table", { "aria-label": "Model drift" }, el("thead", {}, el("tr", {},
+        ["Model", "Worst feature", "PSI", "Level"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, driftRows(d))));
+  } catch (err) { errorBox(box, err); }
 }
 
 // ------------------------------------------------------------------ campaigns
@@ -565,7 +634,9 @@ async function alertDetail(id, said) {
 // ------------------------------------------------------------------ knowledge base
 async function kbPage() {
   const box = el("div");
-  show(main, title("Knowledge base"), box);
+  const drift = el("div");
+  show(main, title("Knowledge base"), box, drift);
+  driftSection(drift);
   try {
     const kb = await api("/risk/scenes");
     show(box, el("p", {}, `Latest version ${kb.kb_version || "—"}; versions: `
