@@ -37,8 +37,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     import numpy as np
 
     from paver.trust.features import partner_features, region_coverage
-    from paver.trust.model import train_trust_model
     from paver.trust.selection import decide, load_policy
+    from paver.trust.training import train_trust_model
     from paver_dev.world.partners import generate
 
     n_partners, per_partner = (100, 100) if quick else (1_000, 1_000)

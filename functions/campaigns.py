@@ -25,7 +25,7 @@ else:  # at its first call: every route shares one cold start (paver.lazy)
 bp = Blueprint(__name__)
 
 
-_VERSION = r"^[0-9]{8}T[0-9]{6,12}Z-[0-9a-f]{8}$"  # paver.trust.model.new_version
+_VERSION = r"^[0-9]{8}T[0-9]{6,12}Z-[0-9a-f]{8}$"  # paver.trust.training.new_version
 
 
 def _policy_threshold(schema: dict[str, Any]) -> None:

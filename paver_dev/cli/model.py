@@ -74,7 +74,7 @@ def _history(table: Path | None, dimension_tables: tuple[str, ...], label: str) 
         Any, Any, dict[str, Any], str]:
     """(features, truth, info, source) of the partner-history table(s)."""
     from paver.trust import DIMENSIONS
-    from paver.trust.model import partner_history, read_table
+    from paver.trust.table import partner_history, read_table
 
     paths: list[Path] = [table] if table is not None else []
     for spec in dimension_tables:
@@ -128,7 +128,9 @@ def train(table: Path | None, label: str | None, positive: str | None, world: Pa
           dimension_tables: tuple[str, ...], publish: bool, activate: bool) -> None:
     """Train and write a versioned artifact."""
     from paver.trust.artifacts import LocalArtifactStore
-    from paver.trust.model import TableError, read_table, train_table, train_trust_model
+    from paver.trust.scorer import TableError
+    from paver.trust.table import read_table, train_table
+    from paver.trust.training import train_trust_model
 
     partners = partners or bool(dimension_tables)
     _check_mode(table, label, world, partners)
@@ -194,7 +196,8 @@ def evaluate(table: Path | None, label: str | None, positive: str | None, world:
              models: Path, seed: int, as_json: bool, partners: bool,
              dimension_tables: tuple[str, ...], folds: int) -> None:
     """Print AUC / Brier (held-out partners, or K-fold on --table)."""
-    from paver.trust.model import TableError, evaluate_table, read_table
+    from paver.trust.scorer import TableError
+    from paver.trust.table import evaluate_table, read_table
 
     partners = partners or bool(dimension_tables)
     _check_mode(table, label, world, partners)
@@ -240,7 +243,8 @@ def _evaluate_trust(features: Any, truth: Any, models: Path, source: str) -> dic
     when these are the data it was trained on, else every partner."""
     from paver.trust import DIMENSIONS
     from paver.trust.artifacts import LocalArtifactStore, NoModelError
-    from paver.trust.model import TrustModel, data_hash, evaluate_trust_model
+    from paver.trust.model import TrustModel
+    from paver.trust.training import data_hash, evaluate_trust_model
 
     try:
         model = TrustModel.from_dict(LocalArtifactStore(models).load_active("trust"))

@@ -24,7 +24,7 @@ from paver.storage.registry import bind
 from paver.trust import DIMENSIONS
 from paver.trust.artifacts import publish_trust_model
 from paver.trust.ingest import handle_event, s3_event
-from paver.trust.model import TrustModel, train_trust_model
+from paver.trust.model import TrustModel
 from paver.trust.selection import load_policy
 from paver.trust.service import (
     campaign_partners,
@@ -33,6 +33,7 @@ from paver.trust.service import (
     trust_drift,
     world_training_data,
 )
+from paver.trust.training import train_trust_model
 from paver_dev.demo.context import DemoContext, ReportSection
 
 AUC_TARGET = 0.85
@@ -116,7 +117,7 @@ def _candidate_metrics(ctx: DemoContext, result: dict[str, Any]) -> dict[str, An
     """AUC of the candidates' scores against their hidden outcomes (never trained on)."""
     import pandas as pd
 
-    from paver.trust.model import auc
+    from paver.trust.training import auc
 
     truth = pd.read_csv(ctx.world_dir / "partner_truth.csv", dtype={"partner_id": str})
     truth = truth.set_index("partner_id")

@@ -21,7 +21,8 @@ from paver.storage.models import Decision
 from paver.trust import artifacts
 from paver.trust.features import partner_features
 from paver.trust.ingest import s3_event
-from paver.trust.model import TrustModel, train_trust_model
+from paver.trust.model import TrustModel
+from paver.trust.training import train_trust_model
 from paver_dev.world import transfers
 from paver_dev.world.partners import generate
 

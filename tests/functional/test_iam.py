@@ -284,7 +284,7 @@ def trust_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trust_model():
     from paver.trust.features import partner_features
-    from paver.trust.model import train_trust_model
+    from paver.trust.training import train_trust_model
     from paver_dev.world.partners import generate
 
     h = generate(np.random.default_rng(32), 80, 6, id_prefix="H")

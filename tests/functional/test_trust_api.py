@@ -22,7 +22,7 @@ from paver.storage.models import ModelVersion, Partner, Selection
 from paver.trust import artifacts
 from paver.trust.features import partner_features
 from paver.trust.ingest import s3_event
-from paver.trust.model import train_trust_model
+from paver.trust.training import train_trust_model
 from paver_dev.world.partners import generate
 
 

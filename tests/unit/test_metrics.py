@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from paver.risk.evaluate import confusion, detection_metrics, identification_metrics
-from paver.trust.model import auc, brier
+from paver.trust.training import auc, brier
 
 TRUTH = ["fan-out", "gather", None, "fan-out", None]
 DECIDED = ["fan-out", None, "fan-out", "gather", None]

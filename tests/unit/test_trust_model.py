@@ -11,18 +11,10 @@ import pytest
 
 from paver.trust import DIMENSIONS
 from paver.trust.features import SPECS, partner_features
-from paver.trust.model import (
-    LinearScorer,
-    TableError,
-    TrustModel,
-    auc,
-    evaluate_table,
-    fit_scorer,
-    read_table,
-    resolve_label,
-    train_table,
-    train_trust_model,
-)
+from paver.trust.model import TrustModel
+from paver.trust.scorer import LinearScorer, TableError
+from paver.trust.table import evaluate_table, read_table, resolve_label, train_table
+from paver.trust.training import auc, fit_scorer, train_trust_model
 from paver_dev.world.partners import generate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trust"
