@@ -18,7 +18,7 @@ from PIL import Image
 from paver import certify, emv, render, skins
 from paver.qr_reader import read_payloads
 from paver.qr_symbol import byte_mode_symbol, version_for
-from paver.render import ScanVerificationError, qr, render_code
+from paver.render import ScanVerificationError, render_code
 
 SHIPPED = sorted(skins.load_skins())
 #: The payloads of tests/: test_skins_render's, test_cli_qr's (both with a Chinese language
@@ -112,7 +112,7 @@ def test_a_print_a_wallet_would_misread_is_never_stored(monkeypatch: pytest.Monk
                                           ec_level="H", data_mask=0)
         return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
 
-    monkeypatch.setattr(qr, "_symbol", writer_default)
+    monkeypatch.setattr(render, "_symbol", writer_default)
     for fmt in ("png", "svg"):
         with pytest.raises(ScanVerificationError, match="did not scan back"):
             render_code(payload, "jiangnan_blue", fmt)

@@ -10,8 +10,8 @@ import pytest
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageFont
 
-from paver import emv, skins
-from paver.render import CJK_FONT, draw, png, render_code, svg
+from paver import emv, render, skins
+from paver.render import CJK_FONT, render_code
 
 
 def _payload() -> str:
@@ -21,8 +21,8 @@ def _payload() -> str:
 
 
 def _clear_caches() -> None:
-    for fn in (draw._font, draw._outlines, draw._raster_frame, png._raster_plan,
-               draw._raster_logo, svg._svg_frame):
+    for fn in (render._font, render._outlines, render._raster_frame, render._raster_plan,
+               render._raster_logo, render._svg_frame):
         fn.cache_clear()
 
 
@@ -90,7 +90,7 @@ def test_svg_captions_are_the_same_glyphs_as_outlines() -> None:
     assert f"<title>{skin.caption.text}</title>" in svg
     raster = bytes(resvg_py.svg_to_bytes(svg_string=svg, dpi=300, skip_system_fonts=True))
     text = skin.palette.text
-    code_y = draw._frame_geometry(skin).panel[1]  # the caption band above the white panel
+    code_y = render._frame_geometry(skin).panel[1]  # the caption band above the white panel
     masks = []
     for data in (png.data, raster):
         with Image.open(io.BytesIO(data)) as image:
