@@ -23,7 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from infra.iam import ACCESS
+from infra import certifier
+from infra.iam import ACCESS, policy
 from infra.names import (
     DATA_KEY,
     STREAM_FAILURES,
@@ -356,6 +357,7 @@ RESERVED_CONCURRENCY: dict[str, int] = {
     "risk_screen": 10,  # one per Transactions stream shard
     "rescore_partners": 1,  # the daily schedule
     TRAINING_FUNCTION: 2,  # operators building or backtesting knowledge bases
+    certifier.CERTIFIER: 2,  # partners' own skins: rare, each a few seconds
 }
 DEFAULT_RESERVED_CONCURRENCY = 10  # a function added to the app before it gets its own line
 
@@ -538,6 +540,41 @@ def _training(app: Any, cfg: Settings) -> dict[str, Any]:
     }
 
 
+def _certifier(cfg: Settings) -> dict[str, Any]:
+    """The skin certifier image (:mod:`infra.certifier`) on the stage's ``skin-certify`` queue."""
+    assert certifier.TIMEOUT_S <= VISIBILITY_TIMEOUT_S  # SQS event sources require it
+    fn = certifier.CERTIFIER
+    name, logical = function_name(cfg, fn), function_logical_id(fn)
+    return {
+        "Parameters": {certifier.IMAGE_PARAMETER: {
+            "Type": "String", "Description": "ECR URI of the certifier image "
+                                             "(infra/certifier/Dockerfile)"}},
+        "Resources": {
+            logical: {
+                "Type": "AWS::Serverless::Function",
+                "Metadata": {"checkov": {"skip": [CHECKOV_SKIPS["lambda_vpc"],
+                                                  CHECKOV_SKIPS["lambda_dlq_sync"]]}},
+                "Properties": {
+                    "FunctionName": name, "PackageType": "Image",
+                    "ImageUri": {"Ref": certifier.IMAGE_PARAMETER},
+                    "Timeout": certifier.TIMEOUT_S, "MemorySize": certifier.MEMORY_MB,
+                    "Architectures": ["x86_64"], "Tracing": "Active",
+                    "ReservedConcurrentExecutions": reserved_concurrency(fn),
+                    "KmsKeyArn": _key_arn(),
+                    "Environment": {"Variables": {"PAVER_STAGE": cfg.stage}},
+                    "Policies": [policy(cfg, fn, certifier.ACCESS)],
+                    "Events": {"SkinCertifySqsEventSource": {"Type": "SQS", "Properties": {
+                        "Queue": {"Fn::GetAtt": [f"{cfn_name('skin-certify')}Queue", "Arn"]},
+                        "BatchSize": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                        "ScalingConfig": {"MaximumConcurrency":
+                                          max(2, reserved_concurrency(fn))}}}}}},
+            f"{logical}LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+                "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS,
+                "KmsKeyId": _key_arn()}},
+        },
+    }
+
+
 def merge_template(app: Any, cfg: Settings, layer_zip: str | None = None) -> dict[str, Any]:
     """The whole merge template for one stage (``layer_zip``: attach it as a layer)."""
     functions = {f.name for f in getattr(app, "pure_lambda_functions", [])}
@@ -554,6 +591,7 @@ def merge_template(app: Any, cfg: Settings, layer_zip: str | None = None) -> dic
     resources.update(_event_sources(app, cfg))
     _deep_merge(resources, _functions(app, cfg, layer_zip))
     out: dict[str, Any] = {"Resources": resources}
+    _deep_merge(out, _certifier(cfg))
     if "APIHandler" in resources:
         resources.update(_token_secret(cfg))
         _deep_merge(resources, _api(cfg))
