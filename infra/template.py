@@ -496,7 +496,6 @@ def _training(app: Any, cfg: Settings) -> dict[str, Any]:
     from paver.secret_store import SECRET_ID_ENV
 
     logical = function_logical_id(TRAINING_FUNCTION)
-    name = function_name(cfg, TRAINING_FUNCTION)
     routes = {(m, p) for p, entry in app.routes.items() for m in entry}
     missing = sorted(TRAINING_ROUTES - routes)
     if missing:  # a renamed route would silently stay on the serving layer and fail there
@@ -509,65 +508,54 @@ def _training(app: Any, cfg: Settings) -> dict[str, Any]:
             "x-amazon-apigateway-integration": {"uri": uri}}
     env = {**_chalice_environment(cfg.stage), "PAVER_STAGE": cfg.stage,
            SECRET_ID_ENV: {"Ref": TOKEN_SECRET}}
-    return {
-        "Parameters": {IMAGE_PARAMETER: {
-            "Type": "String",
-            "Description": "ECR URI of the training image (infra/training/Dockerfile)"}},
-        "Resources": {
-            logical: {
-                "Type": "AWS::Serverless::Function",
-                "Metadata": {"checkov": {"skip": [CHECKOV_SKIPS["lambda_vpc"],
-                                                  CHECKOV_SKIPS["lambda_dlq_sync"]]}},
-                "Properties": {
-                    "FunctionName": name, "PackageType": "Image",
-                    "ImageUri": {"Ref": IMAGE_PARAMETER},
-                    "ImageConfig": {"Command": ["app.app"]}, "Architectures": ["x86_64"],
-                    "MemorySize": TRAINING_MEMORY_MB, "Timeout": 60, "Tracing": "Active",
-                    "ReservedConcurrentExecutions": reserved_concurrency(TRAINING_FUNCTION),
-                    "KmsKeyArn": _key_arn(), "Environment": {"Variables": env},
-                    "Role": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}}},
-            f"{logical}LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
-                "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS,
-                "KmsKeyId": _key_arn()}},
+    out = _image_function(cfg, TRAINING_FUNCTION, IMAGE_PARAMETER, "infra/training/Dockerfile",
+                          ImageConfig={"Command": ["app.app"]}, MemorySize=TRAINING_MEMORY_MB,
+                          Timeout=60, Environment={"Variables": env},
+                          Role={"Fn::GetAtt": ["ApiHandlerRole", "Arn"]})
+    out["Resources"].update({
             f"{logical}InvokePermission": {"Type": "AWS::Lambda::Permission", "Properties": {
                 "FunctionName": {"Ref": logical}, "Action": "lambda:InvokeFunction",
                 "Principal": "apigateway.amazonaws.com",
                 "SourceArn": {"Fn::Sub": ["arn:${AWS::Partition}:execute-api:${AWS::Region}:"
                                           "${AWS::AccountId}:${RestAPIId}/*",
                                           {"RestAPIId": {"Ref": "RestAPI"}}]}}},
-            "RestAPI": {"Properties": {"DefinitionBody": {"paths": paths}}},
-        },
-    }
+            "RestAPI": {"Properties": {"DefinitionBody": {"paths": paths}}}})
+    return out
 
 
 def _certifier(cfg: Settings) -> dict[str, Any]:
     """The skin certifier image (:mod:`infra.certifier`) on the stage's ``skin-certify`` queue."""
     assert certifier.TIMEOUT_S <= VISIBILITY_TIMEOUT_S  # SQS event sources require it
     fn = certifier.CERTIFIER
+    return _image_function(
+        cfg, fn, certifier.IMAGE_PARAMETER, "infra/certifier/Dockerfile",
+        Timeout=certifier.TIMEOUT_S, MemorySize=certifier.MEMORY_MB,
+        Environment={"Variables": {"PAVER_STAGE": cfg.stage}},
+        Policies=[policy(cfg, fn, certifier.ACCESS)],
+        Events={"SkinCertifySqsEventSource": {"Type": "SQS", "Properties": {
+            "Queue": {"Fn::GetAtt": [f"{cfn_name('skin-certify')}Queue", "Arn"]},
+            "BatchSize": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": max(2, reserved_concurrency(fn))}}}})
+
+
+def _image_function(cfg: Settings, fn: str, parameter: str, dockerfile: str,
+                    **props: Any) -> dict[str, Any]:
+    """A container-image function outside Chalice: its image parameter, the function (traced,
+    reserved concurrency, environment encrypted with our key) and its encrypted log group."""
     name, logical = function_name(cfg, fn), function_logical_id(fn)
     return {
-        "Parameters": {certifier.IMAGE_PARAMETER: {
-            "Type": "String", "Description": "ECR URI of the certifier image "
-                                             "(infra/certifier/Dockerfile)"}},
+        "Parameters": {parameter: {"Type": "String",
+                                   "Description": f"ECR URI of the image of {dockerfile}"}},
         "Resources": {
             logical: {
                 "Type": "AWS::Serverless::Function",
                 "Metadata": {"checkov": {"skip": [CHECKOV_SKIPS["lambda_vpc"],
                                                   CHECKOV_SKIPS["lambda_dlq_sync"]]}},
                 "Properties": {
-                    "FunctionName": name, "PackageType": "Image",
-                    "ImageUri": {"Ref": certifier.IMAGE_PARAMETER},
-                    "Timeout": certifier.TIMEOUT_S, "MemorySize": certifier.MEMORY_MB,
+                    "FunctionName": name, "PackageType": "Image", "ImageUri": {"Ref": parameter},
                     "Architectures": ["x86_64"], "Tracing": "Active",
                     "ReservedConcurrentExecutions": reserved_concurrency(fn),
-                    "KmsKeyArn": _key_arn(),
-                    "Environment": {"Variables": {"PAVER_STAGE": cfg.stage}},
-                    "Policies": [policy(cfg, fn, certifier.ACCESS)],
-                    "Events": {"SkinCertifySqsEventSource": {"Type": "SQS", "Properties": {
-                        "Queue": {"Fn::GetAtt": [f"{cfn_name('skin-certify')}Queue", "Arn"]},
-                        "BatchSize": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                        "ScalingConfig": {"MaximumConcurrency":
-                                          max(2, reserved_concurrency(fn))}}}}}},
+                    "KmsKeyArn": _key_arn(), **props}},
             f"{logical}LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
                 "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS,
                 "KmsKeyId": _key_arn()}},
