@@ -23,7 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from infra.iam import ACCESS
+from infra import certifier
+from infra.iam import ACCESS, policy
 from infra.names import (
     DATA_KEY,
     STREAM_FAILURES,
@@ -356,6 +357,7 @@ RESERVED_CONCURRENCY: dict[str, int] = {
     "risk_screen": 10,  # one per Transactions stream shard
     "rescore_partners": 1,  # the daily schedule
     TRAINING_FUNCTION: 2,  # operators building or backtesting knowledge bases
+    certifier.CERTIFIER: 2,  # partners' own skins: rare, each a few seconds
 }
 DEFAULT_RESERVED_CONCURRENCY = 10  # a function added to the app before it gets its own line
 
@@ -494,7 +496,6 @@ def _training(app: Any, cfg: Settings) -> dict[str, Any]:
     from paver.secret_store import SECRET_ID_ENV
 
     logical = function_logical_id(TRAINING_FUNCTION)
-    name = function_name(cfg, TRAINING_FUNCTION)
     routes = {(m, p) for p, entry in app.routes.items() for m in entry}
     missing = sorted(TRAINING_ROUTES - routes)
     if missing:  # a renamed route would silently stay on the serving layer and fail there
@@ -507,33 +508,57 @@ def _training(app: Any, cfg: Settings) -> dict[str, Any]:
             "x-amazon-apigateway-integration": {"uri": uri}}
     env = {**_chalice_environment(cfg.stage), "PAVER_STAGE": cfg.stage,
            SECRET_ID_ENV: {"Ref": TOKEN_SECRET}}
-    return {
-        "Parameters": {IMAGE_PARAMETER: {
-            "Type": "String",
-            "Description": "ECR URI of the training image (infra/training/Dockerfile)"}},
-        "Resources": {
-            logical: {
-                "Type": "AWS::Serverless::Function",
-                "Metadata": {"checkov": {"skip": [CHECKOV_SKIPS["lambda_vpc"],
-                                                  CHECKOV_SKIPS["lambda_dlq_sync"]]}},
-                "Properties": {
-                    "FunctionName": name, "PackageType": "Image",
-                    "ImageUri": {"Ref": IMAGE_PARAMETER},
-                    "ImageConfig": {"Command": ["app.app"]}, "Architectures": ["x86_64"],
-                    "MemorySize": TRAINING_MEMORY_MB, "Timeout": 60, "Tracing": "Active",
-                    "ReservedConcurrentExecutions": reserved_concurrency(TRAINING_FUNCTION),
-                    "KmsKeyArn": _key_arn(), "Environment": {"Variables": env},
-                    "Role": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}}},
-            f"{logical}LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
-                "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS,
-                "KmsKeyId": _key_arn()}},
+    out = _image_function(cfg, TRAINING_FUNCTION, IMAGE_PARAMETER, "infra/training/Dockerfile",
+                          ImageConfig={"Command": ["app.app"]}, MemorySize=TRAINING_MEMORY_MB,
+                          Timeout=60, Environment={"Variables": env},
+                          Role={"Fn::GetAtt": ["ApiHandlerRole", "Arn"]})
+    out["Resources"].update({
             f"{logical}InvokePermission": {"Type": "AWS::Lambda::Permission", "Properties": {
                 "FunctionName": {"Ref": logical}, "Action": "lambda:InvokeFunction",
                 "Principal": "apigateway.amazonaws.com",
                 "SourceArn": {"Fn::Sub": ["arn:${AWS::Partition}:execute-api:${AWS::Region}:"
                                           "${AWS::AccountId}:${RestAPIId}/*",
                                           {"RestAPIId": {"Ref": "RestAPI"}}]}}},
-            "RestAPI": {"Properties": {"DefinitionBody": {"paths": paths}}},
+            "RestAPI": {"Properties": {"DefinitionBody": {"paths": paths}}}})
+    return out
+
+
+def _certifier(cfg: Settings) -> dict[str, Any]:
+    """The skin certifier image (:mod:`infra.certifier`) on the stage's ``skin-certify`` queue."""
+    assert certifier.TIMEOUT_S <= VISIBILITY_TIMEOUT_S  # SQS event sources require it
+    fn = certifier.CERTIFIER
+    return _image_function(
+        cfg, fn, certifier.IMAGE_PARAMETER, "infra/certifier/Dockerfile",
+        Timeout=certifier.TIMEOUT_S, MemorySize=certifier.MEMORY_MB,
+        Environment={"Variables": {"PAVER_STAGE": cfg.stage}},
+        Policies=[policy(cfg, fn, certifier.ACCESS)],
+        Events={"SkinCertifySqsEventSource": {"Type": "SQS", "Properties": {
+            "Queue": {"Fn::GetAtt": [f"{cfn_name('skin-certify')}Queue", "Arn"]},
+            "BatchSize": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": max(2, reserved_concurrency(fn))}}}})
+
+
+def _image_function(cfg: Settings, fn: str, parameter: str, dockerfile: str,
+                    **props: Any) -> dict[str, Any]:
+    """A container-image function outside Chalice: its image parameter, the function (traced,
+    reserved concurrency, environment encrypted with our key) and its encrypted log group."""
+    name, logical = function_name(cfg, fn), function_logical_id(fn)
+    return {
+        "Parameters": {parameter: {"Type": "String",
+                                   "Description": f"ECR URI of the image of {dockerfile}"}},
+        "Resources": {
+            logical: {
+                "Type": "AWS::Serverless::Function",
+                "Metadata": {"checkov": {"skip": [CHECKOV_SKIPS["lambda_vpc"],
+                                                  CHECKOV_SKIPS["lambda_dlq_sync"]]}},
+                "Properties": {
+                    "FunctionName": name, "PackageType": "Image", "ImageUri": {"Ref": parameter},
+                    "Architectures": ["x86_64"], "Tracing": "Active",
+                    "ReservedConcurrentExecutions": reserved_concurrency(fn),
+                    "KmsKeyArn": _key_arn(), **props}},
+            f"{logical}LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+                "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS,
+                "KmsKeyId": _key_arn()}},
         },
     }
 
@@ -554,6 +579,7 @@ def merge_template(app: Any, cfg: Settings, layer_zip: str | None = None) -> dic
     resources.update(_event_sources(app, cfg))
     _deep_merge(resources, _functions(app, cfg, layer_zip))
     out: dict[str, Any] = {"Resources": resources}
+    _deep_merge(out, _certifier(cfg))
     if "APIHandler" in resources:
         resources.update(_token_secret(cfg))
         _deep_merge(resources, _api(cfg))

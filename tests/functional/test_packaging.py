@@ -168,7 +168,7 @@ def test_template_passes_cfn_lint(packaged: dict) -> None:
 
 
 def test_each_function_has_its_own_role_policy_and_the_layer(packaged: dict) -> None:
-    from infra import iam
+    from infra import certifier, iam
     from infra.template import LAYER_LOGICAL_ID, RUNTIME
     from infra.training import TRAINING_FUNCTION
     from paver.config import Settings
@@ -178,7 +178,7 @@ def test_each_function_has_its_own_role_policy_and_the_layer(packaged: dict) -> 
     by_name = {v["Properties"]["FunctionName"]: v for v in functions.values()}
     cfg = Settings(stage="dev")
     assert set(by_name) == {iam.function_name(cfg, fn)
-                            for fn in (*iam.FUNCTIONS, TRAINING_FUNCTION)}
+                            for fn in (*iam.FUNCTIONS, TRAINING_FUNCTION, certifier.CERTIFIER)}
     roles = set()
     for fn in iam.FUNCTIONS:
         props = by_name[iam.function_name(cfg, fn)]["Properties"]
@@ -218,7 +218,7 @@ def test_template_passes_checkov_with_a_reason_for_every_skip(packaged: dict) ->
 
 def test_stack_encrypts_logs_traces_and_limits(packaged: dict) -> None:
     """What a payment platform must have, beyond what the scanner happens to check."""
-    from infra import iam
+    from infra import certifier, iam
     from infra.template import DATA_KEY, TOKEN_SECRET
     from infra.training import TRAINING_FUNCTION
     from paver.secret_store import SECRET_ID_ENV
@@ -242,7 +242,8 @@ def test_stack_encrypts_logs_traces_and_limits(packaged: dict) -> None:
                 assert env[SECRET_ID_ENV] == {"Ref": TOKEN_SECRET}
             name = props["FunctionName"].removeprefix("paver-dev-")
             name = "api_handler" if name == TRAINING_FUNCTION else name  # the API's routes
-            assert ("DeadLetterQueue" in props) == iam.ACCESS[name].dead_letter
+            access = certifier.ACCESS if name == certifier.CERTIFIER else iam.ACCESS[name]
+            assert ("DeadLetterQueue" in props) == access.dead_letter
     # every bucket refuses plain HTTP; data buckets log their access
     policies = {r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]
                 for r in res.values() if r["Type"] == "AWS::S3::BucketPolicy"}

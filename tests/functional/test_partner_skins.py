@@ -299,7 +299,13 @@ def test_certifier_image_stays_within_its_policy(api, aws: Settings, monkeypatch
         for action in st["Action"]:
             one = {"Statement": [{**st, "Action": [action]}]}
             assert any(allowed(one, *c, {}) for c in calls), (st["Sid"], action)
-    res = certifier.resources(aws)["Resources"]["SkinCertifier"]["Properties"]
-    assert res["PackageType"] == "Image"
+    from app import app
+    from infra.template import merge_template
+
+    stack = merge_template(app, aws)
+    res = stack["Resources"]["SkinCertifier"]["Properties"]
+    assert res["PackageType"] == "Image" and res["Policies"] == [doc]
+    assert res["ImageUri"] == {"Ref": certifier.IMAGE_PARAMETER}
+    assert certifier.IMAGE_PARAMETER in stack["Parameters"]
     assert res["Events"]["SkinCertifySqsEventSource"]["Properties"]["Queue"] == {
         "Fn::GetAtt": ["SkinCertifyQueue", "Arn"]}
