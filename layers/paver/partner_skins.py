@@ -52,7 +52,7 @@ from paver.skins import (
     parse_skin,
 )
 from paver.storage.models import Partner, PartnerSkin
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 if TYPE_CHECKING:
     from paver.kyb import photo
@@ -286,7 +286,6 @@ def _partner(partner_id: str) -> Partner:
 
 def get_skin(partner_id: str, name: str) -> PartnerSkin:
     """A partner's own skin (any status), or :class:`NotFound`."""
-    bind()
     try:
         return PartnerSkin.get(partner_id, name)
     except DoesNotExist as exc:
@@ -294,7 +293,6 @@ def get_skin(partner_id: str, name: str) -> PartnerSkin:
 
 
 def list_skins(partner_id: str) -> list[PartnerSkin]:
-    bind()
     _partner(partner_id)
     return list(PartnerSkin.query(partner_id))
 
@@ -333,7 +331,7 @@ def submit(partner_id: str, spec: SkinSpec, cfg: Settings | None = None
         The stored skin (certified or refused already in ``inline`` mode) and whether this
         call created it.
     """
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     _partner(partner_id)
     logo_png = None if spec.logo is None else normalise_logo(spec.logo.image_base64,
                                                              spec.logo.background)
@@ -380,7 +378,6 @@ def certify_stored(partner_id: str, name: str, spec_hash: str, cfg: Settings | N
     from paver.certify import READERS, certify_skin
     from paver.render import RenderError
 
-    bind(cfg)
     item = get_skin(partner_id, name)
     if item.status != "pending" or item.spec_hash != spec_hash:
         return item
@@ -419,7 +416,6 @@ def set_default(partner_id: str, name: str) -> dict[str, Any]:
     """Make a skin the partner's default: a certified own skin or one of its catalogue skins."""
     from paver.rollout.service import allowed_skins
 
-    bind()
     partner = _partner(partner_id)
     allowed = allowed_skins(partner)
     if name not in allowed:

@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 from paver.accrual.attribution import AttributionError, attribute
 from paver.accrual.milestones import grant_milestones
 from paver.storage.models import IdempotencyRecord, Merchant
-from paver.storage.registry import bind, condition_failed, connection
+from paver.storage.registry import condition_failed, connection
 from paver.storage.streams import BadStreamRecord, inserted_item, sequence_number
 
 log = logging.getLogger(__name__)
@@ -89,12 +89,10 @@ def _not_accrued(txn: dict[str, Any]) -> dict[str, str] | None:
 
 def accrue(txn: dict[str, Any]) -> bool:
     """Add one transaction to its merchant's totals; False when it was already added."""
-    bind()
     day = datetime.fromisoformat(txn["timestamp"]).astimezone(UTC).date().isoformat()
     try:
         with TransactWrite(connection=connection()) as tw:
-            tw.save(IdempotencyRecord(key=f"accrued#{txn['txn_id']}",
-                                      created_at=datetime.now(UTC)),
+            tw.save(IdempotencyRecord.marker(f"accrued#{txn['txn_id']}"),
                     condition=IdempotencyRecord.key.does_not_exist())
             tw.update(Merchant(txn["merchant_id"]), actions=[
                 Merchant.txn_count.add(1),
@@ -128,7 +126,6 @@ def _already_counted(records: list[dict[str, Any]]) -> set[str]:
             ids.append(item["txn_id"])
     if not ids:
         return set()
-    bind()
     try:
         found = IdempotencyRecord.batch_get([f"accrued#{t}" for t in dict.fromkeys(ids)])
         return {r.key.removeprefix("accrued#") for r in found}

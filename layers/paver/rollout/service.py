@@ -24,7 +24,7 @@ from paver.emv import MerchantAccount, build_aggregated_code
 from paver.errors import Conflict, InvalidInput, NotFound, Unavailable
 from paver.rollout.status import STATUSES, IllegalTransition, check_transition
 from paver.storage.models import Campaign, Code, Merchant, Partner, Selection
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def issue_codes(campaign_id: str, partner_id: str, merchant_ids: Sequence[str],
 
     A merchant whose code exists is left alone; a merchant of another partner is refused.
     """
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     try:
         partner = Partner.get(partner_id)
     except DoesNotExist as exc:
@@ -197,13 +197,11 @@ def issue_codes(campaign_id: str, partner_id: str, merchant_ids: Sequence[str],
 
 
 def selected_partners(campaign_id: str) -> list[str]:
-    bind()
     return [s.partner_id for s in Selection.query(campaign_id) if s.selected]
 
 
 def get_campaign(campaign_id: str) -> Campaign:
     """The campaign, or :class:`NotFound` naming it."""
-    bind()
     try:
         return Campaign.get(campaign_id)
     except DoesNotExist as exc:
@@ -213,7 +211,7 @@ def get_campaign(campaign_id: str) -> Campaign:
 def start_rollout(campaign_id: str, cfg: Settings | None = None,
                   per_message: int = MESSAGE_MERCHANTS) -> dict[str, int]:
     """Queue the merchants of the campaign's selected partners in batches (SQS fan-out)."""
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     get_campaign(campaign_id)
     partners = selected_partners(campaign_id)
     if not partners:
@@ -328,7 +326,6 @@ def campaign_progress(campaign_id: str) -> dict[str, Any]:
 
 
 def get_code(code_id: str) -> Code:
-    bind()
     try:
         return Code.get(code_id)
     except DoesNotExist as exc:
@@ -419,7 +416,7 @@ def active_since(code: Code) -> datetime | None:
 
 def reskin(merchant_id: str, skin: str, cfg: Settings | None = None) -> Code:
     """Re-render a merchant's code with a skin from its partner's set."""
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     try:
         merchant = Merchant.get(merchant_id)
         partner = Partner.get(merchant.partner_id)

@@ -17,7 +17,6 @@ from paver.config import Settings
 from paver.errors import NotFound
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Selection
-from paver.storage.registry import bind
 from paver.trust import DIMENSIONS, store
 from paver.trust.artifacts import NoModelError, active_trust_model, trust_model_version
 from paver.trust.drivers import driver_lines
@@ -108,7 +107,6 @@ def create_campaign(name: str, regions: Sequence[str] = (), threshold: float | N
                     model_version: str | None = None) -> dict[str, Any]:
     """Create a campaign (the threshold override is checked against the policy bounds; a
     chosen trust model version must be registered)."""
-    bind(cfg)
     policy = load_policy()
     effective = policy.threshold_for(threshold)
     if model_version is not None:
@@ -132,7 +130,6 @@ def campaign_doc(c: Campaign) -> dict[str, Any]:
 
 def list_campaigns(cfg: Settings | None = None) -> list[dict[str, Any]]:
     """Every campaign, newest first."""
-    bind(cfg)
     rows = sorted(Campaign.scan(), key=lambda c: (c.created_at is None, c.created_at),
                   reverse=True)
     return [campaign_doc(c) for c in rows]
@@ -146,7 +143,6 @@ def run_selection(campaign_id: str, cfg: Settings | None = None,
     The model is ``model_version`` if given, else the campaign's chosen version, else the
     active one.
     """
-    bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
@@ -216,7 +212,6 @@ def campaign_what_if(campaign_id: str, rules: Mapping[str, Any] | None,
     that is not a valid policy is answered with ``valid: false`` and its ``problems`` (a dry
     run is also how an operator checks a rules change before proposing it).
     """
-    bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
@@ -243,7 +238,6 @@ def decision_doc(d: Decision) -> dict[str, Any]:
 
 def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str, Any]:
     """The campaign's partners ranked, with tiers, scores, selected flag and reasons."""
-    bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
@@ -267,7 +261,6 @@ def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str
 
 def partner_score(partner_id: str, cfg: Settings | None = None) -> dict[str, Any]:
     """A partner's scores now (live from its merchants), tier and explanation."""
-    bind(cfg)
     partner = store.get_partner(partner_id)
     if partner is None:
         raise NotFound(f"partner {partner_id!r} not found")
@@ -294,7 +287,6 @@ def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
     then score every partner with the active model and store it on the partner (``trust``)."""
     from paver.trust.risk_feed import feed_new_decisions
 
-    bind(cfg)
     try:
         model = active_trust_model(cfg)
     except NoModelError as exc:
