@@ -30,7 +30,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from paver.aws import client, queue_url
+from paver.batch import sqs_batch
 from paver.config import Settings, settings
 from paver.errors import Conflict, InvalidInput, NotFound
 from paver.lazy import lazy_module
@@ -437,19 +438,13 @@ def process_records(records: Iterable[dict[str, Any]], cfg: Settings | None = No
     dropped (the skin, if any, stays ``pending`` and a new submit re-queues it). Anything
     else is reported in ``batchItemFailures`` for retry (then the queue's DLQ).
     """
-    failures = []
-    for rec in records:
-        msg_id = rec.get("messageId", "")
-        try:
-            msg = json.loads(rec.get("body") or "")
-            keys = [msg.get(k) if isinstance(msg, dict) else None
-                    for k in ("partner_id", "name", "spec_hash")]
-            if not all(isinstance(k, str) and k for k in keys):
-                raise ValueError("partner_id, name, spec_hash: required strings")
-            certify_stored(*keys, cfg=cfg)
-        except (ValueError, NotFound) as exc:
-            log.error("skin certification: message %s cannot succeed: %s", msg_id, exc)
-        except Exception:
-            log.exception("skin certification: message %s failed; returned for retry", msg_id)
-            failures.append({"itemIdentifier": msg_id})
-    return {"batchItemFailures": failures}
+    def certify(rec: Mapping[str, Any]) -> None:
+        msg = json.loads(rec.get("body") or "")
+        keys = [msg.get(k) if isinstance(msg, dict) else None
+                for k in ("partner_id", "name", "spec_hash")]
+        if not all(isinstance(k, str) and k for k in keys):
+            raise ValueError("partner_id, name, spec_hash: required strings")
+        certify_stored(*keys, cfg=cfg)
+
+    return sqs_batch(records, certify, what="skin certification",
+                     permanent=(ValueError, NotFound))
