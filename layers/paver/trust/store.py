@@ -22,7 +22,7 @@ from paver.storage.registry import condition_failed
 if TYPE_CHECKING:
     import pandas as pd
 
-    from paver.trust.ingest import MerchantRow, MetricRow, PartnerRow
+    from paver.trust.rows import MerchantRow, MetricRow, PartnerRow
 else:  # pandas only when frames are built: not on every cold start (paver.lazy)
     pd = lazy_module("pandas")
 
