@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from paver import emv, render, skins
+from paver.png import adler32_combine
 from paver.render import RenderError, ScanVerificationError, render_code
 from paver.skins import SkinError
+from paver.svg_raster import rasterise_svg
 
 SHIPPED = sorted(skins.load_skins())
 PAYLOAD = emv.build_aggregated_code(
@@ -249,19 +251,19 @@ def test_png_writer_is_standard(rendered: dict[tuple[str, str], Any]) -> None:
 
 def test_adler32_combine() -> None:
     a, b = b"frame rows" * 1000, bytes(range(256)) * 300
-    assert render.adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == \
+    assert adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == \
         zlib.adler32(a + b)
 
 
 def test_svg_subset_rasteriser_without_resvg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "resvg_py", None)  # import fails -> parse the SVG back
     code = render_code(PAYLOAD, "lingnan_red", "svg")
-    grey = render._rasterise_svg(code.data.decode(), code.width_px, code.height_px)
+    grey = rasterise_svg(code.data.decode(), code.width_px, code.height_px, render.DPI)
     assert read_all(grey) == [PAYLOAD.encode()]
     broken = code.data.decode().replace('id="modules"', 'id="modules" fill-opacity="0"')
     broken = broken.replace(f'fill="{skins.get_skin("lingnan_red").palette.module}" d=',
                             'fill="#FFFDF7" d=')
-    assert read_all(render._rasterise_svg(broken, code.width_px, code.height_px)) == []
+    assert read_all(rasterise_svg(broken, code.width_px, code.height_px, render.DPI)) == []
 
 
 def _variant(name: str, **changes: Any) -> skins.Skin:
