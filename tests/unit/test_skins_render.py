@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from paver import emv, render, skins
+from paver import emv, qr_symbol, render, skins
 from paver.png import adler32_combine
 from paver.render import RenderError, ScanVerificationError, render_code
 from paver.skins import SkinError
@@ -338,7 +338,7 @@ def test_mask_candidates_equal_the_writers_symbols_for_every_version() -> None:
     for length in [*range(1, 200, 5), *range(200, 1272, 13), 1271]:
         payload = "".join(chr(97 + (i * 7 + length) % 26) for i in range(length))
         base = _writer(payload, 0)
-        candidates = render._mask_candidates(render._symbol(payload))
+        candidates = qr_symbol.mask_candidates(render._symbol(payload))
         versions.add((base.shape[0] - 17) // 4)
         for mask in range(8):
             assert (candidates[mask] == _writer(payload, mask)).all(), (length, mask)
@@ -372,8 +372,8 @@ def _reference_penalty(m: np.ndarray) -> int:
 @pytest.mark.parametrize("length", [3, 40, 120])
 def test_mask_penalties_match_the_standard(length: int) -> None:
     payload = "".join(chr(65 + (i * 11) % 26) for i in range(length)).lower()
-    candidates = render._mask_candidates(render._symbol(payload))
-    fast = render._mask_penalties(candidates)
+    candidates = qr_symbol.mask_candidates(render._symbol(payload))
+    fast = qr_symbol.mask_penalties(candidates)
     assert fast.tolist() == [_reference_penalty(c) for c in candidates]
     chosen = render.qr_matrix(payload)
     assert (chosen == candidates[int(np.argmin(fast))]).all()
