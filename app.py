@@ -11,6 +11,7 @@ from chalice import Chalice
 from functions import _errors
 from functions._auth import authenticate
 from paver.logs import configure
+from paver.storage.registry import bind_all
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # single-row sklearn serving stalls with 2 threads
 configure()  # JSON log lines, personal data masked
@@ -19,6 +20,16 @@ configure()  # JSON log lines, personal data masked
 # unmasked stdout handler and stop propagation to the masking handler.
 app = Chalice(app_name="paver", configure_logs=False)
 app.api.binary_types.append("application/pdf")  # print sheets (base64 through API Gateway)
+
+
+# "all": every route, SQS/stream/S3 event and direct invoke. Registered first, so it runs
+# before the authentication middleware (which reads the caller's merchant).
+@app.middleware("all")
+def _bind_storage(event, get_response):  # chalice middleware signature
+    """Bind the storage models once per process (cheap after the first event)."""
+    bind_all()
+    return get_response(event)
+
 
 #: Handler modules, each exposing ``bp``; registered in this order.
 FUNCTION_MODULES: tuple[str, ...] = (

@@ -22,7 +22,6 @@ from functions._errors import error_response
 from paver.auth import CredentialError, Principal, TokenSecretError, from_authorization_header
 from paver.errors import Forbidden, NotFound
 from paver.storage.models import Code, Merchant
-from paver.storage.registry import bind
 
 #: Route templates served without a token: health and the static pages (they hold no data).
 PUBLIC_PATHS = frozenset({"/health", "/console", "/console/{asset}", "/m", "/m/{asset}"})
@@ -83,7 +82,6 @@ def require_partner(partner_id: str) -> Principal:
 def _visible(p: Principal, model: type[M], key: str, what: str, **get: Any) -> M:
     """The ``what`` stored under ``key``: 404 to an operator when there is none, the same 403
     as for someone else's to anyone else."""
-    bind()
     try:
         return model.get(key, **get)
     except DoesNotExist:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
@@ -15,6 +14,7 @@ from paver.binding import MAX_PHOTO_BYTES
 from paver.errors import InvalidInput, NotFound
 from paver.fields import Int, Position
 from paver.lazy import lazy_module
+from paver.storage.s3_events import s3_records
 
 if TYPE_CHECKING:
     from paver.binding import service
@@ -81,13 +81,7 @@ def binding_attempts(merchant_id: str) -> dict:
 def on_photo_uploaded(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """S3 ObjectCreated on the photos bucket (wired in infra/): decide each attempt."""
     results = []
-    for rec in event.get("Records", []):
-        try:
-            bucket = rec["s3"]["bucket"]["name"]
-            key = urllib.parse.unquote_plus(rec["s3"]["object"]["key"])
-        except (KeyError, TypeError):
-            log.error("binding: malformed S3 record skipped")
-            continue
+    for bucket, key in s3_records(event):
         try:
             results.append(service.handle_uploaded(bucket, key).to_dict())
         except (InvalidInput, NotFound) as exc:

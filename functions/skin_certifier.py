@@ -14,6 +14,7 @@ from typing import Any
 
 from paver import partner_skins
 from paver.logs import configure
+from paver.storage.registry import bind_all
 
 configure()
 
@@ -21,4 +22,5 @@ configure()
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
     """Certify the skin of each SQS record; failed records return to the queue."""
     del context
+    bind_all()  # its own entry point: not behind app.py's binding middleware
     return partner_skins.process_records(event.get("Records", []))

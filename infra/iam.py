@@ -130,6 +130,7 @@ ACCESS: dict[str, Access] = {
             "Cases": GET + UPDATE + SCAN + BATCH_GET + DESCRIBE,
             "BindingAttempts": QUERY + DESCRIBE,
             "Idempotency": _SCREEN_TABLES["Idempotency"] + DESCRIBE,
+            "Claims": DESCRIBE,
             # partner skins: stored pending, read, rendered; the certifier image writes verdicts
             "PartnerSkins": GET + PUT + QUERY + DESCRIBE,
         },
@@ -156,11 +157,11 @@ ACCESS: dict[str, Access] = {
         objects={("ingest", "ingest/"): S3_GET + S3_PUT},  # the file, and its report beside it
         dead_letter=True,
     ),
-    # Codes UPDATE: the photo moves the code to active; Idempotency: the upload request, the
-    # credential claim, the perceptual-hash index (BatchGet of its bands, ADD to their sets)
+    # Codes UPDATE: the photo moves the code to active; Idempotency: the upload request;
+    # Claims: the credential claim, the perceptual-hash index (BatchGet of its bands, ADD)
     "binding": Access(
         tables={"Merchants": GET + UPDATE, "Codes": GET + UPDATE, "BindingAttempts": PUT,
-                "Benefits": PUT, "Idempotency": GET + BATCH_GET + PUT + UPDATE},
+                "Benefits": PUT, "Idempotency": GET, "Claims": GET + BATCH_GET + PUT + UPDATE},
         objects={("photos", "photos/"): S3_GET},
         dead_letter=True,
     ),

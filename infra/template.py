@@ -38,7 +38,7 @@ from infra.training import IMAGE_PARAMETER, TRAINING_FUNCTION, TRAINING_ROUTES
 from infra.training import MEMORY_MB as TRAINING_MEMORY_MB
 from paver.config import BUCKETS, QUEUES, Settings
 from paver.storage.models import ALL_MODELS
-from paver.storage.registry import LOGICAL_NAMES, table_schema
+from paver.storage.registry import LOGICAL_NAMES, table_schema, ttl_attribute
 
 #: S3-triggered functions (Chalice ``lambda_function`` names) and what triggers them.
 S3_TRIGGERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -73,6 +73,9 @@ def table_resource(model: type, cfg: Settings) -> tuple[str, dict[str, Any]]:
     if "StreamSpecification" in props:  # CloudFormation has no StreamEnabled flag
         props["StreamSpecification"] = {
             "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
+    if ttl_attribute(model):  # dedupe markers expire; CreateTable itself takes no TTL
+        props["TimeToLiveSpecification"] = {"AttributeName": ttl_attribute(model),
+                                            "Enabled": True}
     return f"{logical}Table", {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
                                "UpdateReplacePolicy": "Retain", "Properties": props}
 

@@ -85,6 +85,7 @@ def aws_environment(create: bool = True) -> Iterator[Settings]:
         cfg = settings()
         registry.unbind()
         reset_clients()
+        registry.bind_all(cfg)
         if create:
             registry.create_all(cfg)
         yield cfg
@@ -96,7 +97,7 @@ def aws_environment(create: bool = True) -> Iterator[Settings]:
     registry.unbind()
     reset_clients()
     try:
-        cfg = settings()
+        cfg = registry.bind_all(settings())
         if create:
             registry.create_all(cfg)
         log.info("embedded AWS on %s", server.endpoint_url)

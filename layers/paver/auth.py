@@ -1,9 +1,12 @@
 """Who is calling: signed tokens, principals, and the tenant rules every route applies.
 
 Roles: an ``operator`` runs campaigns and sees everything; a ``partner`` sees and changes only
-its own merchants and codes; a ``merchant`` sees only itself. Locally, ``paver token`` issues
-HS256 JWTs signed with ``PAVER_TOKEN_SECRET`` (a fixed development secret on the ``local`` and
-``test`` stages only); in production the same claims come from the API's JWT authorizer.
+its own merchants and codes; a ``merchant`` sees only itself. Tokens are HS256 JWTs that
+Paver issues and verifies itself, on every stage: there is no API Gateway authorizer, the
+app's authentication middleware (``functions/_auth.py``) checks each request. The signing
+secret is ``PAVER_TOKEN_SECRET`` locally (a fixed development secret on the ``local`` and
+``test`` stages only) and, deployed, the Secrets Manager secret ``PAVER_TOKEN_SECRET_ID``
+names (:mod:`paver.secret_store`). ``paver token`` issues one from the command line.
 """
 
 from __future__ import annotations

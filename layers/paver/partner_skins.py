@@ -30,7 +30,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from paver.aws import client, queue_url
+from paver.batch import sqs_batch
 from paver.config import Settings, settings
 from paver.errors import Conflict, InvalidInput, NotFound
 from paver.lazy import lazy_module
@@ -52,7 +53,7 @@ from paver.skins import (
     parse_skin,
 )
 from paver.storage.models import Partner, PartnerSkin
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 if TYPE_CHECKING:
     from paver.kyb import photo
@@ -286,7 +287,6 @@ def _partner(partner_id: str) -> Partner:
 
 def get_skin(partner_id: str, name: str) -> PartnerSkin:
     """A partner's own skin (any status), or :class:`NotFound`."""
-    bind()
     try:
         return PartnerSkin.get(partner_id, name)
     except DoesNotExist as exc:
@@ -294,7 +294,6 @@ def get_skin(partner_id: str, name: str) -> PartnerSkin:
 
 
 def list_skins(partner_id: str) -> list[PartnerSkin]:
-    bind()
     _partner(partner_id)
     return list(PartnerSkin.query(partner_id))
 
@@ -333,7 +332,7 @@ def submit(partner_id: str, spec: SkinSpec, cfg: Settings | None = None
         The stored skin (certified or refused already in ``inline`` mode) and whether this
         call created it.
     """
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     _partner(partner_id)
     logo_png = None if spec.logo is None else normalise_logo(spec.logo.image_base64,
                                                              spec.logo.background)
@@ -380,7 +379,6 @@ def certify_stored(partner_id: str, name: str, spec_hash: str, cfg: Settings | N
     from paver.certify import READERS, certify_skin
     from paver.render import RenderError
 
-    bind(cfg)
     item = get_skin(partner_id, name)
     if item.status != "pending" or item.spec_hash != spec_hash:
         return item
@@ -419,7 +417,6 @@ def set_default(partner_id: str, name: str) -> dict[str, Any]:
     """Make a skin the partner's default: a certified own skin or one of its catalogue skins."""
     from paver.rollout.service import allowed_skins
 
-    bind()
     partner = _partner(partner_id)
     allowed = allowed_skins(partner)
     if name not in allowed:
@@ -441,19 +438,13 @@ def process_records(records: Iterable[dict[str, Any]], cfg: Settings | None = No
     dropped (the skin, if any, stays ``pending`` and a new submit re-queues it). Anything
     else is reported in ``batchItemFailures`` for retry (then the queue's DLQ).
     """
-    failures = []
-    for rec in records:
-        msg_id = rec.get("messageId", "")
-        try:
-            msg = json.loads(rec.get("body") or "")
-            keys = [msg.get(k) if isinstance(msg, dict) else None
-                    for k in ("partner_id", "name", "spec_hash")]
-            if not all(isinstance(k, str) and k for k in keys):
-                raise ValueError("partner_id, name, spec_hash: required strings")
-            certify_stored(*keys, cfg=cfg)
-        except (ValueError, NotFound) as exc:
-            log.error("skin certification: message %s cannot succeed: %s", msg_id, exc)
-        except Exception:
-            log.exception("skin certification: message %s failed; returned for retry", msg_id)
-            failures.append({"itemIdentifier": msg_id})
-    return {"batchItemFailures": failures}
+    def certify(rec: Mapping[str, Any]) -> None:
+        msg = json.loads(rec.get("body") or "")
+        keys = [msg.get(k) if isinstance(msg, dict) else None
+                for k in ("partner_id", "name", "spec_hash")]
+        if not all(isinstance(k, str) and k for k in keys):
+            raise ValueError("partner_id, name, spec_hash: required strings")
+        certify_stored(*keys, cfg=cfg)
+
+    return sqs_batch(records, certify, what="skin certification",
+                     permanent=(ValueError, NotFound))

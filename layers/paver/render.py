@@ -25,11 +25,7 @@ import functools
 import io
 import json
 import math
-import re
-import struct
 import time
-import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,14 +33,15 @@ from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
 import numpy as np
-import zxingcpp
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from paver import emv
 from paver.errors import InvalidInput
+from paver.png import PngTemplate
 from paver.qr_reader import read_payloads
-from paver.qr_symbol import byte_mode_symbol, function_modules
+from paver.qr_symbol import byte_mode_symbol, mask_candidates, mask_penalties
 from paver.skins import Skin, get_skin
+from paver.svg_raster import rasterise_svg
 
 __all__ = [
     "DPI",
@@ -62,10 +59,6 @@ PX_PER_MM = DPI / 25.4
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 #: Smallest module edge in pixels at 300 dpi (3 px ≈ 0.25 mm, a safe print minimum).
 MIN_MODULE_PX = 3
-#: zlib settings for the code band (run-length strategy): measured fastest here; a smaller
-#: memLevel makes each compressor cheaper to set up and costs < 1 % in size.
-PNG_LEVEL = 1
-PNG_MEM_LEVEL = 5
 #: The shipped font (a subset of Noto Sans SC Bold, OFL-1.1, see assets/fonts): loaded
 #: explicitly, never a system font, so a skin prints the same on a laptop, in CI and on Lambda;
 #: SVG prints carry its outlines as paths.
@@ -147,94 +140,6 @@ def _symbol(payload: str) -> np.ndarray:
         raise RenderError(f"cannot encode payload as QR at level H: {exc}") from exc
 
 
-@functools.cache
-def _data_masks(n: int) -> np.ndarray:
-    """The eight mask patterns (8, n, n), restricted to the data modules of an n×n symbol."""
-    i, j = np.indices((n, n))
-    patterns = np.stack([(i + j) % 2 == 0, i % 2 == 0, j % 3 == 0, (i + j) % 3 == 0,
-                         (i // 2 + j // 3) % 2 == 0, (i * j) % 2 + (i * j) % 3 == 0,
-                         ((i * j) % 2 + (i * j) % 3) % 2 == 0,
-                         ((i + j) % 2 + (i * j) % 3) % 2 == 0])
-    out = patterns & ~function_modules(n)
-    out.flags.writeable = False
-    return out
-
-
-@functools.cache
-def _format_modules() -> np.ndarray:
-    """Format information (level H, masks 0–7) as the writer draws it, on a version-1 symbol."""
-    def writer(mask: int) -> np.ndarray:
-        barcode = zxingcpp.create_barcode(b"A", zxingcpp.BarcodeFormat.QRCode, ec_level="H",
-                                          version=1, data_mask=mask, eci="0")
-        return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) < 128
-
-    out = np.stack([writer(k) for k in range(8)])
-    out.flags.writeable = False
-    return out
-
-
-def _mask_candidates(symbol0: np.ndarray) -> np.ndarray:
-    """All eight masked variants (8, n, n) of a symbol drawn with mask 0."""
-    n = symbol0.shape[0]
-    masks = _data_masks(n)
-    candidates = (symbol0 ^ masks[0])[None] ^ masks
-    ref = _format_modules()  # format bits sit at fixed offsets from the corners
-    candidates[:, 8, :9] = ref[:, 8, :9]
-    candidates[:, :9, 8] = ref[:, :9, 8]
-    candidates[:, 8, n - 8:] = ref[:, 8, 13:]
-    candidates[:, n - 8:, 8] = ref[:, 13:, 8]
-    return candidates
-
-
-@functools.cache
-def _penalty_bits(n: int) -> tuple[int, int, int, int, int]:
-    """Bit masks for :func:`_mask_penalties` (rows padded by 4 light modules each side)."""
-    w = n + 8
-    col, row = np.tile(np.arange(w), n), np.repeat(np.arange(n), w)
-
-    def bits(mask: np.ndarray) -> int:
-        return int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
-
-    pair = bits((col >= 4) & (col <= n + 2))  # t and t+1 are both modules of one row
-    window = bits((col >= 4) & (col <= w - 11))  # an 11-module window fits in the row
-    below = bits((row <= n - 2) & (col >= 4) & (col <= n + 3))  # t and the module below
-    return w, (1 << (n * w)) - 1, pair, window, below
-
-
-def _mask_penalties(candidates: np.ndarray) -> np.ndarray:
-    """ISO/IEC 18004 mask penalty (N1 runs, N2 blocks, N3 finder-like, N4 balance) per mask.
-
-    Each padded row-major (and column-major) symbol is one Python integer, so every rule is a
-    handful of shifts, ands and popcounts over all rows at once.
-    """
-    k, n, _ = candidates.shape
-    w, full, pair, window, below = _penalty_bits(n)
-    padded = np.zeros((2 * k, n, w), bool)
-    padded[:k, :, 4:4 + n] = candidates
-    padded[k:, :, 4:4 + n] = candidates.transpose(0, 2, 1)
-    packed = np.packbits(padded.reshape(2 * k, -1), axis=1, bitorder="little")
-    out = np.zeros(k, np.int64)
-    area = n * n
-    for index in range(2 * k):
-        dark = int.from_bytes(packed[index].tobytes(), "little")
-        light = ~dark & full
-        same = ~(dark ^ (dark >> 1)) & pair  # module t equals module t+1
-        same2 = same & (same >> 1)
-        run5 = same2 & (same2 >> 2)  # modules t..t+4 equal
-        score = run5.bit_count() + 2 * (run5 & ~(same << 1)).bit_count()  # N1: 3 + (len-5)
-        core = (dark & (light >> 1) & (dark >> 2) & (dark >> 3) & (dark >> 4) & (light >> 5)
-                & (dark >> 6) & window)  # 1011101
-        light2 = light & (light >> 1)
-        light4 = light2 & (light2 >> 2)
-        score += 40 * ((core & (light4 << 4)).bit_count() + (core & (light4 >> 7)).bit_count())
-        if index < k:  # rules counted once, on the row-major copy
-            vertical = ~(dark ^ (dark >> w)) & below
-            score += 3 * (same & (same >> w) & vertical).bit_count()  # N2
-            score += 10 * (abs(dark.bit_count() * 20 - 10 * area) // area)  # N4
-        out[index % k] += score
-    return out
-
-
 def qr_matrix(payload: str) -> np.ndarray:
     """QR symbol at error-correction level H as a boolean matrix (``True`` = dark module).
 
@@ -249,8 +154,8 @@ def qr_matrix(payload: str) -> np.ndarray:
     RenderError
         The payload does not fit a QR code at level H.
     """
-    candidates = _mask_candidates(_symbol(payload))
-    return candidates[int(np.argmin(_mask_penalties(candidates)))]
+    candidates = mask_candidates(_symbol(payload))
+    return candidates[int(np.argmin(mask_penalties(candidates)))]
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,102 +599,10 @@ def _raster_logo(skin: Skin, k: int, s: int) -> np.ndarray | None:
     return np.asarray(image, dtype=np.uint8)
 
 
-# --------------------------------------------------------------------------------------------
-# PNG: cached head and tail rows, only the code band deflated per code
-# --------------------------------------------------------------------------------------------
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(
-        ">I", zlib.crc32(data, zlib.crc32(kind)))
-
-
-def adler32_combine(adler1: int, adler2: int, len2: int) -> int:
-    """Adler-32 of ``a + b`` from ``adler32(a)``, ``adler32(b)`` and ``len(b)`` (as zlib)."""
-    base = 65521
-    rem = len2 % base
-    sum1 = adler1 & 0xFFFF
-    sum2 = (rem * sum1) % base
-    sum1 = (sum1 + (adler2 & 0xFFFF) + base - 1) % base
-    sum2 = (sum2 + ((adler1 >> 16) & 0xFFFF) + ((adler2 >> 16) & 0xFFFF) + base - rem) % base
-    return (sum2 << 16) | sum1
-
-
-def _deflate(raw: bytes, level: int, final: bool, mem_level: int = 9) -> bytes:
-    z = zlib.compressobj(level, zlib.DEFLATED, -15, mem_level, zlib.Z_RLE)
-    return z.compress(raw) + z.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
-
-
-def _pack(pixels: np.ndarray, depth: int) -> np.ndarray:
-    """Palette indices (h, w) to PNG scanline bytes at ``depth`` 4 or 8 bits per pixel."""
-    if depth == 8:
-        return pixels
-    if pixels.shape[1] % 2:
-        pixels = np.pad(pixels, ((0, 0), (0, 1)))
-    pairs = np.ascontiguousarray(pixels).view("<u2")  # low byte: left pixel, high: right
-    return (((pairs & 0x0F) << 4) | (pairs >> 8)).astype(np.uint8)
-
-
-class _PngTemplate:
-    """A palette PNG (4 bits per pixel for ≤ 16 colours) whose pixels change only in a box.
-
-    The zlib stream is split over three IDAT chunks: header + deflated head rows (cached, level
-    9), the band of rows ``y0..y1`` (deflated per code: first row filter None, the others
-    filter Up, so the repeated rows of each module row deflate to almost nothing; ends on a
-    sync flush), and the deflated tail rows (final block, cached) + the Adler-32 of all
-    scanlines, combined arithmetically. Within the band only columns ``xa..xb`` change.
-    """
-
-    def __init__(self, pixels: np.ndarray, box: tuple[int, int, int, int],
-                 palette: _Palette) -> None:
-        height, width = pixels.shape
-        self.depth = 4 if len(palette.colors) <= 16 else 8
-        step = 8 // self.depth  # pixels per byte
-        x0, y0, x1, y1 = box
-        self.xa, self.xb = x0 - x0 % step, min(width, x1 + (-x1) % step)
-        self.y0, self.y1 = y0, y1
-        self.ba, self.bb = self.xa // step, -(-self.xb // step)  # byte columns of the box
-        packed = _pack(pixels, self.depth)
-        filtered = np.zeros((height, packed.shape[1] + 1), np.uint8)  # filter byte 0 per row
-        filtered[:, 1:] = packed
-        head_raw, tail_raw = filtered[:y0].tobytes(), filtered[y1:].tobytes()
-        ihdr = struct.pack(">IIBBBBB", width, height, self.depth, 3, 0, 0, 0)
-        ppm = round(DPI / 0.0254)
-        self.prefix = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-                       + _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1))
-                       + _chunk(b"PLTE", palette.plte)
-                       + _chunk(b"IDAT", b"\x78\x01" + _deflate(head_raw, 9, final=False)))
-        self.head_adler = zlib.adler32(head_raw)
-        self.tail = _deflate(tail_raw, 9, final=True)
-        self.tail_adler, self.tail_len = zlib.adler32(tail_raw), len(tail_raw)
-        self.tail_crc = zlib.crc32(self.tail, zlib.crc32(b"IDAT"))
-        self.band = packed[y0:y1].copy()
-        self.band.flags.writeable = False
-        self.segment = pixels[y0:y1, self.xa:self.xb].copy()  # unpacked, for compositing
-        self.segment.flags.writeable = False
-        self.iend = _chunk(b"IEND", b"")
-
-    def encode(self, segment: np.ndarray) -> bytes:
-        """PNG bytes with the box columns ``xa..xb`` of rows ``y0..y1`` set to ``segment``."""
-        band = self.band.copy()
-        band[:, self.ba:self.bb] = _pack(segment, self.depth)
-        lines = np.empty((band.shape[0], band.shape[1] + 1), np.uint8)
-        lines[0, 0], lines[1:, 0] = 0, 2  # None, then Up
-        lines[0, 1:] = band[0]
-        np.subtract(band[1:], band[:-1], out=lines[1:, 1:])  # wraps modulo 256, as PNG wants
-        raw = lines.tobytes()
-        adler = adler32_combine(adler32_combine(self.head_adler, zlib.adler32(raw), len(raw)),
-                                self.tail_adler, self.tail_len)
-        tail = self.tail + struct.pack(">I", adler)
-        tail_chunk = (struct.pack(">I", len(tail)) + b"IDAT" + tail
-                      + struct.pack(">I", zlib.crc32(tail[-4:], self.tail_crc)))
-        body = _chunk(b"IDAT", _deflate(raw, PNG_LEVEL, final=False, mem_level=PNG_MEM_LEVEL))
-        return self.prefix + body + tail_chunk + self.iend
-
-
 @dataclass(frozen=True)
 class _RasterPlan:
     layout: _Layout
-    png: _PngTemplate
+    png: PngTemplate
     palette: _Palette
     logo: np.ndarray | None
     verify_grey: np.ndarray  # the decoder's view of the static artwork (code area overwritten)
@@ -806,7 +619,8 @@ def _raster_plan(skin: Skin, n: int) -> _RasterPlan:
     layout = _layout(skin, n)
     pixels, pal = _raster_frame(skin)
     s, span = layout.s, n * layout.s
-    png = _PngTemplate(pixels, (layout.x0, layout.y0, layout.x0 + span, layout.y0 + span), pal)
+    png = PngTemplate(pixels, (layout.x0, layout.y0, layout.x0 + span, layout.y0 + span),
+                      pal.plte, DPI)
     # The decoder sees the symbol, its quiet zone and one more module of what surrounds it,
     # sampled from the real artwork at VERIFY_SAMPLES points per module (nearest pixel; every
     # pixel when modules are that small already).
@@ -906,62 +720,6 @@ def _svg_document(payload: str, matrix: np.ndarray, layout: _Layout) -> str:
         f"{_svg_frame(skin)}\n{_svg_modules(matrix, layout)}\n{_svg_logo(layout)}\n</svg>\n")
 
 
-def _rasterise_svg(svg: str, width: int, height: int) -> np.ndarray:
-    """Grey pixels of an SVG at ``width`` px: resvg if installed, else our own SVG subset."""
-    try:
-        import resvg_py
-    except ImportError:
-        return _rasterise_svg_subset(svg, width, height)
-    # dpi is needed to resolve the root's mm size (resvg-py's default 0 rejects it).
-    png = resvg_py.svg_to_bytes(svg_string=svg, width=width, dpi=DPI, skip_system_fonts=True,
-                                shape_rendering="crisp_edges")
-    with Image.open(io.BytesIO(bytes(png))) as image:
-        return np.asarray(image.convert("L"))
-
-
-_PATH_RUN = re.compile(r"M(-?[\d.]+) (-?[\d.]+)h(-?[\d.]+)v(-?[\d.]+)h-?[\d.]+z")
-
-
-def _rasterise_svg_subset(svg: str, width: int, height: int) -> np.ndarray:
-    """Parse the SVG back and draw its rect, polygon, ellipse and run-path shapes (no text)."""
-    root = ET.fromstring(svg)
-    image = Image.new("L", (width, height), 255)
-    draw = ImageDraw.Draw(image)
-
-    def grey(color: str) -> int:
-        r, g, b = int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
-        return round(0.299 * r + 0.587 * g + 0.114 * b)
-
-    for el in root.iter():
-        tag = el.tag.rsplit("}", 1)[-1]
-        fill = el.get("fill")
-        if fill is None:
-            continue
-        if tag == "rect":
-            x, y = float(el.get("x", 0)), float(el.get("y", 0))
-            w, h = float(el.get("width", 0)), float(el.get("height", 0))
-            rx = float(el.get("rx", 0))
-            box = (round(x), round(y), round(x + w) - 1, round(y + h) - 1)
-            if rx:
-                draw.rounded_rectangle(box, round(rx), fill=grey(fill))
-            else:
-                draw.rectangle(box, fill=grey(fill))
-        elif tag == "polygon":
-            nums = [float(v) for v in re.split(r"[ ,]+", el.get("points", "").strip()) if v]
-            draw.polygon([(round(nums[i]), round(nums[i + 1])) for i in range(0, len(nums), 2)],
-                         fill=grey(fill))
-        elif tag == "ellipse":
-            cx, cy = float(el.get("cx", 0)), float(el.get("cy", 0))
-            rx, ry = float(el.get("rx", 0)), float(el.get("ry", 0))
-            draw.ellipse((round(cx - rx), round(cy - ry), round(cx + rx) - 1,
-                          round(cy + ry) - 1), fill=grey(fill))
-        elif tag == "path":
-            for m in _PATH_RUN.finditer(el.get("d", "")):
-                x, y, w, h = (round(float(v)) for v in m.groups())
-                draw.rectangle((x, y, x + w - 1, y + h - 1), fill=grey(fill))
-    return np.asarray(image)
-
-
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
@@ -1030,7 +788,7 @@ def render_code(payload: str, skin: Skin | str, fmt: str = "png", *,
         t2 = time.perf_counter()
         data = svg.encode("utf-8")
         t3 = time.perf_counter()
-        _verify(_rasterise_svg(svg, layout.frame.width, layout.frame.height), payload,
+        _verify(rasterise_svg(svg, layout.frame.width, layout.frame.height, DPI), payload,
                 f"SVG on skin {skin.name!r}")
     t4 = time.perf_counter()
     ms = 1000.0

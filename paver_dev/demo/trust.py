@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from paver.aws import client
-from paver.storage.registry import bind
+from paver.storage.registry import bind_all
 from paver.trust import DIMENSIONS
 from paver.trust.artifacts import publish_trust_model
 from paver.trust.ingest import handle_event, s3_event
@@ -44,7 +44,7 @@ _COLOURS = {"risk": "#c0392b", "trust": "#2471a3", "quality": "#239b56", "value"
 
 def run_demo_stage(ctx: DemoContext) -> None:
     """Ingest → train → campaign → selection; report the ranking, reasons and held-out AUC."""
-    cfg = bind(ctx.cfg)
+    cfg = bind_all(ctx.cfg)
     bucket = cfg.bucket_name("ingest")
     s3 = client("s3", cfg)
     ingest: list[dict[str, Any]] = []

@@ -49,6 +49,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from paver.kyb.uscc import ALPHABET as USCC_ALPHABET
+from paver.kyb.uscc import uscc_check_indices
+
 DIMENSIONS: tuple[str, ...] = ("risk", "trust", "quality", "value")
 KINDS: tuple[str, ...] = ("rural_bank", "city_bank", "service_provider")
 MONTHS: tuple[str, ...] = tuple(f"2024-{m:02d}" for m in range(1, 13))
@@ -105,8 +108,7 @@ _STREETS_ZH = ("人民路", "解放路", "中山路", "建设路", "和平街", 
 _PAY_WORDS = (("Jinyuan", "金元"), ("Huitong", "汇通"), ("Xinda", "信达"), ("Fuyou", "富友"),
               ("Yinsheng", "银盛"), ("Lianfu", "联付"), ("Tongda", "通达"), ("Kaixin", "开心"))
 
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
+_USCC_ALPHABET = USCC_ALPHABET
 
 # Latent means per partner kind, in DIMENSIONS order (higher is better).
 _KIND_MEAN = {
@@ -124,13 +126,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def uscc_check_chars(body: np.ndarray) -> np.ndarray:
-    """Check characters for an ``(n, 17)`` array of alphabet indices (GB 32100-2015).
-
-    Same algorithm as ``stdnum.cn.uscc.calc_check_digit``, vectorised.
-    """
-    total = (body * _USCC_WEIGHTS).sum(axis=1)
-    return (31 - total % 31) % 31
+#: Check characters for an ``(n, 17)`` array of alphabet indices (GB 32100-2015); the one
+#: implementation is the KYB module's.
+uscc_check_chars = uscc_check_indices
 
 
 @dataclass

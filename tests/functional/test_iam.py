@@ -273,25 +273,6 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 
 @pytest.fixture(scope="module")
-def trust_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from paver_dev.world.partners import generate
-
-    d = tmp_path_factory.mktemp("trust")
-    generate(np.random.default_rng(31), 6, 3).write(d)
-    return d
-
-
-@pytest.fixture(scope="module")
-def trust_model():
-    from paver.trust.features import partner_features
-    from paver.trust.training import train_trust_model
-    from paver_dev.world.partners import generate
-
-    h = generate(np.random.default_rng(32), 80, 6, id_prefix="H")
-    return train_trust_model(partner_features(h.merchants, h.metrics, h.partners), h.truth, seed=3)
-
-
-@pytest.fixture(scope="module")
 def risk_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from paver_dev.world import transfers
 

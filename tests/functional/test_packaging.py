@@ -127,6 +127,10 @@ def test_template_tables_come_from_the_models(packaged: dict) -> None:
         assert table["SSESpecification"]["SSEEnabled"]
     assert res["TransactionsTable"]["Properties"]["StreamSpecification"] == {
         "StreamViewType": "NEW_IMAGE"}
+    # dedupe markers expire; permanent credential claims never do
+    assert res["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at", "Enabled": True}
+    assert "TimeToLiveSpecification" not in res["ClaimsTable"]["Properties"]
 
 
 def test_template_wires_events_and_locks_buckets(packaged: dict) -> None:

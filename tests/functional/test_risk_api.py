@@ -161,7 +161,7 @@ def test_stream_handler_screens_and_reports_failures(aws: Settings, world: Path,
     out = screen_stream({"Records": [_record("5", _image("q5", "A000004")),
                                      _record("6", _image("q6", "A000005")),
                                      _record("7", _image("q7", "A000006"))]}, None)
-    assert out["batchItemFailures"] == [{"itemIdentifier": "6"}]
+    assert out["batchItemFailures"] == [{"itemIdentifier": "6"}, {"itemIdentifier": "7"}]
     assert calls["n"] == 2  # stops at the first failure; Lambda replays from it
     assert Decision.get("q5")
     service.reset_cache()

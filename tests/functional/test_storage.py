@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from paver.aws import client
 from paver.config import BUCKETS, QUEUES, Settings
 from paver.storage import registry
@@ -68,3 +70,39 @@ def test_condition_failed_tells_a_refused_condition_from_other_errors(aws: Setti
     assert registry.condition_failed(txn.value)
     assert registry.condition_failed(txn.value, 1)
     assert not registry.condition_failed(txn.value, 0)
+
+
+def test_the_app_binds_the_models_before_every_handler(api: Any, aws: Settings) -> None:
+    """One binding at the composition root: an HTTP request and an event handler each rebind
+    models pointed elsewhere (the core itself never binds)."""
+    registry.unbind()
+    Merchant.Meta.table_name = "somewhere-else"
+    assert api.http.get("/merchants/M1").status_code == 404
+    assert Merchant.Meta.table_name == aws.table_name("Merchants")
+    registry.unbind()
+    Partner.Meta.table_name = "somewhere-else"
+    out = api.lambda_.invoke("rescore_partners", api.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])).payload
+    assert "errorMessage" not in out
+    assert Partner.Meta.table_name == aws.table_name("Partners")
+
+
+def test_dedupe_markers_expire_and_claims_do_not(aws: Settings) -> None:
+    """Markers carry a TTL the table honours; credential claims live in their own table."""
+    from datetime import UTC, datetime
+
+    from paver.storage.models import DEDUPE_TTL, Claim, IdempotencyRecord
+
+    ddb = client("dynamodb", aws)
+    described = ddb.describe_time_to_live(TableName=aws.table_name("Idempotency"))
+    assert described["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED",
+                                                  "AttributeName": "expires_at"}
+    claims = ddb.describe_time_to_live(TableName=aws.table_name("Claims"))
+    assert claims["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    IdempotencyRecord.marker("accrued#T1", now=now).save()
+    raw = ddb.get_item(TableName=aws.table_name("Idempotency"), Key={"key": {"S": "accrued#T1"}})
+    assert int(raw["Item"]["expires_at"]["N"]) == int((now + DEDUPE_TTL).timestamp())
+    Claim(key="uscc#X", merchant_id="M1").save()
+    assert Claim.get("uscc#X").merchant_id == "M1"
+    assert registry.ttl_attribute(Claim) is None

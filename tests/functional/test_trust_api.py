@@ -22,21 +22,17 @@ from paver.storage.models import ModelVersion, Partner, Selection
 from paver.trust import artifacts
 from paver.trust.features import partner_features
 from paver.trust.ingest import s3_event
-from paver.trust.training import train_trust_model
 from paver_dev.world.partners import generate
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("world")
-    generate(np.random.default_rng(31), 10, 4).write(d)
-    return d
+@pytest.fixture
+def world(trust_world: Path) -> Path:
+    return trust_world
 
 
-@pytest.fixture(scope="module")
-def model():
-    h = generate(np.random.default_rng(32), 120, 8, id_prefix="H")
-    return train_trust_model(partner_features(h.merchants, h.metrics, h.partners), h.truth, seed=3)
+@pytest.fixture
+def model(trust_model: Any) -> Any:
+    return trust_model
 
 
 @lru_cache(maxsize=1)

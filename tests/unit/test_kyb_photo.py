@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -167,11 +166,11 @@ def _png_with_size(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+# a timeout, not a wall-clock assert: decoding 9e8 pixels would hang here, not be slow
+@pytest.mark.timeout(20)
 @pytest.mark.parametrize("make", [_jpeg_with_size, _png_with_size])
 def test_header_claiming_huge_size_is_refused_before_decoding(make) -> None:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
     assert code_of(make(30_000, 30_000)) == "decompression_bomb"  # 9e8 px: our cap
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize("make", [_jpeg_with_size, _png_with_size])
@@ -245,7 +244,6 @@ def _mutations(size: int, hot_start: int, hot_end: int) -> st.SearchStrategy:
 
 
 def _check_photo(blob: bytes) -> None:
-    started = time.perf_counter()
     try:
         point = photo_position(blob)
     except PhotoError as exc:
@@ -253,9 +251,9 @@ def _check_photo(blob: bytes) -> None:
                             "decompression_bomb", "empty_file"}  # fmt: skip
     else:
         assert -90 <= point.lat <= 90 and -180 <= point.lon <= 180
-    assert time.perf_counter() - started < 2.0
 
 
+@pytest.mark.timeout(300)  # a damaged photo that makes the parser loop fails the test
 @pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
 @given(
     mutations=_mutations(len(_BASE_JPEG), _APP1, _APP1_END),
@@ -269,6 +267,7 @@ def test_fuzz_jpeg_exif_bytes(mutations: list[tuple[int, int]], cut: int | None)
     _check_photo(bytes(data[:cut] if cut else data))
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
 @given(
     mutations=st.lists(

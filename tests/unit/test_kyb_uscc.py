@@ -114,3 +114,16 @@ def test_generator_is_reproducible_and_respects_arguments() -> None:
         generate_uscc(random.Random(1), region="4403")
     kinds = {generate_uscc(random.Random(s))[1] for s in range(200)}
     assert kinds == {"1", "2", "3"}
+
+
+def test_vectorised_check_characters_match_stdnum() -> None:
+    """One checksum: the array form (features, synthetic world) agrees with python-stdnum."""
+    import numpy as np
+
+    from paver.kyb.uscc import ALPHABET, uscc_check_indices
+
+    body = np.random.default_rng(7).integers(0, len(ALPHABET), size=(300, 17))
+    got = uscc_check_indices(body)
+    want = [ALPHABET.index(stdnum_uscc.calc_check_digit("".join(ALPHABET[i] for i in row)))
+            for row in body]
+    assert got.tolist() == want

@@ -71,3 +71,18 @@ def test_the_check_sees_every_kind_of_import(tmp_path: Path, source: str,
     path = tmp_path / "mod.py"
     path.write_text(source, encoding="utf-8")
     assert set(imported_roots(path)) == expected
+
+
+def test_only_entry_points_bind_the_storage_models() -> None:
+    """The core assumes bound models: binding is the composition root's job (app.py's
+    middleware, the certifier's handler, tooling), not a call scattered in every service."""
+    callers = []
+    for path in sorted(CORE.rglob("*.py")):
+        if path == CORE / "storage" / "registry.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in ("bind", "bind_all"):
+                    callers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert callers == []

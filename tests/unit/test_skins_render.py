@@ -20,9 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from paver import emv, render, skins
+from paver import emv, qr_symbol, render, skins
+from paver.png import adler32_combine
 from paver.render import RenderError, ScanVerificationError, render_code
 from paver.skins import SkinError
+from paver.svg_raster import rasterise_svg
 
 SHIPPED = sorted(skins.load_skins())
 PAYLOAD = emv.build_aggregated_code(
@@ -255,19 +257,19 @@ def test_png_writer_is_standard(rendered: dict[tuple[str, str], Any]) -> None:
 
 def test_adler32_combine() -> None:
     a, b = b"frame rows" * 1000, bytes(range(256)) * 300
-    assert render.adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == \
+    assert adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == \
         zlib.adler32(a + b)
 
 
 def test_svg_subset_rasteriser_without_resvg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "resvg_py", None)  # import fails -> parse the SVG back
     code = render_code(PAYLOAD, "lingnan_red", "svg")
-    grey = render._rasterise_svg(code.data.decode(), code.width_px, code.height_px)
+    grey = rasterise_svg(code.data.decode(), code.width_px, code.height_px, render.DPI)
     assert read_all(grey) == [PAYLOAD.encode()]
     broken = code.data.decode().replace('id="modules"', 'id="modules" fill-opacity="0"')
     broken = broken.replace(f'fill="{skins.get_skin("lingnan_red").palette.module}" d=',
                             'fill="#FFFDF7" d=')
-    assert read_all(render._rasterise_svg(broken, code.width_px, code.height_px)) == []
+    assert read_all(rasterise_svg(broken, code.width_px, code.height_px, render.DPI)) == []
 
 
 def _variant(name: str, **changes: Any) -> skins.Skin:
@@ -342,7 +344,7 @@ def test_mask_candidates_equal_the_writers_symbols_for_every_version() -> None:
     for length in [*range(1, 200, 5), *range(200, 1272, 13), 1271]:
         payload = "".join(chr(97 + (i * 7 + length) % 26) for i in range(length))
         base = _writer(payload, 0)
-        candidates = render._mask_candidates(render._symbol(payload))
+        candidates = qr_symbol.mask_candidates(render._symbol(payload))
         versions.add((base.shape[0] - 17) // 4)
         for mask in range(8):
             assert (candidates[mask] == _writer(payload, mask)).all(), (length, mask)
@@ -376,8 +378,8 @@ def _reference_penalty(m: np.ndarray) -> int:
 @pytest.mark.parametrize("length", [3, 40, 120])
 def test_mask_penalties_match_the_standard(length: int) -> None:
     payload = "".join(chr(65 + (i * 11) % 26) for i in range(length)).lower()
-    candidates = render._mask_candidates(render._symbol(payload))
-    fast = render._mask_penalties(candidates)
+    candidates = qr_symbol.mask_candidates(render._symbol(payload))
+    fast = qr_symbol.mask_penalties(candidates)
     assert fast.tolist() == [_reference_penalty(c) for c in candidates]
     chosen = render.qr_matrix(payload)
     assert (chosen == candidates[int(np.argmin(fast))]).all()

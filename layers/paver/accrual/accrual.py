@@ -11,7 +11,7 @@ here by the same rule (:func:`paver.accrual.attribution.attribute`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,8 +22,9 @@ from pynamodb.transactions import TransactWrite
 
 from paver.accrual.attribution import AttributionError, attribute
 from paver.accrual.milestones import grant_milestones
+from paver.batch import stream_batch
 from paver.storage.models import IdempotencyRecord, Merchant
-from paver.storage.registry import bind, condition_failed, connection
+from paver.storage.registry import condition_failed, connection
 from paver.storage.streams import BadStreamRecord, inserted_item, sequence_number
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,10 @@ def _not_accrued(txn: dict[str, Any]) -> dict[str, str] | None:
 
 def accrue(txn: dict[str, Any]) -> bool:
     """Add one transaction to its merchant's totals; False when it was already added."""
-    bind()
     day = datetime.fromisoformat(txn["timestamp"]).astimezone(UTC).date().isoformat()
     try:
         with TransactWrite(connection=connection()) as tw:
-            tw.save(IdempotencyRecord(key=f"accrued#{txn['txn_id']}",
-                                      created_at=datetime.now(UTC)),
+            tw.save(IdempotencyRecord.marker(f"accrued#{txn['txn_id']}"),
                     condition=IdempotencyRecord.key.does_not_exist())
             tw.update(Merchant(txn["merchant_id"]), actions=[
                 Merchant.txn_count.add(1),
@@ -128,7 +127,6 @@ def _already_counted(records: list[dict[str, Any]]) -> set[str]:
             ids.append(item["txn_id"])
     if not ids:
         return set()
-    bind()
     try:
         found = IdempotencyRecord.batch_get([f"accrued#{t}" for t in dict.fromkeys(ids)])
         return {r.key.removeprefix("accrued#") for r in found}
@@ -139,7 +137,9 @@ def _already_counted(records: list[dict[str, Any]]) -> set[str]:
 
 def process_stream(records: Iterable[dict[str, Any]],
                    accrue_fn: Callable[[dict[str, Any]], bool] = accrue) -> AccrualOutcome:
-    """Accrue every INSERT of a Transactions stream batch; report only the failed records.
+    """Accrue every INSERT of a Transactions stream batch, in order, under the batch policy of
+    :mod:`paver.batch` (an unreadable record is skipped; a transient failure stops the batch
+    and reports that record and every later one).
 
     Markers already present are read in one batch first, so a redelivered batch costs one read
     instead of a failed transaction per record; the transaction's condition stays the guard.
@@ -151,30 +151,27 @@ def process_stream(records: Iterable[dict[str, Any]],
     touched: dict[str, list[str]] = {}
     records = list(records)
     counted = _already_counted(records)
-    for rec in records:
-        seq = sequence_number(rec)
-        try:
-            txn = _image(rec)
-            if txn is None:
-                out.skipped.append(seq)
-                continue
-            refused = _not_accrued(txn)
-            if refused is not None:
-                out.not_accrued.append(refused)
-                continue
-            if txn["txn_id"] in counted:
-                out.duplicates.append(txn["txn_id"])
-            elif accrue_fn(txn):
-                out.accrued.append(txn["txn_id"])
-            else:
-                out.duplicates.append(txn["txn_id"])
-            touched.setdefault(txn["merchant_id"], []).append(seq)
-        except BadRecord as exc:
-            log.error("accrual: record %s skipped: %s", seq, exc)
-            out.skipped.append(seq)
-        except Exception:
-            log.exception("accrual: record %s failed; reported for retry", seq)
-            out.failures.append({"itemIdentifier": seq})
+
+    def accrue_one(rec: Mapping[str, Any]) -> None:
+        txn = _image(rec)
+        if txn is None:
+            out.skipped.append(sequence_number(rec))
+            return
+        refused = _not_accrued(txn)
+        if refused is not None:
+            out.not_accrued.append(refused)
+            return
+        if txn["txn_id"] in counted:
+            out.duplicates.append(txn["txn_id"])
+        elif accrue_fn(txn):
+            out.accrued.append(txn["txn_id"])
+        else:
+            out.duplicates.append(txn["txn_id"])
+        touched.setdefault(txn["merchant_id"], []).append(sequence_number(rec))
+
+    out.failures = stream_batch(records, accrue_one, what="accrual",
+                                on_permanent=lambda rec, _: out.skipped.append(
+                                    sequence_number(rec)))
     for mid in sorted(touched):
         try:
             out.benefits.extend(f"{mid}:{b}" for b in grant_milestones(mid, totals(mid)))

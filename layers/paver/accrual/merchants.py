@@ -9,11 +9,9 @@ from pynamodb.exceptions import DoesNotExist
 from paver.accrual.transactions import money
 from paver.errors import UnknownMerchant
 from paver.storage.models import Benefit, Merchant
-from paver.storage.registry import bind
 
 
 def _merchant(merchant_id: str) -> Merchant:
-    bind()
     try:
         return Merchant.get(merchant_id)
     except DoesNotExist as exc:

@@ -16,7 +16,7 @@ from paver.config import Settings, settings
 from paver.errors import Conflict, InvalidInput, UnknownMerchant
 from paver.fields import Money, digits
 from paver.storage.models import Merchant, Transaction
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 MAX_AMOUNT = Decimal("1000000")
 
@@ -108,7 +108,6 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
     (view, created)
         ``created`` is False for a replay of the same payment.
     """
-    bind()
     try:
         merchant = Merchant.get(body.merchant_id, attributes_to_get=["merchant_id"])
     except DoesNotExist as exc:

@@ -37,8 +37,8 @@ from paver.kyb.geo import GeoPoint, distance_to_registered, haversine_m
 from paver.kyb.photo import PhotoError, decode_qr_payloads, open_photo
 from paver.kyb.uscc import normalize_uscc, validate_uscc
 from paver.rollout.service import activate, code_id_for
-from paver.storage.models import BindingAttempt, Code, IdempotencyRecord, Merchant
-from paver.storage.registry import bind, condition_failed, connection
+from paver.storage.models import BindingAttempt, Claim, Code, IdempotencyRecord, Merchant
+from paver.storage.registry import condition_failed, connection
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def request_upload(merchant_id: str, content_type: str, size: int,
     The request itself (its time and the phone's reported position) is kept for the binding
     check of the photo that arrives under the returned key.
     """
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     if content_type not in UPLOAD_TYPES:
         raise BindingInputError(f"content_type: one of {', '.join(UPLOAD_TYPES)}")
     if not 0 < size <= MAX_PHOTO_BYTES:
@@ -90,7 +90,7 @@ def request_upload(merchant_id: str, content_type: str, size: int,
     _merchant(merchant_id)
     attempt_id = uuid.uuid4().hex
     now = datetime.now(UTC)
-    IdempotencyRecord(key=_upload_key(merchant_id, attempt_id), created_at=now, result={
+    IdempotencyRecord.marker(_upload_key(merchant_id, attempt_id), now=now, result={
         "requested_at": now.isoformat(),
         "device": None if device is None else {
             "lat": round(device.lat, 6), "lon": round(device.lon, 6),
@@ -174,10 +174,9 @@ def _credential_holder(uscc: str | None) -> str | None:
     if not uscc:
         return None
     try:
-        rec = IdempotencyRecord.get(_credential_key(uscc))
+        return Claim.get(_credential_key(uscc)).merchant_id
     except DoesNotExist:
         return None
-    return (rec.result or {}).get("merchant_id")
 
 
 def check_photo(merchant: Merchant, photo: bytes, policy: BindingPolicy,
@@ -276,7 +275,7 @@ def _photo_hashes_like(phash: str) -> set[tuple[str, str]]:
     photo within ``PHASH_BANDS - 1`` bits of it, and a few farther ones."""
     keys = [f"phash#{b}" for b in provenance.bands(phash)]
     found: set[tuple[str, str]] = set()
-    for rec in IdempotencyRecord.batch_get(keys):
+    for rec in Claim.batch_get(keys):
         for member in rec.members or ():
             merchant, _, other = member.rpartition("|")
             found.add((merchant, other))
@@ -286,8 +285,7 @@ def _photo_hashes_like(phash: str) -> set[tuple[str, str]]:
 def _remember_photo(merchant_id: str, phash: str) -> None:
     """Index a checked photo's hash by band (atomic set ADD: concurrent writers are safe)."""
     for band in provenance.bands(phash):
-        IdempotencyRecord(key=f"phash#{band}").update(
-            actions=[IdempotencyRecord.members.add({f"{merchant_id}|{phash}"})])
+        Claim(key=f"phash#{band}").update(actions=[Claim.members.add({f"{merchant_id}|{phash}"})])
 
 
 def _our_payload(merchant_id: str) -> str | None:
@@ -330,7 +328,6 @@ def bind_from_photo(merchant_id: str, attempt_id: str, photo: bytes,
     retried event finds the merchant bound already), and the upgrade benefit is granted only
     when the level went up.
     """
-    bind()
     policy, rules = load_policy()
     merchant = _merchant(merchant_id)
     ev = check_photo(merchant, photo, policy, _upload_request(merchant_id, attempt_id),
@@ -434,13 +431,12 @@ def _save_attempt(attempt: BindingAttempt) -> None:
 
 
 def _bind_transaction(merchant: Merchant, level: int, attempt: BindingAttempt) -> None:
-    bind()
     now = datetime.now(UTC)
     with TransactWrite(connection=connection()) as tw:
         if merchant.uscc:
-            tw.save(IdempotencyRecord(key=_credential_key(merchant.uscc), created_at=now,
-                                      result={"merchant_id": merchant.merchant_id}),
-                    condition=IdempotencyRecord.key.does_not_exist())
+            tw.save(Claim(key=_credential_key(merchant.uscc), created_at=now,
+                          merchant_id=merchant.merchant_id),
+                    condition=Claim.key.does_not_exist())
         tw.update(Merchant(merchant.merchant_id), actions=[
             Merchant.bound.set(True), Merchant.level.set(level), Merchant.updated_at.set(now)],
             condition=(Merchant.bound == False))  # noqa: E712 - a DynamoDB condition, not a bool
@@ -449,7 +445,7 @@ def _bind_transaction(merchant: Merchant, level: int, attempt: BindingAttempt) -
 
 def handle_uploaded(bucket: str, key: str, cfg: Settings | None = None) -> BindingOutcome:
     """S3 notification logic: read the uploaded photo (bounded) and decide the attempt."""
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     merchant_id, attempt_id = parse_photo_key(key)
     s3 = client("s3", cfg)
     head = s3.head_object(Bucket=bucket, Key=key)
@@ -462,7 +458,6 @@ def handle_uploaded(bucket: str, key: str, cfg: Settings | None = None) -> Bindi
 
 
 def attempts(merchant_id: str) -> list[dict[str, Any]]:
-    bind()
     return [
         {"attempt_id": a.attempt_id, "outcome": a.outcome, "reasons": a.reasons or [],
          "created_at": a.created_at.isoformat() if a.created_at else None}

@@ -9,7 +9,6 @@ from paver.binding.policy import load_policy
 from paver.binding.service import parse_photo_key
 from paver.config import Settings, settings
 from paver.storage.models import BindingAttempt
-from paver.storage.registry import bind
 
 PHOTO_URL_EXPIRES_S = 300
 
@@ -34,7 +33,6 @@ def attempts_view(merchant_id: str, cfg: Settings | None = None) -> list[dict[st
     """Newest first: outcome, each refusal reason in words (and whether a retry may help),
     distance to the registered address, and a short-lived link to the photo."""
     cfg = cfg or settings()
-    bind(cfg)
     policy, _ = load_policy()
     words = {r.name: r.reason or r.name for r in policy.refusals}
     photos = _photo_keys(merchant_id, cfg)

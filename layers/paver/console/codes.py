@@ -8,7 +8,6 @@ from typing import Any
 from paver.console.pages import decode_cursor, page
 from paver.rollout.service import allowed_skins, code_id_for, code_view
 from paver.storage.models import Code, Merchant, Partner
-from paver.storage.registry import bind
 
 
 def list_codes(campaign_id: str | None, partner_id: str | None, limit: int = 25,
@@ -19,7 +18,6 @@ def list_codes(campaign_id: str | None, partner_id: str | None, limit: int = 25,
     with only a partner its merchants' codes are read through ``by_partner``; with neither,
     every code (table order, for the operator).
     """
-    bind()
     start = decode_cursor(cursor, ("code_id",))
     if campaign_id is not None:
         cond = Code.code_id > start["code_id"] if start else None

@@ -14,7 +14,6 @@ from pynamodb.exceptions import DoesNotExist
 from paver.accrual.transactions import money
 from paver.console.pages import decode_cursor, page
 from paver.storage.models import Merchant
-from paver.storage.registry import bind
 
 MAX_QUERY_CHARS = 64
 
@@ -49,7 +48,6 @@ def search(q: str = "", partner_id: str | None = None, merchant_id: str | None =
     merchant_id
         Only this merchant (a merchant's own search).
     """
-    bind()
     needle = q.strip().casefold()[:MAX_QUERY_CHARS]
     rows: Iterable[Merchant]
     if merchant_id is not None:

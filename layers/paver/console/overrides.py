@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from paver.errors import Conflict, NotFound
 from paver.storage.models import Selection
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 MAX_NOTE_CHARS = 500
 
@@ -32,7 +32,6 @@ class OverrideConflict(Conflict):
 def override(campaign_id: str, partner_id: str, selected: bool, note: str,
              by: str) -> dict[str, Any]:
     """Set the partner's decision to ``selected`` with a note; return the audit trail."""
-    bind()
     try:
         row = Selection.get(campaign_id, partner_id, consistent_read=True)
     except DoesNotExist as exc:

@@ -8,7 +8,6 @@ from paver.accrual.merchants import UnknownMerchant
 from paver.accrual.milestones import load_policy
 from paver.ruleengine import Condition
 from paver.storage.models import Benefit, Merchant
-from paver.storage.registry import bind
 
 
 def _ratio(cond: Condition, facts: dict[str, float]) -> float:
@@ -56,7 +55,6 @@ def milestones(merchant: Merchant, granted: set[str]) -> list[dict[str, Any]]:
 
 def milestones_view(merchant_id: str) -> dict[str, Any]:
     """``{"merchant_id", "milestones"}`` for a stored merchant."""
-    bind()
     try:
         m = Merchant.get(merchant_id)
     except Merchant.DoesNotExist as exc:

@@ -17,7 +17,6 @@ from paver.config import Settings, settings
 from paver.errors import NotFound
 from paver.rollout.service import image_key
 from paver.storage.models import Code
-from paver.storage.registry import bind
 
 DPI = 300
 PAGE_PX = (2480, 3508)  # A4 at 300 dpi
@@ -33,7 +32,6 @@ class SheetEmpty(NotFound):
 
 
 def partner_codes(campaign_id: str, partner_id: str) -> list[Code]:
-    bind()
     return sorted(Code.by_campaign.query(campaign_id,
                                          filter_condition=Code.partner_id == partner_id),
                   key=lambda c: c.code_id)

@@ -123,10 +123,19 @@ def valid_uscc_mask(values: Iterable[object]) -> np.ndarray:
     entity = (chars[:, 0] != ord("9")) | np.isin(chars[:, 1],
                                                  [ord(c) for c in MARKET_ENTITY_TYPES])
     region = ((chars[:, 2:8] >= ord("0")) & (chars[:, 2:8] <= ord("9"))).all(axis=1)
-    weights = np.array(_WEIGHTS, dtype=np.int64)
-    check = (31 - (np.maximum(idx[:, :17], 0) * weights).sum(axis=1) % 31) % 31
+    check = uscc_check_indices(np.maximum(idx[:, :17], 0))
     out[sel] = (idx >= 0).all(axis=1) & authority & entity & region & (check == idx[:, 17])
     return out
+
+
+def uscc_check_indices(body: np.ndarray) -> np.ndarray:
+    """Check characters (as alphabet indices) of an ``(n, 17)`` array of alphabet indices.
+
+    :func:`uscc_check_character` (python-stdnum) vectorised: the same weights, for whole
+    portfolios (:func:`valid_uscc_mask`) and the synthetic world's generator.
+    """
+    weights = np.array(_WEIGHTS, dtype=np.int64)
+    return (31 - (body.astype(np.int64) * weights).sum(axis=1) % 31) % 31
 
 
 def uscc_check_character(first17: str) -> str:

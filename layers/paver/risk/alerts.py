@@ -19,7 +19,6 @@ from paver.errors import InvalidInput
 from paver.risk.cases import case_view, cases_of
 from paver.risk.events import check_label
 from paver.storage.models import Case, Decision, Transaction
-from paver.storage.registry import bind
 
 #: ``flagged``/``cleared``: the screening verdict; ``open`` … ``escalated``: flagged events by
 #: the analysts' case status (:mod:`paver.risk.cases`); ``all``: every screened event.
@@ -108,7 +107,6 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
         raise AlertInputError(f"status: one of {', '.join(STATUSES)}")
     if not 1 <= limit <= MAX_LIMIT:
         raise AlertInputError(f"limit: from 1 to {MAX_LIMIT}")
-    bind()
     cond = None
     if status != "all":
         cond = Decision.risky == (status != "cleared")
@@ -145,7 +143,6 @@ def list_alerts(status: str = "flagged", scene: str | None = None,
 
 def get_alert(event_id: str, cfg: Settings | None = None) -> dict[str, Any] | None:
     """One decision with the relation groups of its event (when the payment is stored)."""
-    bind(cfg)
     try:
         d = Decision.get(event_id)
     except DoesNotExist:

@@ -24,9 +24,7 @@ class S3KBRepository:
     """Save, load and list knowledge-base versions on the bound AWS."""
 
     def __init__(self, cfg: Settings | None = None) -> None:
-        from paver.storage.registry import bind
-
-        self.cfg = bind(cfg or settings())
+        self.cfg = cfg or settings()
         self.bucket = self.cfg.bucket_name("artifacts")
 
     def _s3(self) -> Any:

@@ -28,7 +28,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from paver.errors import Conflict, InvalidInput, NotFound
 from paver.risk.feedback import Feedback, check_feedback
 from paver.storage.models import Case, Decision
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 #: decision → case status it leads to
 OUTCOME: dict[str, str] = {"confirm": "confirmed", "dismiss": "dismissed",
@@ -61,7 +61,6 @@ def _case(event_id: str) -> Case | None:
 
 def cases_of(event_ids: list[str]) -> dict[str, Case]:
     """The cases of these alerts (those decided at least once)."""
-    bind()
     return {c.event_id: c for c in Case.batch_get(event_ids)} if event_ids else {}
 
 
@@ -90,7 +89,6 @@ def decide(event_id: str, decision: str, scene: str | None, analyst: str, note: 
         The event is not an alert, the case is already decided, or another analyst decided
         it first (``current`` holds the case as it is now).
     """
-    bind()
     try:
         alert = Decision.get(event_id, consistent_read=True,
                              attributes_to_get=["event_id", "risky", "scene"])
@@ -141,7 +139,6 @@ def decide(event_id: str, decision: str, scene: str | None, analyst: str, note: 
 
 def feedback_rows(since: datetime | None = None) -> list[Feedback]:
     """Every decided case as feedback for a rebuild (the latest decision of each)."""
-    bind()
     out = []
     for c in Case.scan():
         last = (c.history or [None])[-1]

@@ -49,9 +49,7 @@ class DynamoStore:
     cost_per_node_s = 0.004
 
     def __init__(self, cfg: Settings | None = None) -> None:
-        from paver.storage.registry import bind
-
-        bind(cfg)
+        del cfg  # kept for callers: the models are bound once per process (bind_all)
         self._parts: dict[str, _Partition] = {}
         self._sets: dict[str, tuple[set[str], str | None, str | None]] = {}
         self._accounts: dict[str, Mapping[str, Any]] = {}
@@ -100,7 +98,7 @@ class DynamoStore:
 
         try:
             with TransactWrite(connection=connection()) as tw:
-                tw.save(IdempotencyRecord(key=f"device-use#{txn_id}"),
+                tw.save(IdempotencyRecord.marker(f"device-use#{txn_id}"),
                         condition=IdempotencyRecord.key.does_not_exist())
                 # One operation per item: a transaction may not touch an item twice (a
                 # self-transfer from one device would otherwise name it twice).

@@ -355,11 +355,13 @@ def event_from_transaction_image(image: Mapping[str, Any]) -> TransferEvent | No
 
 def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | None = None,
                           budget_ms: float | None = None) -> dict[str, Any]:
-    """Screen every INSERT of a Transactions stream batch; report the first failure for retry.
+    """Screen every INSERT of a Transactions stream batch; report failures for retry.
 
-    Lambda retries a stream batch from the lowest reported sequence number, so processing
-    stops at the first failure (the rest would be replayed anyway). Screening is idempotent
-    (items and decisions are keyed by transaction id).
+    The batch policy of :mod:`paver.batch`: processing stops at the first failure, which is
+    reported with every record after it (Lambda replays the stream from there); an unreadable
+    record is skipped. Screening is idempotent (items and decisions are keyed by transaction
+    id), so when storing the batch's decisions fails, the batch is replayed from the first
+    record that had one.
 
     A payment that arrives before any knowledge base exists is not skipped: its associated
     data is recorded and a decision with status ``unscreened_no_kb`` says why it has no
@@ -372,60 +374,57 @@ def screen_stream_records(records: Iterable[Mapping[str, Any]], cfg: Settings | 
         "unscreened_no_kb": n, "risky": n}`` (``skipped``: records that are not payments to
         screen, such as updates and payments without a payer)
     """
+    from paver.batch import failures_from, stream_batch
     from paver.risk.dynamo_store import DynamoStore
-    from paver.storage.streams import BadStreamRecord, sequence_number
 
     records = list(records)
-    failures: list[dict[str, str]] = []
-    screened = skipped = risky = unscreened = 0
-    first_seq: str | None = None
+    counts = {"screened": 0, "skipped": 0, "unscreened_no_kb": 0, "risky": 0}
+    first: Mapping[str, Any] | None = None  # the first record with a decision to store
     decisions: list[dict[str, Any]] = []
     m: Matcher | None = None
     no_kb: str | None = None
     store = DynamoStore(cfg)
-    for rec in records:
-        seq = sequence_number(rec)
-        try:
-            if rec.get("eventName") != "INSERT" or "NewImage" not in (rec.get("dynamodb") or {}):
-                skipped += 1
-                continue
-            e = event_from_transaction_image(rec["dynamodb"]["NewImage"])
-            if e is None:
-                skipped += 1
-                continue
-            if m is None and no_kb is None:
-                try:
-                    m = matcher(cfg=cfg)
-                except KBError as exc:  # none yet, or unusable: recorded unscreened
-                    no_kb = str(exc)
-                    log.warning("risk screening: %s; payments recorded as unscreened", exc)
-            if m is None:
-                store.record_transfer(e)
-                decisions.append(unscreened_decision(e.txn_id, no_kb or "no knowledge base"))
-                first_seq = seq if first_seq is None else first_seq
-                unscreened += 1
-                continue
+
+    def screen(rec: Mapping[str, Any]) -> None:
+        nonlocal first, m, no_kb
+        if rec.get("eventName") != "INSERT" or "NewImage" not in (rec.get("dynamodb") or {}):
+            counts["skipped"] += 1
+            return
+        e = event_from_transaction_image(rec["dynamodb"]["NewImage"])
+        if e is None:
+            counts["skipped"] += 1
+            return
+        if m is None and no_kb is None:
+            try:
+                m = matcher(cfg=cfg)
+            except KBError as exc:  # none yet, or unusable: recorded unscreened
+                no_kb = str(exc)
+                log.warning("risk screening: %s; payments recorded as unscreened", exc)
+        if m is None:
+            store.record_transfer(e)
+            decisions.append(unscreened_decision(e.txn_id, no_kb or "no knowledge base"))
+            counts["unscreened_no_kb"] += 1
+        else:
             sc = Screener(m, store,
                           budget_ms=(cfg or settings()).risk_budget_ms
                           if budget_ms is None else budget_ms,
                           shadow=shadow_matcher(cfg))
             d = sc.screen_event(e, record=True, with_relations=False)
             decisions.append(d)
-            first_seq = seq if first_seq is None else first_seq
-            screened += 1
-            risky += int(d["risky"])
-        except BadStreamRecord as exc:  # unreadable: retrying cannot help, must not block
-            log.error("risk screening: record %s skipped: %s", seq, exc)
-            skipped += 1
-        except Exception:
-            log.exception("risk screening: record %s failed; reported for retry", seq)
-            failures.append({"itemIdentifier": seq})
-            break
+            counts["screened"] += 1
+            counts["risky"] += int(d["risky"])
+        first = rec if first is None else first
+
+    def unreadable(rec: Mapping[str, Any], exc: Exception) -> None:
+        counts["skipped"] += 1
+
+    failures = stream_batch(records, screen, what="risk screening", on_permanent=unreadable)
     if decisions:
         try:
             save_decisions(decisions)
         except Exception:
             log.exception("risk screening: storing decisions failed; batch reported for retry")
-            failures = [{"itemIdentifier": first_seq or ""}]
-    return {"batchItemFailures": failures, "screened": screened, "skipped": skipped,
-            "unscreened_no_kb": unscreened, "risky": risky}
+            # every decision of the batch is lost: replay from the first record that had one
+            failures = failures_from(records, next(
+                i for i, r in enumerate(records) if r is first))
+    return {"batchItemFailures": failures, **counts}

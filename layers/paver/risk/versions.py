@@ -123,9 +123,6 @@ def rollback(by: str, note: str = "", cfg: Settings | None = None) -> dict[str, 
 def shadow_report(since: datetime | None = None, until: datetime | None = None,
                   cfg: Settings | None = None) -> dict[str, Any]:
     """Active against shadow verdicts on the events both screened in the window."""
-    from paver.storage.registry import bind
-
-    bind(cfg)
     cond = Decision.shadow.exists()
     if since is not None:
         cond = cond & (Decision.decided_at >= since)

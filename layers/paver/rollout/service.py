@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +19,13 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from paver.aws import client, queue_url
+from paver.batch import sqs_batch
 from paver.config import Settings, settings
 from paver.emv import MerchantAccount, build_aggregated_code
 from paver.errors import Conflict, InvalidInput, NotFound, Unavailable
 from paver.rollout.status import STATUSES, IllegalTransition, check_transition
 from paver.storage.models import Campaign, Code, Merchant, Partner, Selection
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def issue_codes(campaign_id: str, partner_id: str, merchant_ids: Sequence[str],
 
     A merchant whose code exists is left alone; a merchant of another partner is refused.
     """
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     try:
         partner = Partner.get(partner_id)
     except DoesNotExist as exc:
@@ -197,13 +198,11 @@ def issue_codes(campaign_id: str, partner_id: str, merchant_ids: Sequence[str],
 
 
 def selected_partners(campaign_id: str) -> list[str]:
-    bind()
     return [s.partner_id for s in Selection.query(campaign_id) if s.selected]
 
 
 def get_campaign(campaign_id: str) -> Campaign:
     """The campaign, or :class:`NotFound` naming it."""
-    bind()
     try:
         return Campaign.get(campaign_id)
     except DoesNotExist as exc:
@@ -213,7 +212,7 @@ def get_campaign(campaign_id: str) -> Campaign:
 def start_rollout(campaign_id: str, cfg: Settings | None = None,
                   per_message: int = MESSAGE_MERCHANTS) -> dict[str, int]:
     """Queue the merchants of the campaign's selected partners in batches (SQS fan-out)."""
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     get_campaign(campaign_id)
     partners = selected_partners(campaign_id)
     if not partners:
@@ -292,30 +291,24 @@ def process_records(records: Iterable[dict[str, Any]],
     - Anything else (throttling, a dependency down) is reported in ``batchItemFailures``, so
       only that message returns to the queue (and after ``maxReceiveCount`` to the DLQ).
     """
-    failures = []
-    for rec in records:
+    def issue(rec: Mapping[str, Any]) -> None:
         msg_id, body = rec.get("messageId", ""), rec.get("body", "")
-        try:
-            try:
-                campaign_id, partner_id, ids = parse_message(body)
-                check_selected(campaign_id, partner_id)
-                res = issue_codes(campaign_id, partner_id, ids, cfg)
-            except PERMANENT_ERRORS as exc:
-                log.error("rollout: message %s cannot succeed, sent to the dead-letter queue: "
-                          "%s", msg_id, exc)
-                dead_letter(body, str(exc), msg_id, cfg)
-                continue
-            if res.failed:
-                reasons = "; ".join(f"{m}: {r}" for m, r in sorted(res.failed.items()))
-                log.error("rollout: %d merchants of message %s cannot get a code, sent to the "
-                          "dead-letter queue: %s", len(res.failed), msg_id, reasons[:300])
-                dead_letter(json.dumps({"campaign_id": campaign_id, "partner_id": partner_id,
-                                        "merchant_ids": sorted(res.failed)}),
-                            reasons, msg_id, cfg)
-        except Exception:
-            log.exception("rollout: message %s failed; returned for retry", msg_id)
-            failures.append({"itemIdentifier": msg_id})
-    return {"batchItemFailures": failures}
+        campaign_id, partner_id, ids = parse_message(body)
+        check_selected(campaign_id, partner_id)
+        res = issue_codes(campaign_id, partner_id, ids, cfg)
+        if res.failed:
+            reasons = "; ".join(f"{m}: {r}" for m, r in sorted(res.failed.items()))
+            log.error("rollout: %d merchants of message %s cannot get a code, sent to the "
+                      "dead-letter queue: %s", len(res.failed), msg_id, reasons[:300])
+            dead_letter(json.dumps({"campaign_id": campaign_id, "partner_id": partner_id,
+                                    "merchant_ids": sorted(res.failed)}),
+                        reasons, msg_id, cfg)
+
+    def to_dead_letter(rec: Mapping[str, Any], exc: Exception) -> None:
+        dead_letter(rec.get("body", ""), str(exc), rec.get("messageId", ""), cfg)
+
+    return sqs_batch(records, issue, what="rollout", permanent=PERMANENT_ERRORS,
+                     on_permanent=to_dead_letter)
 
 
 def campaign_progress(campaign_id: str) -> dict[str, Any]:
@@ -328,7 +321,6 @@ def campaign_progress(campaign_id: str) -> dict[str, Any]:
 
 
 def get_code(code_id: str) -> Code:
-    bind()
     try:
         return Code.get(code_id)
     except DoesNotExist as exc:
@@ -419,7 +411,7 @@ def active_since(code: Code) -> datetime | None:
 
 def reskin(merchant_id: str, skin: str, cfg: Settings | None = None) -> Code:
     """Re-render a merchant's code with a skin from its partner's set."""
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     try:
         merchant = Merchant.get(merchant_id)
         partner = Partner.get(merchant.partner_id)

@@ -1,11 +1,14 @@
 """PynamoDB models: the single definition of every DynamoDB table.
 
 The logical name in ``Meta.table_name`` is rewritten to the stage-prefixed physical name by
-:func:`paver.storage.registry.bind`; local creation, tests and the deployment template all read
+:func:`paver.storage.registry.bind_all`; local creation, tests and the deployment template all read
 these classes (no second hand-written key schema).
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -13,6 +16,7 @@ from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -349,8 +353,18 @@ class PartnerSkin(Model):
     certified_at = UTCDateTimeAttribute(null=True)
 
 
+#: How long a dedupe marker outlives its write: longer than any redelivery of the event it
+#: guards (a DynamoDB stream keeps records 24 h, an SQS queue at most 14 days), so a retry
+#: still finds it; after that DynamoDB's TTL deletes it and the table does not grow forever.
+DEDUPE_TTL = timedelta(days=15)
+
+
 class IdempotencyRecord(Model):
-    """Idempotency keys and processed markers (exactly-once effects of retried writes)."""
+    """Dedupe markers (``accrued#txn``, ``device-use#txn``, the risk feed's per-decision
+    markers) and upload requests: they make retried writes take effect once, and expire
+    (``expires_at``, the table's DynamoDB TTL attribute). Permanent claims live in
+    :class:`Claim`. A record written without ``expires_at`` (the risk feed's watermark) stays.
+    """
 
     class Meta(_Meta):
         table_name = "Idempotency"
@@ -358,7 +372,28 @@ class IdempotencyRecord(Model):
     key = UnicodeAttribute(hash_key=True)
     result = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute(null=True)
-    # a set grown by atomic ADD (e.g. photo hashes sharing one band: "merchant|hash")
+    expires_at = TTLAttribute(null=True)
+
+    @classmethod
+    def marker(cls, key: str, result: dict[str, Any] | None = None,
+               now: datetime | None = None) -> IdempotencyRecord:
+        """A record that expires :data:`DEDUPE_TTL` after ``now`` (default: the clock)."""
+        now = now or datetime.now(UTC)
+        return cls(key=key, result=result, created_at=now, expires_at=now + DEDUPE_TTL)
+
+
+class Claim(Model):
+    """Permanent claims, never expired: a business credential bound to one merchant
+    (``uscc#<code>`` → ``merchant_id``) and the perceptual-hash index of checked store photos
+    (``phash#<band>`` → ``members``, a set of ``merchant|hash`` grown by atomic ADD), so a
+    credential or a photo cannot bind a second shop however much later it comes back."""
+
+    class Meta(_Meta):
+        table_name = "Claims"
+
+    key = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
     members = UnicodeSetAttribute(null=True)
 
 
@@ -379,5 +414,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Decision,
     BindingAttempt,
     IdempotencyRecord,
+    Claim,
     PartnerSkin,
 )

@@ -1,4 +1,11 @@
-"""Bind models to a stage and endpoint; create every table, bucket and queue the app needs."""
+"""Bind models to a stage and endpoint; create every table, bucket and queue the app needs.
+
+Binding happens once per process, at the composition root: ``app.py`` binds in a middleware
+that runs before every handler (HTTP, SQS, DynamoDB stream, direct invoke), the other Lambda
+entry points (``functions/skin_certifier.py``) and the developer tooling
+(``paver_dev.local_aws.aws_environment``) call :func:`bind_all` themselves, and the test
+fixtures bind to moto (:func:`create_all` binds). The rest of the core assumes bound models.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,22 @@ LOGICAL_NAMES: dict[type[Model], str] = {m: m.Meta.table_name for m in ALL_MODEL
 _bound: tuple[str, str | None, str] | None = None
 
 
-def bind(cfg: Settings | None = None) -> Settings:
+def bind_all(cfg: Settings | None = None) -> Settings:
     """Point every model at the stage-prefixed table on the configured endpoint.
 
-    PynamoDB reads ``Meta.host``/``region`` when it builds a connection and caches the
-    connection per class, so the cache is dropped whenever the binding changes.
+    Idempotent and cheap on repeat (one tuple comparison), so an entry point may call it on
+    every invocation. PynamoDB reads ``Meta.host``/``region`` when it builds a connection and
+    caches the connection per class, so the cache is dropped whenever the binding changes.
+
+    Parameters
+    ----------
+    cfg
+        Where to bind; ``None``: the process environment (:func:`paver.config.settings`).
+
+    Returns
+    -------
+    Settings
+        The settings bound to.
     """
     global _bound
     cfg = cfg or settings()
@@ -45,7 +63,7 @@ def _connection(region: str, host: str | None) -> Connection:
 
 def connection(cfg: Settings | None = None) -> Connection:
     """A cached PynamoDB connection for transactions (a new one costs a botocore client)."""
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     return _connection(cfg.region, cfg.endpoint_url)
 
 
@@ -81,7 +99,7 @@ def condition_failed(exc: Exception, index: int | None = None) -> bool:
 
 
 def unbind() -> None:
-    """Forget the binding so the next :func:`bind` rebinds (tests switch endpoints)."""
+    """Forget the binding so the next :func:`bind_all` rebinds (tests switch endpoints)."""
     global _bound
     _bound = None
     _connection.cache_clear()
@@ -122,6 +140,17 @@ def table_schema(model: type[Model]) -> dict[str, Any]:
     return out
 
 
+def ttl_attribute(model: type[Model]) -> str | None:
+    """The model's DynamoDB TTL attribute (``None``: its items never expire).
+
+    ``CreateTable`` takes no TTL, so it is not in :func:`table_schema`: :func:`create_all`
+    turns it on after creating the table, the deployment template declares it
+    (``TimeToLiveSpecification``).
+    """
+    attr = model._ttl_attribute()
+    return attr.attr_name if attr is not None else None
+
+
 def create_all(cfg: Settings | None = None) -> dict[str, list[str]]:
     """Create every table, bucket and queue that does not exist yet (idempotent).
 
@@ -130,7 +159,7 @@ def create_all(cfg: Settings | None = None) -> dict[str, list[str]]:
     dict
         Names created per kind (``tables``, ``buckets``, ``queues``).
     """
-    cfg = bind(cfg)
+    cfg = bind_all(cfg)  # tooling and fixtures create then use: bind to what was created
     ddb = client("dynamodb", cfg)
     existing = set(_all_tables(ddb))
     created: dict[str, list[str]] = {"tables": [], "buckets": [], "queues": []}
@@ -143,6 +172,10 @@ def create_all(cfg: Settings | None = None) -> dict[str, list[str]]:
     for model in ALL_MODELS:
         if model.Meta.table_name in created["tables"]:
             ddb.get_waiter("table_exists").wait(TableName=model.Meta.table_name)
+            ttl = ttl_attribute(model)
+            if ttl:
+                ddb.update_time_to_live(TableName=model.Meta.table_name, TimeToLiveSpecification={
+                    "Enabled": True, "AttributeName": ttl})
     s3 = client("s3", cfg)
     have = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     for role in BUCKETS:
@@ -179,7 +212,7 @@ def _all_tables(ddb: Any) -> list[str]:
 
 def reachability(cfg: Settings | None = None) -> dict[str, bool]:
     """Whether each table can be described on the configured endpoint (for ``/health``)."""
-    cfg = bind(cfg)
+    cfg = cfg or settings()
     ddb = client("dynamodb", cfg)
     out: dict[str, bool] = {}
     for model, logical in LOGICAL_NAMES.items():

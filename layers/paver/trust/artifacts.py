@@ -19,7 +19,6 @@ from paver.aws import client
 from paver.config import Settings, settings
 from paver.errors import Conflict
 from paver.storage.models import ModelVersion
-from paver.storage.registry import bind
 from paver.trust.model import TrustModel
 
 TRUST_MODEL = "trust"
@@ -73,7 +72,6 @@ class S3ArtifactStore:
     def publish(self, name: str, artifact: dict[str, Any], activate: bool = True) -> str:
         """Store and register a version; ``activate`` makes it the one used by default (a
         campaign may still name any registered version)."""
-        bind(self.cfg)
         version = artifact["version"]
         key = f"models/{name}/{version}.json"
         client("s3", self.cfg).put_object(
@@ -94,7 +92,6 @@ class S3ArtifactStore:
         return version
 
     def active_version(self, name: str) -> ModelVersion:
-        bind(self.cfg)
         for v in ModelVersion.query(name, scan_index_forward=False):
             if v.active:
                 return v
@@ -106,7 +103,6 @@ class S3ArtifactStore:
 
     def load_version(self, name: str, version: str) -> dict[str, Any]:
         """A registered version, active or not (:class:`NoModelError` if not registered)."""
-        bind(self.cfg)
         try:
             return self._load(ModelVersion.get(name, version))
         except ModelVersion.DoesNotExist as exc:

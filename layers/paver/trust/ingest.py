@@ -23,19 +23,18 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date
-from typing import Any, Literal
-from urllib.parse import unquote_plus
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 from pynamodb.exceptions import PynamoDBException
 
 from paver.errors import InvalidInput
-from paver.fields import MAX_COUNT, Float, Int, PlainText, Position, digits
-from paver.kyb.uscc import normalize_uscc
+from paver.storage.s3_events import s3_event, s3_records
+from paver.trust import store
+from paver.trust.rows import KEYS, ROW_MODELS, MerchantRow, MetricRow, PartnerRow, Row
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_BATCH_ROWS = 1_000
@@ -44,98 +43,15 @@ INGEST_PREFIX = "ingest/"
 REPORT_SUFFIX = ".report.json"
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Row)
 Kind = Literal["partners", "merchants", "metrics"]
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-# Partner ids carry no '-': a merchant id's partner is everything before its first '-'.
-_PARTNER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:]{0,63}$"
+#: The row models, re-exported: callers knew them here (their owner is paver.trust.rows).
+__all__ = ["MAX_BATCH_ROWS", "ROW_MODELS", "MerchantRow", "MetricRow", "PartnerRow",
+           "handle_event", "ingest_bytes", "ingest_records", "ingest_s3_object", "s3_event"]
 
 
 class IngestFileError(InvalidInput):
     """The file as a whole cannot be ingested (nothing from it was written)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Row models (the edge)
-
-
-class _Row(BaseModel):
-    # built at the first row read, not at import app (three wide models: ~10 ms of a cold start)
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, defer_build=True)
-
-
-class PartnerRow(_Row):
-    partner_id: str = Field(pattern=_PARTNER_ID)
-    name: PlainText = Field(min_length=1, max_length=200)
-    name_zh: PlainText | None = Field(default=None, max_length=200)
-    kind: Literal["rural_bank", "city_bank", "service_provider"]
-    region: PlainText = Field(min_length=1, max_length=40)
-    city: PlainText | None = Field(default=None, max_length=60)
-    guid: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
-    onboarded: date | None = None
-
-
-class MerchantRow(_Row):
-    merchant_id: str = Field(pattern=_ID)
-    partner_id: str = Field(pattern=_ID)
-    partner_merchant_id: str | None = Field(default=None, max_length=32,
-                                            pattern=r"^[A-Za-z0-9_-]+$")
-    partner_guid: str | None = Field(default=None, max_length=32)
-    name: PlainText = Field(min_length=1, max_length=100)
-    name_zh: PlainText | None = Field(default=None, max_length=100)
-    mcc: str = Field(pattern=digits(4))
-    city: PlainText = Field(min_length=1, max_length=60)
-    city_zh: PlainText | None = Field(default=None, max_length=60)
-    region: PlainText | None = Field(default=None, max_length=40)
-    lat: Position | None = Field(default=None, ge=-90, le=90)
-    lon: Position | None = Field(default=None, ge=-180, le=180)
-    # An invalid credential is data (a trust feature), not a bad row: only its shape is bounded.
-    # Stored in the KYB module's one normal form, so every reader compares like with like.
-    uscc: PlainText | None = Field(default=None, max_length=32)
-    legal_rep: PlainText | None = Field(default=None, max_length=100)
-    contact_phone: PlainText | None = Field(default=None, max_length=32)
-    address: PlainText | None = Field(default=None, max_length=300)
-    location_verified: bool = False
-    # Onboarding level at registration (0-3, binding's top level); later only binding raises it.
-    level: Int = Field(default=1, ge=0, le=3)
-    registered_at: date | None = None
-
-    @field_validator("uscc")
-    @classmethod
-    def _uscc(cls, v: str | None) -> str | None:
-        return None if v is None else (normalize_uscc(v) or None)
-
-    @field_validator("lat", "lon")
-    @classmethod
-    def _round(cls, v: float | None) -> float | None:
-        return None if v is None else round(v, 7)  # 7 decimals is ~1 cm
-
-
-class MetricRow(_Row):
-    merchant_id: str = Field(pattern=_ID)
-    partner_id: str | None = Field(default=None, pattern=_ID)
-    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-    txn_count: Int = Field(ge=0, le=MAX_COUNT)
-    amount: Float = Field(ge=0, le=1e13)
-    active_days: Int = Field(default=0, ge=0, le=31)
-    refunds: Int = Field(default=0, ge=0, le=MAX_COUNT)
-    complaints: Int = Field(default=0, ge=0, le=MAX_COUNT)
-    chargebacks: Int = Field(default=0, ge=0, le=MAX_COUNT)
-    fraud_reports: Int = Field(default=0, ge=0, le=MAX_COUNT)
-    risk_hits: Int = Field(default=0, ge=0, le=MAX_COUNT)
-
-    @field_validator("amount")
-    @classmethod
-    def _cents(cls, v: float) -> float:
-        return round(v, 2)
-
-
-ROW_MODELS: dict[str, type[_Row]] = {
-    "partners": PartnerRow, "merchants": MerchantRow, "metrics": MetricRow,
-}
-_KEYS: dict[str, tuple[str, ...]] = {
-    "partners": ("partner_id",), "merchants": ("merchant_id",),
-    "metrics": ("merchant_id", "month"),
-}
 
 
 def required_columns(kind: str) -> list[str]:
@@ -304,17 +220,17 @@ def _csv_columns(text: str) -> list[str]:
 
 
 @dataclass
-class _Valid:
+class _Valid(Generic[R]):
     row: int
     line: int
-    item: _Row
+    item: R
 
 
 def _validate(records: Iterable[tuple[int, int, dict[str, Any] | str]], kind: str,
-              report: IngestReport) -> list[_Valid]:
+              report: IngestReport) -> list[_Valid[Row]]:
     model = ROW_MODELS[kind]
     seen: dict[tuple[str, ...], int] = {}
-    good: list[_Valid] = []
+    good: list[_Valid[Row]] = []
     for row, line, rec in records:
         report.rows += 1
         if isinstance(rec, str):
@@ -327,9 +243,9 @@ def _validate(records: Iterable[tuple[int, int, dict[str, Any] | str]], kind: st
                 fld = ".".join(str(x) for x in e["loc"]) or "(row)"
                 report.add_error(RowError(row, line, fld, e["msg"]))
             continue
-        key = tuple(str(getattr(item, k)) for k in _KEYS[kind])
+        key = tuple(str(getattr(item, k)) for k in KEYS[kind])
         if key in seen:
-            report.add_error(RowError(row, line, ",".join(_KEYS[kind]),
+            report.add_error(RowError(row, line, ",".join(KEYS[kind]),
                                       f"duplicate of row {seen[key]} in the same file"))
             continue
         seen[key] = row
@@ -424,56 +340,63 @@ def not_owned(partner_id: str | None, merchant_id: str) -> str:
             f"merchants, or register a new one under an id starting with '{partner_id}-'")
 
 
-def _reject(report: IngestReport, v: _Valid, fld: str, reason: str) -> None:
+def _reject(report: IngestReport, v: _Valid[Any], fld: str, reason: str) -> None:
     report.add_error(RowError(v.row, v.line, fld, reason))
 
 
-def _store(kind: str, good: list[_Valid], report: IngestReport, source: str) -> None:
-    from paver.trust import store
-
+def _store(kind: str, good: list[_Valid[Row]], report: IngestReport, source: str) -> None:
+    # _validate built each kind's rows with ROW_MODELS[kind]: the casts say which
+    accepted: Sequence[_Valid[Any]]
     if kind == "partners":
-        existing = store.get_partners([v.item.partner_id for v in good])  # type: ignore[attr-defined]
-        store.put_partners([v.item for v in good], existing)  # type: ignore[arg-type]
-        accepted = good
+        accepted = cast(list[_Valid[PartnerRow]], good)
+        existing = store.get_partners([v.item.partner_id for v in accepted])
+        store.put_partners([v.item for v in accepted], existing)
     elif kind == "merchants":
-        items: list[MerchantRow] = [v.item for v in good]  # type: ignore[misc]
-        partners = store.get_partners({m.partner_id for m in items})
-        existing = store.get_merchants([m.merchant_id for m in items])
-        accepted = []
-        for v in good:
-            m: MerchantRow = v.item  # type: ignore[assignment]
-            owner = existing[m.merchant_id].partner_id if m.merchant_id in existing else None
-            if m.partner_id not in partners:
-                _reject(report, v, "partner_id", f"unknown partner {m.partner_id!r} "
-                        "(ingest the partners file first)")
-            elif not may_register(m.partner_id, m.merchant_id, owner):
-                _reject(report, v, "merchant_id", not_owned(m.partner_id, m.merchant_id))
-            else:
-                accepted.append(v)
-        foreign = set(store.put_merchants([v.item for v in accepted],  # type: ignore[misc]
-                                          existing, source))
-        for v in [v for v in accepted if v.item.merchant_id in foreign]:  # type: ignore[attr-defined]
-            _reject(report, v, "merchant_id",
-                    not_owned(v.item.partner_id, v.item.merchant_id))  # type: ignore[attr-defined]
-        accepted = [v for v in accepted
-                    if v.item.merchant_id not in foreign]  # type: ignore[attr-defined]
+        accepted = _store_merchants(cast(list[_Valid[MerchantRow]], good), report, source)
     else:
-        rows: list[MetricRow] = [v.item for v in good]  # type: ignore[misc]
-        merchants = store.get_merchants({r.merchant_id for r in rows})
-        accepted = []
-        for v in good:
-            r: MetricRow = v.item  # type: ignore[assignment]
-            owner = merchants.get(r.merchant_id)
-            if owner is None or (r.partner_id is not None and r.partner_id != owner.partner_id):
-                # one reply for "another partner's" and "does not exist"
-                _reject(report, v, "merchant_id", not_owned(r.partner_id, r.merchant_id))
-            else:
-                r.partner_id = owner.partner_id
-                accepted.append(v)
-        store.put_metrics([v.item for v in accepted])  # type: ignore[misc]
+        accepted = _store_metrics(cast(list[_Valid[MetricRow]], good), report)
     report.accepted = len(accepted)
     report.rejected = report.rows - report.accepted
     report.errors.sort(key=lambda e: (e.row, e.field))
+
+
+def _store_merchants(good: list[_Valid[MerchantRow]], report: IngestReport,
+                     source: str) -> list[_Valid[MerchantRow]]:
+    partners = store.get_partners({v.item.partner_id for v in good})
+    existing = store.get_merchants([v.item.merchant_id for v in good])
+    accepted = []
+    for v in good:
+        m = v.item
+        owner = existing[m.merchant_id].partner_id if m.merchant_id in existing else None
+        if m.partner_id not in partners:
+            _reject(report, v, "partner_id", f"unknown partner {m.partner_id!r} "
+                    "(ingest the partners file first)")
+        elif not may_register(m.partner_id, m.merchant_id, owner):
+            _reject(report, v, "merchant_id", not_owned(m.partner_id, m.merchant_id))
+        else:
+            accepted.append(v)
+    foreign = set(store.put_merchants([v.item for v in accepted], existing, source))
+    for v in accepted:
+        if v.item.merchant_id in foreign:
+            _reject(report, v, "merchant_id", not_owned(v.item.partner_id, v.item.merchant_id))
+    return [v for v in accepted if v.item.merchant_id not in foreign]
+
+
+def _store_metrics(good: list[_Valid[MetricRow]], report: IngestReport
+                   ) -> list[_Valid[MetricRow]]:
+    merchants = store.get_merchants({v.item.merchant_id for v in good})
+    accepted = []
+    for v in good:
+        r = v.item
+        owner = merchants.get(r.merchant_id)
+        if owner is None or (r.partner_id is not None and r.partner_id != owner.partner_id):
+            # one reply for "another partner's" and "does not exist"
+            _reject(report, v, "merchant_id", not_owned(r.partner_id, r.merchant_id))
+        else:
+            r.partner_id = owner.partner_id
+            accepted.append(v)
+    store.put_metrics([v.item for v in accepted])
+    return accepted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,18 +443,6 @@ def ingest_s3_object(bucket: str, key: str, cfg: Any = None) -> IngestReport:
     return report
 
 
-def s3_records(event: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(bucket, key)`` of each object-created record of an S3 event (keys URL-decoded)."""
-    out = []
-    for rec in event.get("Records") or []:
-        s3 = rec.get("s3") or {}
-        bucket = (s3.get("bucket") or {}).get("name")
-        key = (s3.get("object") or {}).get("key")
-        if bucket and key:
-            out.append((bucket, unquote_plus(key)))
-    return out
-
-
 def handle_event(event: Mapping[str, Any], cfg: Any = None) -> dict[str, Any]:
     """Ingest every object of an S3 event under ``ingest/`` (reports and other keys skipped)."""
     results: list[dict[str, Any]] = []
@@ -545,11 +456,3 @@ def handle_event(event: Mapping[str, Any], cfg: Any = None) -> dict[str, Any]:
                         "rejected": report.rejected, "file_error": report.file_error})
     return {"files": results}
 
-
-def s3_event(bucket: str, key: str) -> dict[str, Any]:
-    """The S3 ``ObjectCreated:Put`` event the bucket notification sends for ``key``."""
-    from urllib.parse import quote_plus
-
-    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                         "s3": {"bucket": {"name": bucket},
-                                "object": {"key": quote_plus(key, safe="/")}}}]}

@@ -26,7 +26,7 @@ from pynamodb.transactions import TransactWrite
 
 from paver.config import Settings
 from paver.storage.models import Decision, IdempotencyRecord, Merchant, Transaction
-from paver.storage.registry import bind, condition_failed, connection
+from paver.storage.registry import condition_failed, connection
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _count(merchant_id: str, marker: str, actions: list[Any]) -> bool:
     the merchant is gone)."""
     try:
         with TransactWrite(connection=connection()) as tw:
-            tw.save(IdempotencyRecord(key=marker, created_at=datetime.now(UTC)),
+            tw.save(IdempotencyRecord.marker(marker),
                     condition=IdempotencyRecord.key.does_not_exist())
             tw.update(Merchant(merchant_id), actions=actions,
                       condition=Merchant.merchant_id.exists())
@@ -109,11 +109,11 @@ def feed_decisions(decisions: Iterable[Decision]) -> FeedResult:
 
 def feed_new_decisions(cfg: Settings | None = None) -> FeedResult:
     """Feed the decisions stored since the previous feed (all of them the first time)."""
-    bind(cfg)
     started = datetime.now(UTC)
     since = _watermark()
     cond = None if since is None else Decision.decided_at >= since - OVERLAP
     result = feed_decisions(Decision.scan(filter_condition=cond))
+    # no expires_at: the watermark is state, not a dedupe marker (it must never expire)
     IdempotencyRecord(key=WATERMARK_KEY, created_at=started,
                       result={"at": started.isoformat()}).save()
     return result

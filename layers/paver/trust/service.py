@@ -18,7 +18,6 @@ from paver.config import Settings, settings
 from paver.errors import NotFound
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Selection
-from paver.storage.registry import bind
 from paver.trust import DIMENSIONS, store
 from paver.trust.artifacts import NoModelError, active_trust_model, trust_model_version
 from paver.trust.drivers import driver_lines
@@ -109,7 +108,6 @@ def create_campaign(name: str, regions: Sequence[str] = (), threshold: float | N
                     model_version: str | None = None) -> dict[str, Any]:
     """Create a campaign (the threshold override is checked against the policy bounds; a
     chosen trust model version must be registered)."""
-    bind(cfg)
     policy = load_policy()
     effective = policy.threshold_for(threshold)
     if model_version is not None:
@@ -133,7 +131,6 @@ def campaign_doc(c: Campaign) -> dict[str, Any]:
 
 def list_campaigns(cfg: Settings | None = None) -> list[dict[str, Any]]:
     """Every campaign, newest first."""
-    bind(cfg)
     rows = sorted(Campaign.scan(), key=lambda c: (c.created_at is None, c.created_at),
                   reverse=True)
     return [campaign_doc(c) for c in rows]
@@ -147,7 +144,6 @@ def run_selection(campaign_id: str, cfg: Settings | None = None,
     The model is ``model_version`` if given, else the campaign's chosen version, else the
     active one.
     """
-    bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
@@ -217,7 +213,6 @@ def campaign_what_if(campaign_id: str, rules: Mapping[str, Any] | None,
     that is not a valid policy is answered with ``valid: false`` and its ``problems`` (a dry
     run is also how an operator checks a rules change before proposing it).
     """
-    bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
@@ -244,7 +239,6 @@ def decision_doc(d: Decision) -> dict[str, Any]:
 
 def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str, Any]:
     """The campaign's partners ranked, with tiers, scores, selected flag and reasons."""
-    bind(cfg)
     campaign = store.get_campaign(campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
@@ -268,7 +262,6 @@ def campaign_partners(campaign_id: str, cfg: Settings | None = None) -> dict[str
 
 def partner_score(partner_id: str, cfg: Settings | None = None) -> dict[str, Any]:
     """A partner's scores now (live from its merchants), tier and explanation."""
-    bind(cfg)
     partner = store.get_partner(partner_id)
     if partner is None:
         raise NotFound(f"partner {partner_id!r} not found")
@@ -295,7 +288,6 @@ def rescore_partners(cfg: Settings | None = None) -> dict[str, Any]:
     then score every partner with the active model and store it on the partner (``trust``)."""
     from paver.trust.risk_feed import feed_new_decisions
 
-    bind(cfg)
     try:
         model = active_trust_model(cfg)
     except NoModelError as exc:
@@ -324,7 +316,6 @@ def trust_drift(cfg: Settings | None = None, threshold: float | None = None,
                 frames: store.Frames | None = None) -> dict[str, Any]:
     """PSI of the active model's inputs and scores: its training partners against every
     partner as a scoring run sees them now (:meth:`TrustModel.drift`)."""
-    bind(cfg)
     limit = threshold if threshold is not None else (cfg or settings()).drift_psi_threshold
     try:
         model = active_trust_model(cfg)

@@ -17,12 +17,12 @@ from pynamodb.exceptions import UpdateError
 from paver.aws import client
 from paver.lazy import lazy_module
 from paver.storage.models import Campaign, Merchant, MerchantMetric, Partner, Selection
-from paver.storage.registry import bind, condition_failed
+from paver.storage.registry import condition_failed
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from paver.trust.ingest import MerchantRow, MetricRow, PartnerRow
+    from paver.trust.rows import MerchantRow, MetricRow, PartnerRow
 else:  # pandas only when frames are built: not on every cold start (paver.lazy)
     pd = lazy_module("pandas")
 
@@ -38,20 +38,17 @@ def _unique(ids: Iterable[str]) -> list[str]:
 
 
 def get_partners(ids: Iterable[str]) -> dict[str, Partner]:
-    bind()
     keys = _unique(ids)
     return {p.partner_id: p for p in Partner.batch_get(keys)} if keys else {}
 
 
 def get_merchants(ids: Iterable[str]) -> dict[str, Merchant]:
-    bind()
     keys = _unique(ids)
     return {m.merchant_id: m for m in Merchant.batch_get(keys)} if keys else {}
 
 
 def put_partners(rows: Sequence[PartnerRow], existing: dict[str, Partner]) -> None:
     """Create or update partners, keeping attributes other modules own (skins, trust)."""
-    bind()
     with Partner.batch_write() as batch:
         for r in rows:
             p = existing.get(r.partner_id) or Partner(partner_id=r.partner_id)
@@ -74,7 +71,6 @@ def put_merchants(rows: Sequence[MerchantRow], existing: dict[str, Merchant],
     state, level, skin and running totals written meanwhile by binding or accrual are never
     overwritten by a stale copy, and a merchant cannot move to another partner.
     """
-    bind()
     foreign: list[str] = []
     new = [r for r in rows if r.merchant_id not in existing]
     with Merchant.batch_write() as batch:
@@ -114,7 +110,6 @@ def _registration(r: MerchantRow, source: str) -> dict[str, Any]:
 
 
 def put_metrics(rows: Sequence[MetricRow]) -> None:
-    bind()
     with MerchantMetric.batch_write() as batch:
         for r in rows:
             batch.save(MerchantMetric(
@@ -198,7 +193,6 @@ def _metric_frame(items: Iterable[dict[str, Any]]) -> pd.DataFrame:
 def load_frames(partner_ids: Sequence[str] | None = None) -> Frames:
     """Partners, their merchants and metrics as frames (all partners when ``partner_ids`` is
     ``None``: three scans; otherwise the ``by_partner`` index and one query per merchant)."""
-    bind()
     if partner_ids is None:
         partners = _partner_frame(_items("scan", TableName=Partner.Meta.table_name))
         merchants = _merchant_frame(_items("scan", TableName=Merchant.Meta.table_name))
@@ -232,13 +226,11 @@ def now() -> datetime:
 
 
 def save_campaign(campaign: Campaign) -> Campaign:
-    bind()
     campaign.save()
     return campaign
 
 
 def get_campaign(campaign_id: str) -> Campaign | None:
-    bind()
     try:
         return Campaign.get(campaign_id)
     except Campaign.DoesNotExist:
@@ -246,7 +238,6 @@ def get_campaign(campaign_id: str) -> Campaign | None:
 
 
 def get_partner(partner_id: str) -> Partner | None:
-    bind()
     try:
         return Partner.get(partner_id)
     except Partner.DoesNotExist:
@@ -255,7 +246,6 @@ def get_partner(partner_id: str) -> Partner | None:
 
 def replace_selections(campaign_id: str, selections: Sequence[Selection]) -> None:
     """Store a campaign's decisions, removing decisions of partners no longer present."""
-    bind()
     keep = {s.partner_id for s in selections}
     stale = [s for s in Selection.query(campaign_id) if s.partner_id not in keep]
     with Selection.batch_write() as batch:
@@ -266,13 +256,11 @@ def replace_selections(campaign_id: str, selections: Sequence[Selection]) -> Non
 
 
 def get_selections(campaign_id: str) -> list[Selection]:
-    bind()
     return list(Selection.query(campaign_id))
 
 
 def save_partner_trust(docs: dict[str, dict[str, Any]]) -> int:
     """Write each partner's latest score document (``Partner.trust``) by update."""
-    bind()
     n = 0
     for pid, doc in docs.items():
         try:
