@@ -27,15 +27,20 @@ _FAKE_ENV = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test ever reaches a real AWS or an endpoint left in the developer's shell."""
+def isolate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, no endpoint or profile from the developer's shell, nothing bound."""
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PAVER_PROJECT"):
         monkeypatch.delenv(key, raising=False)
     for key, value in _FAKE_ENV.items():
         monkeypatch.setenv(key, value)
     registry.unbind()
     reset_clients()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test ever reaches a real AWS or an endpoint left in the developer's shell."""
+    isolate(monkeypatch)
     yield
     registry.unbind()
     reset_clients()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from paver.errors import PaverError
@@ -136,17 +136,24 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _milliseconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, ok: Callable[[float], bool],
+            what: str) -> float:
+    """A float setting: ``default`` when unset, else a number ``ok`` accepts (NaN never)."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if not 0 < value <= 60_000:  # NaN fails too
-        raise ConfigError(f"{name}={raw!r}: milliseconds above 0, at most 60000")
+        value = float("nan")
+    if value != value or not ok(value):
+        raise ConfigError(f"{name}={raw!r}: {what}")
     return value
+
+
+def _milliseconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, lambda v: 0 < v <= 60_000,
+                   "milliseconds above 0, at most 60000")
 
 
 def settings() -> Settings:
@@ -155,15 +162,7 @@ def settings() -> Settings:
 
 
 def _psi(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
     # 0.1 is where "moderate" starts: a lower alarm threshold would flag stable features
-    if not 0.1 <= value <= 10.0:
-        raise ConfigError(f"{name}={raw!r}: a population stability index from 0.1 to 10 "
-                          "(0.25 is the usual 'significant shift')")
-    return value
+    return _number(env, name, default, lambda v: 0.1 <= v <= 10.0,
+                   "a population stability index from 0.1 to 10 (0.25 is the usual "
+                   "'significant shift')")

@@ -33,3 +33,17 @@ def trust_model() -> Any:
 
     h = generate(np.random.default_rng(32), 120, 8, id_prefix="H")
     return train_trust_model(partner_features(h.merchants, h.metrics, h.partners), h.truth, seed=3)
+
+
+def ingest_partner_world(cfg: Any, world: Path) -> None:
+    """Drop a partner world's files into the ingest bucket and run ingest on each, as the S3
+    notifications would."""
+    from functions import ingest
+    from paver.aws import client
+    from paver.storage.s3_events import s3_event
+
+    bucket = cfg.bucket_name("ingest")
+    for name in ("partners.csv", "merchants.csv", "metrics.csv"):
+        client("s3", cfg).put_object(Bucket=bucket, Key=f"ingest/{name}",
+                                     Body=(world / name).read_bytes())
+        ingest.handle_s3_event(s3_event(bucket, f"ingest/{name}"))

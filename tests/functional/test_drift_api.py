@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from paver import drift
-from paver.aws import client
 from paver.config import Settings
 from paver.risk import service
 from paver.risk.drift import feature_row
@@ -20,11 +19,11 @@ from paver.risk.features import FEATURE_NAMES, N_FEATURES
 from paver.storage.models import Decision
 from paver.trust import artifacts
 from paver.trust.features import partner_features
-from paver.trust.ingest import s3_event
 from paver.trust.model import TrustModel
 from paver.trust.training import train_trust_model
 from paver_dev.world import transfers
 from paver_dev.world.partners import generate
+from tests.functional.conftest import ingest_partner_world
 
 SCORERS = ("risk", "trust", "quality", "value", "overall")
 
@@ -79,13 +78,8 @@ def test_trust_model_keeps_reference_profiles_and_notices_a_shift(model: TrustMo
 
 
 def _ingest(aws: Settings, d: Path) -> None:
-    from functions import ingest
 
-    bucket = aws.bucket_name("ingest")
-    for name in ("partners.csv", "merchants.csv", "metrics.csv"):
-        client("s3", aws).put_object(Bucket=bucket, Key=f"ingest/{name}",
-                                     Body=(d / name).read_bytes())
-        ingest.handle_s3_event(s3_event(bucket, f"ingest/{name}"))
+    ingest_partner_world(aws, d)
 
 
 def test_drift_route(api: Any, aws: Settings, model: TrustModel, partner_world: Path,

@@ -251,15 +251,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from moto import mock_aws
 
     from app import app
-    from tests.conftest import _FAKE_ENV, ApiClient
+    from tests.conftest import ApiClient, isolate
 
     with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PAVER_PROJECT"):
-            mp.delenv(key, raising=False)
-        for key, value in _FAKE_ENV.items():
-            mp.setenv(key, value)
-        registry.unbind()
-        reset_clients()
+        isolate(mp)
         cfg = Settings.from_env(dict(os.environ))
         registry.create_all(cfg)
         Partner(partner_id="P1", name="Hangzhou City Bank", kind="city_bank", region="east",

@@ -348,19 +348,13 @@ def _put(api: Any, path: str, body: Any) -> Any:
 @pytest.fixture
 def seeded(aws: Settings, trust_world: Path, trust_model: Any) -> Iterator[Settings]:
     """Partners and merchants ingested, a trust model published, caches cold."""
-    from functions import ingest
-    from paver.aws import client
     from paver.risk import service as risk_service
     from paver.trust import artifacts
-    from paver.trust.ingest import s3_event
+    from tests.functional.conftest import ingest_partner_world
 
     artifacts.reset_cache()
     risk_service.reset_cache()
-    bucket = aws.bucket_name("ingest")
-    for name in ("partners.csv", "merchants.csv", "metrics.csv"):
-        client("s3", aws).put_object(Bucket=bucket, Key=f"ingest/{name}",
-                                     Body=(trust_world / name).read_bytes())
-        ingest.handle_s3_event(s3_event(bucket, f"ingest/{name}"))
+    ingest_partner_world(aws, trust_world)
     artifacts.publish_trust_model(trust_model, aws)
     artifacts.reset_cache()  # the functions load it cold, from S3
     yield aws

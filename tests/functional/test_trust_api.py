@@ -16,13 +16,12 @@ from chalice.test import Client
 from functions import campaigns, ingest, partners
 from functions._auth import authenticate
 from paver.auth import issue_token
-from paver.aws import client
 from paver.config import Settings
 from paver.storage.models import ModelVersion, Partner, Selection
 from paver.trust import artifacts
 from paver.trust.features import partner_features
-from paver.trust.ingest import s3_event
 from paver_dev.world.partners import generate
+from tests.functional.conftest import ingest_partner_world
 
 
 @pytest.fixture
@@ -53,11 +52,7 @@ def _app() -> Chalice:
 @pytest.fixture
 def api(aws: Settings, world: Path) -> Iterator[Client]:
     artifacts.reset_cache()
-    bucket = aws.bucket_name("ingest")
-    for name in ("partners.csv", "merchants.csv", "metrics.csv"):
-        client("s3", aws).put_object(Bucket=bucket, Key=f"ingest/{name}",
-                                     Body=(world / name).read_bytes())
-        ingest.handle_s3_event(s3_event(bucket, f"ingest/{name}"))
+    ingest_partner_world(aws, world)
     with Client(_app(), stage_name="local") as c:
         yield c
     artifacts.reset_cache()
