@@ -11,7 +11,9 @@ from typing import Any
 
 from chalice import Blueprint
 
-from paver.trust.ingest import handle_event
+from paver.lazy import lazy_module
+
+ingest_core = lazy_module("paver.trust.ingest")  # row models, USCC check: at the first file
 
 bp = Blueprint(__name__)
 
@@ -19,7 +21,7 @@ bp = Blueprint(__name__)
 def handle_s3_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Ingest every object of the event under ``ingest/``; reports (``*.report.json``) and
     other keys are skipped, so the report written beside a file never triggers itself."""
-    return handle_event(event)
+    return ingest_core.handle_event(event)
 
 
 @bp.lambda_function(name="ingest")

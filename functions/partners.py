@@ -14,11 +14,12 @@ from functions._auth import require_partner
 from functions._http import Body, json_response, parse_body, path_id
 from paver.errors import InvalidInput, NotFound
 from paver.lazy import lazy_module
-from paver.trust.ingest import MAX_BATCH_ROWS, ingest_records
+from paver.trust import MAX_BATCH_ROWS
 
 if TYPE_CHECKING:
-    from paver.trust import service
+    from paver.trust import ingest, service
 else:  # at its first call: every route shares one cold start (paver.lazy)
+    ingest = lazy_module("paver.trust.ingest")
     service = lazy_module("paver.trust.service")
 
 bp = Blueprint(__name__)
@@ -48,10 +49,10 @@ def post_merchants(partner_id: str) -> Response:
     source = f"api:/partners/{pid}/merchants"
     out: dict[str, Any] = {"partner_id": pid}
     if body.merchants:
-        out["merchants"] = ingest_records(body.merchants, kind="merchants", source=source,
+        out["merchants"] = ingest.ingest_records(body.merchants, kind="merchants", source=source,
                                           partner_id=pid).to_dict()
     if body.metrics:
-        out["metrics"] = ingest_records(body.metrics, kind="metrics", source=source,
+        out["metrics"] = ingest.ingest_records(body.metrics, kind="metrics", source=source,
                                         partner_id=pid).to_dict()
     return json_response(out)
 

@@ -97,7 +97,7 @@ class SkinSpecError(InvalidInput):
 class PaletteIn(BaseModel):
     """Colours ``#RRGGBB``: dark modules on a light background, as every shipped skin."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     module: str = Field(pattern=_HEX)
     background: str = Field(pattern=_HEX)
     frame: str = Field(pattern=_HEX)
@@ -116,7 +116,7 @@ def font_characters() -> frozenset[str]:
 class CaptionIn(BaseModel):
     """``zh``: printed above the code; ``en``: ASCII, printed below it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     zh: str = Field(min_length=1, max_length=24)
     en: str = Field(min_length=1, max_length=40, pattern=r"^[\x20-\x7e]+$")
 
@@ -133,7 +133,7 @@ def check_drawable(caption: str) -> None:
 class LogoIn(BaseModel):
     """The partner's logo: a PNG, JPEG or WebP image, base64, on a light tile."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     image_base64: str = Field(min_length=8, max_length=(LOGO_MAX_BYTES * 4) // 3 + 4)
     fraction: float = Field(default=0.2, ge=0.05, le=MAX_LOGO_FRACTION)
     background: str = Field(default="#FFFFFF", pattern=_HEX)
@@ -142,7 +142,7 @@ class LogoIn(BaseModel):
 class SkinSpec(BaseModel):
     """A partner's skin definition (``POST /partners/{id}/skins``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$", json_schema_extra=lambda s: s.update(
         {"not": {"enum": sorted(load_skins())}}))
     title: str = Field(min_length=1, max_length=60)

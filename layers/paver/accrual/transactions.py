@@ -11,12 +11,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from paver.accrual.attribution import AttributionError, attribute
 from paver.config import Settings, settings
 from paver.errors import Conflict, InvalidInput, UnknownMerchant
 from paver.fields import Money, digits
+from paver.lazy import lazy_module
 from paver.storage.models import Merchant, Transaction
 from paver.storage.registry import condition_failed
+
+# the rollout service and the EMV parser at the first transaction, not at import app
+attribution = lazy_module("paver.accrual.attribution")
 
 MAX_AMOUNT = Decimal("1000000")
 
@@ -118,8 +121,8 @@ def record_transaction(body: TransactionIn) -> tuple[dict[str, Any], bool]:
     ts = paid_at.isoformat()
     try:
         # Decided once, when the payment is recorded: the stream's accrual follows the record.
-        how = attribute(merchant.merchant_id, body.code_id, body.scan_ref, paid_at)
-    except AttributionError as exc:
+        how = attribution.attribute(merchant.merchant_id, body.code_id, body.scan_ref, paid_at)
+    except attribution.AttributionError as exc:
         raise TransactionInputError(str(exc)) from exc
     txn = Transaction(
         txn_id=txn_id_for(merchant.merchant_id, body.idempotency_key),

@@ -21,3 +21,5 @@ demo
 """
 
 DIMENSIONS: tuple[str, ...] = ("risk", "trust", "quality", "value")
+#: Most rows one ingest batch (a file, or one list of a request body) may hold.
+MAX_BATCH_ROWS = 1_000

@@ -33,11 +33,10 @@ from pynamodb.exceptions import PynamoDBException
 
 from paver.errors import InvalidInput
 from paver.storage.s3_events import s3_event, s3_records
-from paver.trust import store
+from paver.trust import MAX_BATCH_ROWS, store
 from paver.trust.rows import KEYS, ROW_MODELS, MerchantRow, MetricRow, PartnerRow, Row
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_BATCH_ROWS = 1_000
 MAX_REPORTED_ERRORS = 1_000
 INGEST_PREFIX = "ingest/"
 REPORT_SUFFIX = ".report.json"
