@@ -207,9 +207,9 @@ class KnowledgeBase:
     def degree_scale(self) -> np.ndarray:
         """Per scene: the ``ρ`` of its match degree ``1 / (1 + D² / ρ)``.
 
-        Per-scene knowledge bases use each scene's calibrated boundary ``ρ²`` (so a degree of
-        0.5 is the boundary of every scene, and scenes rank by distance relative to their own
-        boundary); older ones share ``rho0``.
+        Per-scene knowledge bases use ``ρ₀^(1−α) · ρ²^α`` (module steps 4 and 6; ``α = 1``, each
+        scene's own boundary, when the version was built without ``ranking_alpha``: a degree
+        of 0.5 is then the boundary of every scene); older ones share ``rho0``.
         """
         if self.meta.get("degree_scale") == "per_scene":
             alpha = float(self.meta.get("ranking_alpha", 1.0))  # absent: built before step 6
