@@ -116,6 +116,17 @@ def structural_scene(src: list[int], dst: list[int]) -> str:
     return "aml_pattern"
 
 
+def alert_mask(src: np.ndarray, dst: np.ndarray, val: np.ndarray,
+               fraud_ids: set[int]) -> tuple[np.ndarray, float]:
+    """Which transactions are alert transactions, and the normal amount floor (module
+    docstring: both endpoints fraud accounts, amount below every clean transaction's)."""
+    f_src = np.isin(src, list(fraud_ids))
+    f_dst = np.isin(dst, list(fraud_ids))
+    clean = ~f_src & ~f_dst
+    floor = float(val[clean].min()) if clean.any() else float("inf")
+    return f_src & f_dst & (val < floor), floor
+
+
 def convert(samples: Sequence[tuple[str | Path, str | Path]], out_dir: str | Path,
             scene: str | None = None, prefixes: Sequence[str] | None = None) -> dict[str, Any]:
     """Convert one or more (nodes.csv, transactions.csv) samples into one Paver dataset.
@@ -159,11 +170,7 @@ def convert(samples: Sequence[tuple[str | Path, str | Path]], out_dir: str | Pat
             if unknown:
                 row = int(np.flatnonzero(np.isin(src, unknown) | np.isin(dst, unknown))[0])
                 raise InputFileError(f"{tx_p}:{row + 2}: account {unknown[0]} is not in {nodes_p}")
-            f_src = np.isin(src, list(fraud_ids))
-            f_dst = np.isin(dst, list(fraud_ids))
-            clean = ~f_src & ~f_dst
-            floor = float(val[clean].min()) if clean.any() else float("inf")
-            alert = f_src & f_dst & (val < floor)
+            alert, floor = alert_mask(src, dst, val, fraud_ids)
             meta_scene = metadata_scene(nodes_p.parent / "metadata.txt")
             # groups: components of the alert graph
             rows = np.flatnonzero(alert)
@@ -213,3 +220,62 @@ def convert(samples: Sequence[tuple[str | Path, str | Path]], out_dir: str | Pat
     report["risky_transactions"] = n_risky
     (out / "amlsim.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
+
+
+def subsample(nodes_path: str | Path, transactions_path: str | Path, out_dir: str | Path,
+              instances: int, normal_accounts: int, seed: int = 0,
+              gzip: bool = False) -> dict[str, Any]:
+    """A smaller AMLSim sample in the same file formats: some pattern instances whole, with
+    the activity around them.
+
+    The kept accounts are the accounts of ``instances`` randomly chosen pattern instances
+    (connected components of the alert transactions, as :func:`convert` groups them) and
+    ``normal_accounts`` randomly chosen accounts that are not fraud accounts. Every
+    transaction that touches a kept account is kept (so a kept account's own activity —
+    degrees, bursts, amounts — is what it was in the full sample); the counterparties it
+    brings in are written to ``nodes.csv`` as they were. ``metadata.txt`` is copied
+    unchanged (it names the pattern type; its counts are the full sample's). ``gzip`` writes
+    ``nodes.csv.gz`` and ``transactions.csv.gz`` (byte for byte reproducible: no time stamp),
+    which :func:`convert` reads as they are.
+
+    Returns what was kept: ``{"instances", "instances_available", "accounts",
+    "kept_accounts", "transactions", "alert_transactions", "seed", …}``.
+    """
+    nodes_p, tx_p, out = Path(nodes_path), Path(transactions_path), Path(out_dir)
+    nodes = _read(nodes_p, ("nodeid", "isFraud"))
+    tx = _read(tx_p, ("sourceNodeId", "targetNodeId", "value", "time"))
+    fraud = nodes["isFraud"].to_numpy() == 1
+    ids = nodes["nodeid"].to_numpy(dtype=np.int64)
+    src = tx["sourceNodeId"].to_numpy(dtype=np.int64)
+    dst = tx["targetNodeId"].to_numpy(dtype=np.int64)
+    alert, _ = alert_mask(src, dst, tx["value"].to_numpy(dtype=np.float64),
+                          set(ids[fraud].tolist()))
+    rows = np.flatnonzero(alert)
+    uniq, inv = np.unique(np.concatenate([src[rows], dst[rows]]), return_inverse=True)
+    comp = _components(len(uniq), inv[: len(rows)], inv[len(rows):])
+    rng = np.random.default_rng(seed)
+    n_comp = int(comp.max()) + 1 if len(comp) else 0
+    if not 0 < instances <= n_comp:
+        raise InputFileError(f"{nodes_p}: {n_comp} pattern instances, asked for {instances}")
+    chosen = rng.choice(n_comp, instances, replace=False)
+    normal_pool = ids[~fraud]
+    if normal_accounts > len(normal_pool):
+        raise InputFileError(f"{nodes_p}: {len(normal_pool)} normal accounts, asked for "
+                             f"{normal_accounts}")
+    kept = np.union1d(uniq[np.isin(comp, chosen)],
+                      rng.choice(normal_pool, normal_accounts, replace=False))
+    keep_tx = np.isin(src, kept) | np.isin(dst, kept)
+    seen = np.union1d(src[keep_tx], dst[keep_tx])
+    out.mkdir(parents=True, exist_ok=True)
+    ext, comp = (".csv.gz", {"method": "gzip", "mtime": 0}) if gzip else (".csv", None)
+    nodes[np.isin(ids, seen)].to_csv(out / f"nodes{ext}", index=False, compression=comp)
+    tx[keep_tx].to_csv(out / f"transactions{ext}", index=False, float_format="%.2f",
+                       compression=comp)
+    meta = nodes_p.parent / "metadata.txt"
+    if meta.is_file():
+        (out / "metadata.txt").write_bytes(meta.read_bytes())
+    return {"nodes": str(nodes_p), "transactions": str(tx_p), "seed": seed,
+            "instances": instances, "instances_available": n_comp,
+            "normal_accounts": normal_accounts, "kept_accounts": len(kept),
+            "accounts": len(seen), "transactions_rows": int(keep_tx.sum()),
+            "alert_transactions": int((alert & keep_tx).sum())}

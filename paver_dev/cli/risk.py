@@ -27,6 +27,10 @@ Contract (other tools parse it):
   ``fan-out``, ``fan-in`` … as written there).
 - ``paver risk convert-amlsim --nodes N.csv --transactions T.csv --out DIR`` (options may repeat
   to merge several samples) writes ``transactions.csv``/``labels.csv``/``accounts.csv``.
+- ``paver risk sample-amlsim --nodes N.csv --transactions T.csv --instances K
+  [--normal-accounts M] [--seed S] [--gzip] --out DIR`` writes a smaller sample in AMLSim's own
+  formats (K pattern instances whole, every transfer of their accounts and of M normal accounts;
+  :func:`paver_dev.amlsim.subsample`) and prints what it kept as JSON.
 
 ``accounts.csv``, ``devices.csv`` and ``contacts.csv`` beside the transactions file are loaded
 when present (``--side-dir`` to look elsewhere). A bad input file exits with code 2 and a message
@@ -265,6 +269,31 @@ def convert_amlsim_command(nodes: tuple[Path, ...], txs: tuple[Path, ...], out_d
         raise InputError("give one --transactions per --nodes (they pair in order)")
     report = convert(list(zip(nodes, txs, strict=True)), out_dir, scene=scene)
     click.echo(json.dumps(report, indent=2))
+
+
+@group.command("sample-amlsim")
+@click.option("--nodes", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="AMLSim nodes.csv.")
+@click.option("--transactions", "txs", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="AMLSim transactions.csv.")
+@click.option("--instances", type=click.IntRange(1, None), required=True,
+              help="Pattern instances to keep whole (chosen at random).")
+@click.option("--normal-accounts", type=click.IntRange(0, None), default=300, show_default=True,
+              help="Accounts that are not fraud accounts to keep (chosen at random).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--gzip", "gzip", is_flag=True, help="Write nodes.csv.gz and transactions.csv.gz.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@_fail_on_input
+def sample_amlsim_command(nodes: Path, txs: Path, instances: int, normal_accounts: int,
+                          seed: int, gzip: bool, out_dir: Path) -> None:
+    """A smaller AMLSim sample (same formats): some pattern instances whole, every transfer of
+    their accounts and of some normal accounts."""
+    from paver_dev.amlsim import subsample
+
+    click.echo(json.dumps(subsample(nodes, txs, out_dir, instances, normal_accounts, seed,
+                                    gzip=gzip), indent=2))
 
 
 @group.command("scenes")

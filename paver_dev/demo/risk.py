@@ -167,9 +167,10 @@ def feedback_loop(ds: Any, X: np.ndarray, rules: Any, seed: int,
     confirmed = sum(1 for d in decisions.values() if d.decision == "confirm")
     a, b = bt["versions"]["v1"], bt["versions"]["v2"]
     figures = {
-        "data": "the demo world's history in time: v1 from the first quarter's labels, its "
-                "alerts on the next part decided from the true labels, both versions "
-                "screened on the last part (retrospective mode)",
+        "data": f"the demo's synthetic world (seed {seed}), its history in time: v1 from the "
+                "first quarter's labels, its alerts on the next part decided from the true "
+                "labels, both versions screened on the last part (retrospective mode); the "
+                "same loop on IBM AMLSim samples: README, Learning from analysts",
         "v1": {"macro_f1": a["macro_f1"], "detection": a["detection"]},
         "v2": {"macro_f1": b["macro_f1"], "detection": b["detection"]},
         "tuned": {"target_precision": target_precision,
@@ -193,8 +194,9 @@ def feedback_loop(ds: Any, X: np.ndarray, rules: Any, seed: int,
         "<p>Analysts' decisions on alerts feed the next knowledge-base version: a confirmed "
         "alert becomes a risky sample of its scene, a dismissed one a normal sample close to "
         "a scene; events nobody labelled or decided are no samples (<code>paver risk build "
-        "--feedback</code>). Here the decisions come from the world's true labels. The last "
-        f"part of the history ({bt['events']} events) was seen by neither version "
+        f"--feedback</code>). Data: this demo's synthetic world (seed {seed}); the decisions "
+        "come from its true labels (the same loop on IBM AMLSim samples is in the README). "
+        f"The last part of the history ({bt['events']} events) was seen by neither version "
         "(<code>paver risk backtest</code>; flagged normals count against their scene):</p>"
         "<table><tr><th>version</th><th>trained on</th><th>scene macro-F1</th>"
         "<th>detection precision</th><th>recall</th><th>F1</th><th>alerts</th></tr>"

@@ -112,6 +112,26 @@ def test_convert_amlsim_then_evaluate(tmp_path: Path) -> None:
     assert got["detection"]["f1"] > 0.9
 
 
+def test_sample_amlsim_then_convert(tmp_path: Path) -> None:
+    src = FIXTURES / "cycle"
+    res = _run(["sample-amlsim", "--nodes", str(src / "nodes.csv"), "--transactions",
+                str(src / "transactions.csv"), "--instances", "4", "--normal-accounts", "10",
+                "--seed", "1", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    kept = json.loads(res.output)
+    assert kept["instances"] == 4 and kept["seed"] == 1
+    conv = _run(["convert-amlsim", "--nodes", str(tmp_path / "s" / "nodes.csv"),
+                 "--transactions", str(tmp_path / "s" / "transactions.csv"),
+                 "--out", str(tmp_path / "c")])
+    assert conv.exit_code == 0, conv.output
+    report = json.loads(conv.output)["samples"][0]
+    assert report["groups"] == 4 and report["scenes"] == {"cycle": 4}
+    assert report["transactions_rows"] == kept["transactions_rows"]
+    bad = _run(["sample-amlsim", "--nodes", str(src / "nodes.csv"), "--transactions",
+                str(src / "transactions.csv"), "--instances", "99", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "asked for 99" in bad.output
+
+
 #: Scene labels as users write them (hyphen, space and capitals, Chinese).
 USER_LABELS = {"fan_out": "fan-out", "gather_scatter": "Gather Scatter",
                "scatter_gather": "分散转入"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 import shutil
 from pathlib import Path
@@ -25,7 +26,7 @@ from paver.risk.events import (
 )
 from paver.risk.screening import Dataset
 from paver.risk.store import InMemoryStore
-from paver_dev.amlsim import convert, metadata_scene, structural_scene
+from paver_dev.amlsim import convert, metadata_scene, structural_scene, subsample
 from paver_dev.world import transfers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "amlsim"
@@ -120,6 +121,45 @@ def test_amlsim_conversion(tmp_path: Path) -> None:
     # every alert transaction sits between two fraud accounts, below the normal floor
     for t, _lab in list(risky.items())[:20]:
         assert table.amount[table.index_of(t)] < 100
+
+
+def _edges(path: Path) -> set[tuple[int, int, float, int]]:
+    """AMLSim transactions (plain or gzipped) as (source, target, value, step)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return {(int(r["sourceNodeId"]), int(r["targetNodeId"]), float(r["value"]),
+                 int(r["time"])) for r in csv.DictReader(fh)}
+
+
+def test_amlsim_subsample_keeps_instances_whole_with_their_accounts_activity(
+        tmp_path: Path) -> None:
+    src = FIXTURES / "fanin"
+    rep = subsample(src / "nodes.csv", src / "transactions.csv", tmp_path / "a", instances=5,
+                    normal_accounts=20, seed=3, gzip=True)
+    assert rep["instances"] == 5 and rep["instances_available"] == 12
+    out = tmp_path / "a"
+    conv = convert([(out / "nodes.csv.gz", out / "transactions.csv.gz")], tmp_path / "c")
+    assert conv["samples"][0]["groups"] == 5  # the chosen instances, no more, none split
+    assert conv["samples"][0]["metadata_scene"] == "fan_in"  # metadata.txt came along
+    full, kept = _edges(src / "transactions.csv"), _edges(out / "transactions.csv.gz")
+    assert kept < full
+    whole = convert([(src / "nodes.csv", src / "transactions.csv")], tmp_path / "w")
+    assert conv["risky_transactions"] < whole["risky_transactions"]
+    # a kept fraud account's every transfer is there, not only its alert transfers
+    table = read_transactions(tmp_path / "c" / "transactions.csv")
+    labels = read_labels(tmp_path / "c" / "labels.csv", set(table.txn_id))
+    fraud = {int(table.from_account[table.index_of(t)]) for t, lab in labels.items() if lab.scene}
+    assert fraud
+    assert {e for e in full if e[0] in fraud or e[1] in fraud} <= kept
+    # reproducible to the byte; another seed picks other instances
+    subsample(src / "nodes.csv", src / "transactions.csv", tmp_path / "b", 5, 20, seed=3,
+              gzip=True)
+    for name in ("nodes.csv.gz", "transactions.csv.gz"):
+        assert (out / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    subsample(src / "nodes.csv", src / "transactions.csv", tmp_path / "d", 5, 20, seed=4)
+    assert _edges(tmp_path / "d" / "transactions.csv") != kept
+    with pytest.raises(InputFileError, match="12 pattern instances, asked for 13"):
+        subsample(src / "nodes.csv", src / "transactions.csv", tmp_path / "e", 13, 20)
 
 
 def test_amlsim_scene_from_structure(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from paver.risk.kb import (
     LocalKBRepository,
     build_knowledge_base,
     dimension_distances,
+    ranking_alpha,
     scene_distance,
 )
 from paver.risk.matcher import Matcher
@@ -75,6 +76,31 @@ def test_round_trip_and_versions(kb: KnowledgeBase, tmp_path: Path) -> None:
         KnowledgeBase.from_bytes(b"not an npz")
     with pytest.raises(KBError, match="no knowledge-base version"):
         repo.load("nope")
+
+
+def test_scene_ranking_scale_is_the_one_that_names_the_samples_scenes() -> None:
+    # scene 0 has a tight boundary (1), scene 1 a wide one (10): relative to its own boundary
+    # a sample of scene 0 at distances (2, 5) looks more like scene 1 (2/1 > 5/10)
+    rho2 = np.array([1.0, 10.0])
+    d2 = np.array([[2.0, 5.0], [1.0, 8.0], [20.0, 3.0], [30.0, 2.0]])
+    scene = np.array([0, 0, 1, 1])
+    chosen = ranking_alpha(d2, scene, rho2)
+    assert chosen < 1.0  # the own-boundary ranking misnames scene 0's first sample
+    rho = np.median(rho2) ** (1 - chosen) * rho2 ** chosen
+    assert (np.argmin(d2 / rho, axis=1) == scene).all()
+    # when every candidate names every sample right, the own-boundary ranking stays
+    assert ranking_alpha(np.array([[0.5, 40.0], [40.0, 0.5]]), np.array([0, 1]), rho2) == 1.0
+    assert ranking_alpha(np.array([[0.5], [2.0]]), np.array([0, 0]), rho2[:1]) == 1.0
+
+
+def test_ranking_exponent_is_kept_and_old_versions_rank_as_before(kb: KnowledgeBase) -> None:
+    alpha = kb.meta["ranking_alpha"]
+    assert alpha in (0.0, 0.25, 0.5, 0.75, 1.0)
+    again = KnowledgeBase.from_bytes(kb.to_bytes())
+    np.testing.assert_allclose(again.degree_scale(), kb.degree_scale())
+    old = KnowledgeBase.from_bytes(kb.to_bytes())
+    old.meta = {k: v for k, v in old.meta.items() if k != "ranking_alpha"}
+    np.testing.assert_allclose(old.degree_scale(), kb.rho2)  # built before: own boundaries
 
 
 def test_too_few_samples_is_an_error() -> None:

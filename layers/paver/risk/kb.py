@@ -12,13 +12,22 @@ Building
 3. The distance of an event to a scene in one dimension is the smallest mean squared
    standardised deviation to the scene's clusters in that dimension; the scene distance ``D²``
    is the weighted mean over dimensions.
-4. The **match degree** of a scene is ``1 / (1 + D² / ρ₀)``: one monotone map for every scene
-   (so scenes rank by distance), with ``ρ₀`` the median of the scenes' boundaries below.
+4. The **match degree** of a scene is ``1 / (1 + D² / ρ_s)``; the best scene of an event is
+   the one of the highest degree. ``ρ_s = ρ₀^(1−α) · ρ²_s^α`` with ``ρ₀`` the median of the
+   scenes' boundaries below: ``α = 1`` ranks scenes by distance relative to each one's own
+   boundary (a wide scene is not outranked by a tight one), ``α = 0`` by plain distance (a
+   scene far from normal traffic, hence with a wide boundary, does not take over its
+   neighbours). ``α`` is chosen from the labelled samples (step 6).
 5. Calibration: the boundary ``ρ²`` of a scene is the distance that best separates its samples
    (out-of-fold distances: clusters refitted without the sample's group) from the normal
    training rows (best F1); with no normal rows, 1.5 × the 95th percentile of the samples'
    distances. Its **calibrated threshold** is the match degree at that boundary, on the 0.01
    grid; ``rules/risk_scenes.yaml`` uses it where a threshold is ``auto``.
+6. Scene ranking: ``α`` (0, ¼, ½, ¾ or 1) is the one that names the labelled risky samples'
+   scenes best (mean recall over scenes; own-scene distances out of fold as in step 5, distances
+   to other scenes as built); ties keep the larger ``α``. Samples an analyst confirmed under
+   another scene than the alert named (:mod:`paver.risk.feedback`) are what teaches it where
+   two scenes meet.
 
 Storage: :meth:`KnowledgeBase.to_bytes` / :meth:`from_bytes` (``npz`` arrays + JSON metadata,
 no pickle); :class:`LocalKBRepository` (a directory, ``--kb DIR``) and
@@ -198,12 +207,13 @@ class KnowledgeBase:
     def degree_scale(self) -> np.ndarray:
         """Per scene: the ``ρ`` of its match degree ``1 / (1 + D² / ρ)``.
 
-        Per-scene knowledge bases use each scene's calibrated boundary ``ρ²`` (so a degree of
-        0.5 is the boundary of every scene, and scenes rank by distance relative to their own
-        boundary); older ones share ``rho0``.
+        Per-scene knowledge bases use ``ρ₀^(1−α) · ρ²^α`` (module steps 4 and 6; ``α = 1``, each
+        scene's own boundary, when the version was built without ``ranking_alpha``: a degree
+        of 0.5 is then the boundary of every scene); older ones share ``rho0``.
         """
         if self.meta.get("degree_scale") == "per_scene":
-            return np.asarray(self.rho2, dtype=np.float64)
+            alpha = float(self.meta.get("ranking_alpha", 1.0))  # absent: built before step 6
+            return self.rho0 ** (1.0 - alpha) * np.asarray(self.rho2, dtype=np.float64) ** alpha
         return np.full(self.n_scenes, self.rho0)
 
 
@@ -507,17 +517,22 @@ def build_knowledge_base(
         normal = np.sort(rng.choice(normal, MAX_CALIBRATION_NORMALS, replace=False))
     neg_d2 = scene_distance(kb, dimension_distances(kb, Z[normal])) if len(normal) else None
     rho2 = np.ones(len(names))
+    risky = np.flatnonzero(scene_arr != "")
+    risky_d2 = scene_distance(kb, dimension_distances(kb, Z[risky]))  # own scene: out of fold
+    risky_scene = np.array([names.index(v) if v in names else -1 for v in scene_arr[risky]])
     for s, name in enumerate(names):
         rows = np.flatnonzero(scene_arr == name)
         pos = _oof_distances(Z, rows, group_arr[rows], kb, s, fits[s], seed, calibration_folds,
                              refs[name], binary, scale, learned[s])
+        risky_d2[risky_scene == s, s] = pos
         if neg_d2 is not None:
             rho2[s] = _best_f1_cut(pos, neg_d2[:, s], NEG_WEIGHT)
         else:
             rho2[s] = 1.5 * float(np.quantile(pos, 0.95))
     kb.rho2 = np.maximum(rho2, 1e-6)
     kb.rho0 = float(np.median(kb.rho2))
-    kb.meta = {"degree_scale": "per_scene"}
+    alpha = ranking_alpha(risky_d2[risky_scene >= 0], risky_scene[risky_scene >= 0], kb.rho2)
+    kb.meta = {"degree_scale": "per_scene", "ranking_alpha": alpha}
     kb.thresholds = np.clip(np.round(match_degree(kb.rho2, kb.degree_scale()), 2), 0.01, 0.99)
     # exemplars
     ex_rows: list[int] = []
@@ -531,7 +546,7 @@ def build_knowledge_base(
     kb.exemplar_txn = [str(txn_id[r]) for r in ex_rows]
     kb.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kb.meta = {
-        "degree_scale": "per_scene", "weighting": WEIGHTING,
+        "degree_scale": "per_scene", "ranking_alpha": alpha, "weighting": WEIGHTING,
         "feature_weights": ({name: np.round(w, 4).tolist() for name, w in
                              zip(names, learned, strict=True)} if WEIGHTING == "learned"
                             else None),
@@ -542,6 +557,30 @@ def build_knowledge_base(
     }
     kb.meta["drift_reference"] = drift_reference(kb, X, rng)
     return stamp_version(kb)
+
+
+#: Candidate exponents of the scenes' own boundaries in their degree scale (module step 6).
+RANKING_ALPHAS = (1.0, 0.75, 0.5, 0.25, 0.0)
+
+
+def ranking_alpha(d2: np.ndarray, scene: np.ndarray, rho2: np.ndarray) -> float:
+    """The ``α`` of :data:`RANKING_ALPHAS` whose degree scale names the samples' scenes best.
+
+    ``d2`` holds the labelled risky samples' distances to every scene (``(n, S)``, their own
+    scene's out of fold), ``scene`` their scene index; the score is the mean recall over
+    scenes (a small scene counts as much as a large one). With one scene there is nothing to
+    rank: 1.
+    """
+    if d2.shape[1] < 2 or not len(d2):
+        return 1.0
+    rho0 = float(np.median(rho2))
+    best, best_score = 1.0, -1.0
+    for alpha in RANKING_ALPHAS:  # larger first: a tie keeps the larger
+        named = np.argmin(d2 / (rho0 ** (1.0 - alpha) * rho2 ** alpha), axis=1)
+        score = float(np.mean([np.mean(named[scene == s] == s) for s in np.unique(scene)]))
+        if score > best_score + 1e-9:
+            best, best_score = alpha, score
+    return best
 
 
 def best_match_degree(kb: KnowledgeBase, Z: np.ndarray) -> np.ndarray:
